@@ -1,0 +1,134 @@
+//! Component processes: spawning with logs and pid files, stopping by pid.
+
+use std::fs::File;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal, kill_process, test_kill_process};
+
+use crate::Error;
+
+pub(crate) fn log_path(state_dir: &Path, component: &str) -> PathBuf {
+    state_dir.join("logs").join(format!("{component}.log"))
+}
+
+pub(crate) fn pid_path(state_dir: &Path, component: &str) -> PathBuf {
+    state_dir.join(format!("{component}.pid"))
+}
+
+/// Starts `binary` in its own process group (so it outlives the caller and a
+/// terminal's Ctrl-C), with stdout and stderr appended to the component's log,
+/// and records its pid.
+pub(crate) fn spawn(
+    state_dir: &Path,
+    component: &'static str,
+    binary: &Path,
+    args: &[String],
+) -> Result<Child, Error> {
+    let log = log_path(state_dir, component);
+    let out = File::options()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(Error::io("opening", &log))?;
+    let err = out.try_clone().map_err(Error::io("opening", &log))?;
+    let child = Command::new(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|source| Error::Spawn {
+            component,
+            binary: binary.to_owned(),
+            source,
+        })?;
+    let pid_file = pid_path(state_dir, component);
+    std::fs::write(&pid_file, format!("{}\n{}\n", child.id(), binary.display()))
+        .map_err(Error::io("writing", &pid_file))?;
+    Ok(child)
+}
+
+/// A pid recorded in a pid file, with the binary it was started from.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorded {
+    pub(crate) pid: i32,
+    pub(crate) binary: PathBuf,
+}
+
+pub(crate) fn read_pid_file(state_dir: &Path, component: &str) -> Option<Recorded> {
+    let text = std::fs::read_to_string(pid_path(state_dir, component)).ok()?;
+    let mut lines = text.lines();
+    let pid = lines.next()?.trim().parse().ok()?;
+    let binary = PathBuf::from(lines.next()?.trim());
+    Some(Recorded { pid, binary })
+}
+
+/// True when `pid` is alive and still runs the recorded binary (a recycled
+/// pid belonging to another program is never signalled).
+pub(crate) fn is_ours(rec: &Recorded) -> bool {
+    let Some(pid) = Pid::from_raw(rec.pid) else {
+        return false;
+    };
+    if test_kill_process(pid).is_err() {
+        return false;
+    }
+    // A zombie still answers kill(0); it is not running.
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", rec.pid))
+        && let Some(state) = stat.rsplit(')').next().and_then(|s| s.split_whitespace().next())
+        && state == "Z"
+    {
+        return false;
+    }
+    let Ok(cmdline) = std::fs::read(format!("/proc/{}/cmdline", rec.pid)) else {
+        return false;
+    };
+    let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+    let argv0 = Path::new(std::str::from_utf8(argv0).unwrap_or_default());
+    argv0.file_name().is_some() && argv0.file_name() == rec.binary.file_name()
+}
+
+/// Stops the recorded process: SIGTERM, then SIGKILL after `grace`.
+pub(crate) fn stop(rec: &Recorded, grace: Duration) {
+    let Some(pid) = Pid::from_raw(rec.pid) else {
+        return;
+    };
+    if !is_ours(rec) {
+        return;
+    }
+    let _ = kill_process(pid, Signal::TERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if !is_ours(rec) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = kill_process(pid, Signal::KILL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && is_ours(rec) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The last `lines` lines of every component log, for error messages.
+pub(crate) fn log_tails(state_dir: &Path, lines: usize) -> String {
+    let mut out = String::new();
+    for component in crate::cluster::Component::ALL {
+        let path = log_path(state_dir, component.name());
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let all: Vec<&str> = text.lines().collect();
+        let start = all.len().saturating_sub(lines);
+        out.push_str(&format!("--- last lines of {} ---\n", path.display()));
+        for line in &all[start..] {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
