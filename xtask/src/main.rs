@@ -1,2 +1,59 @@
-//! `cargo xtask`: project automation.
-fn main() {}
+//! `cargo xtask`: project automation — the local cluster and the test run.
+//!
+//! Commands that would otherwise be nontrivial shell live here, so a fresh
+//! machine needs nothing by hand: `cargo xtask test` builds (once) and starts a
+//! real control plane, runs every test against it and stops it again.
+
+mod cluster;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+/// Project automation for vk.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage a local Kubernetes 1.20.2 control plane (etcd, kube-apiserver,
+    /// kube-scheduler, kube-controller-manager) running as plain processes.
+    Cluster {
+        #[command(subcommand)]
+        command: cluster::ClusterCommand,
+    },
+    /// Run every test (unit, integration, doc) against a fresh local cluster.
+    Test(test::TestArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,kube_client=off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Cluster { command } => cluster::run(command),
+        Command::Test(args) => test::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// A current-thread runtime for the async parts of a command.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
