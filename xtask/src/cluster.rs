@@ -62,7 +62,12 @@ pub(crate) fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
         ClusterCommand::Status { name } => {
             let spec = ClusterSpec::named(&name)?;
             let info = ClusterInfo::load(&spec.state_dir)?;
-            println!("cluster `{}` ({}, {})", info.name, info.server, info.state_dir.display());
+            println!(
+                "cluster `{}` ({}, {})",
+                info.name,
+                info.server,
+                info.state_dir.display()
+            );
             let mut all_running = true;
             for s in vk_control_plane::status(&spec.state_dir) {
                 all_running &= s.running;
@@ -85,9 +90,13 @@ pub(crate) fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
         }
         ClusterCommand::Build => {
             let bins = Binaries::resolve_or_build()?;
-            println!("control-plane binaries ready:\n  {}\n  {}\n  {}\n  {}",
-                bins.etcd.display(), bins.apiserver.display(), bins.scheduler.display(),
-                bins.controller_manager.display());
+            println!(
+                "control-plane binaries ready:\n  {}\n  {}\n  {}\n  {}",
+                bins.etcd.display(),
+                bins.apiserver.display(),
+                bins.scheduler.display(),
+                bins.controller_manager.display()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

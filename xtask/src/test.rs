@@ -37,10 +37,8 @@ pub(crate) fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let result = run_tests(&spec, &args.runner_args);
-    if owned {
-        if let Err(e) = vk_control_plane::down(&spec.state_dir) {
-            eprintln!("warning: stopping test cluster `{}`: {e}", spec.name);
-        }
+    if owned && let Err(e) = vk_control_plane::down(&spec.state_dir) {
+        eprintln!("warning: stopping test cluster `{}`: {e}", spec.name);
     }
     result
 }
@@ -53,7 +51,9 @@ fn run_tests(spec: &ClusterSpec, runner_args: &[String]) -> anyhow::Result<ExitC
     } else {
         tests.args(["test", "--workspace", "--no-fail-fast"]);
     }
-    tests.args(runner_args).env("VK_TEST_CLUSTER", &spec.state_dir);
+    tests
+        .args(runner_args)
+        .env("VK_TEST_CLUSTER", &spec.state_dir);
     eprintln!("running {tests:?}");
     ok &= tests.status()?.success();
 
@@ -61,5 +61,9 @@ fn run_tests(spec: &ClusterSpec, runner_args: &[String]) -> anyhow::Result<ExitC
     doc.args(["test", "--workspace", "--doc"]);
     eprintln!("running {doc:?}");
     ok &= doc.status()?.success();
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

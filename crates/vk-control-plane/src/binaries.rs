@@ -35,7 +35,11 @@ pub fn cache_dir() -> PathBuf {
         .join(format!("v{KUBERNETES_VERSION}"))
 }
 
-const KUBE_BINARIES: [&str; 3] = ["kube-apiserver", "kube-scheduler", "kube-controller-manager"];
+const KUBE_BINARIES: [&str; 3] = [
+    "kube-apiserver",
+    "kube-scheduler",
+    "kube-controller-manager",
+];
 
 impl Binaries {
     /// Finds the binaries without building anything: `$VK_CONTROL_PLANE_BIN`
@@ -66,7 +70,10 @@ impl Binaries {
         } else {
             which("etcd").ok_or_else(|| Error::BinaryMissing {
                 binary: "etcd".into(),
-                looked_in: format!("{} and PATH (Debian: apt-get install etcd-server)", dir.display()),
+                looked_in: format!(
+                    "{} and PATH (Debian: apt-get install etcd-server)",
+                    dir.display()
+                ),
             })?
         };
         Ok(Self {

@@ -55,9 +55,17 @@ pub fn build_from_debian_source(dest: &Path) -> Result<(), Error> {
         )
         .map_err(Error::io("writing", SOURCES_FILE))?;
     }
-    run("apt-get update", Command::new("apt-get").args(["update", "-q"]))?;
+    run(
+        "apt-get update",
+        Command::new("apt-get").args(["update", "-q"]),
+    )?;
     let mut need = vec![];
-    for (bin, pkg) in [("go", "golang-go"), ("etcd", "etcd-server"), ("rsync", "rsync"), ("make", "make")] {
+    for (bin, pkg) in [
+        ("go", "golang-go"),
+        ("etcd", "etcd-server"),
+        ("rsync", "rsync"),
+        ("make", "make"),
+    ] {
         if which(bin).is_none() {
             need.push(pkg);
         }
@@ -84,7 +92,9 @@ pub fn build_from_debian_source(dest: &Path) -> Result<(), Error> {
     )?;
     run(
         "unpack source",
-        Command::new("tar").args(["xzf", ORIG_TARBALL]).current_dir(&work),
+        Command::new("tar")
+            .args(["xzf", ORIG_TARBALL])
+            .current_dir(&work),
     )?;
     let tree = work.join("kubernetes-1.20.2");
     let link_dir = tree.join(".go/src/k8s.io");
@@ -103,13 +113,20 @@ pub fn build_from_debian_source(dest: &Path) -> Result<(), Error> {
             .current_dir(&tree),
     )?;
     std::fs::create_dir_all(dest).map_err(Error::io("creating", dest))?;
-    for bin in ["kube-apiserver", "kube-scheduler", "kube-controller-manager"] {
+    for bin in [
+        "kube-apiserver",
+        "kube-scheduler",
+        "kube-controller-manager",
+    ] {
         let from = tree.join("_output/bin").join(bin);
         let tmp = dest.join(format!(".{bin}.tmp"));
         std::fs::copy(&from, &tmp).map_err(Error::io("copying", &from))?;
         std::fs::rename(&tmp, dest.join(bin)).map_err(Error::io("installing", dest.join(bin)))?;
     }
     let _ = std::fs::remove_dir_all(&work);
-    eprintln!("==> [control-plane build] binaries cached in {}", dest.display());
+    eprintln!(
+        "==> [control-plane build] binaries cached in {}",
+        dest.display()
+    );
     Ok(())
 }

@@ -78,7 +78,9 @@ fn leaf(
     let mut params = CertificateParams::default();
     params.distinguished_name.push(DnType::CommonName, cn);
     if let Some(org) = org {
-        params.distinguished_name.push(DnType::OrganizationName, org);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, org);
     }
     params.subject_alt_names = sans;
     params.key_usages = vec![
@@ -185,8 +187,16 @@ impl ClusterCerts {
         write("apiserver.key", &self.apiserver.key_pem, true)?;
         write("admin.crt", &self.admin.cert_pem, false)?;
         write("admin.key", &self.admin.key_pem, true)?;
-        write("apiserver-kubelet-client.crt", &self.apiserver_kubelet_client.cert_pem, false)?;
-        write("apiserver-kubelet-client.key", &self.apiserver_kubelet_client.key_pem, true)?;
+        write(
+            "apiserver-kubelet-client.crt",
+            &self.apiserver_kubelet_client.cert_pem,
+            false,
+        )?;
+        write(
+            "apiserver-kubelet-client.key",
+            &self.apiserver_kubelet_client.key_pem,
+            true,
+        )?;
         write("sa.key", &self.sa_key_pem, true)?;
         write("sa.pub", &self.sa_pub_pem, false)?;
         Ok(())

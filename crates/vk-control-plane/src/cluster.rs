@@ -30,7 +30,12 @@ pub enum Component {
 
 impl Component {
     /// All components in start order.
-    pub const ALL: [Self; 4] = [Self::Etcd, Self::Apiserver, Self::Scheduler, Self::ControllerManager];
+    pub const ALL: [Self; 4] = [
+        Self::Etcd,
+        Self::Apiserver,
+        Self::Scheduler,
+        Self::ControllerManager,
+    ];
 
     /// The component's name, as used for its log and pid files.
     pub fn name(self) -> &'static str {
@@ -217,74 +222,113 @@ impl ClusterSpec {
         let kc = kubeconfig.display().to_string();
 
         tracing::info!(cluster = %self.name, ?ports, "starting etcd");
-        let mut etcd = process::spawn(dir, Component::Etcd.name(), &bins.etcd, &[
-            "--name=default".into(),
-            format!("--data-dir={}", p("etcd")),
-            format!("--listen-client-urls=http://127.0.0.1:{}", ports.etcd_client),
-            format!("--advertise-client-urls=http://127.0.0.1:{}", ports.etcd_client),
-            format!("--listen-peer-urls=http://127.0.0.1:{}", ports.etcd_peer),
-            format!("--initial-advertise-peer-urls=http://127.0.0.1:{}", ports.etcd_peer),
-            format!("--initial-cluster=default=http://127.0.0.1:{}", ports.etcd_peer),
-        ])?;
+        let mut etcd = process::spawn(
+            dir,
+            Component::Etcd.name(),
+            &bins.etcd,
+            &[
+                "--name=default".into(),
+                format!("--data-dir={}", p("etcd")),
+                format!(
+                    "--listen-client-urls=http://127.0.0.1:{}",
+                    ports.etcd_client
+                ),
+                format!(
+                    "--advertise-client-urls=http://127.0.0.1:{}",
+                    ports.etcd_client
+                ),
+                format!("--listen-peer-urls=http://127.0.0.1:{}", ports.etcd_peer),
+                format!(
+                    "--initial-advertise-peer-urls=http://127.0.0.1:{}",
+                    ports.etcd_peer
+                ),
+                format!(
+                    "--initial-cluster=default=http://127.0.0.1:{}",
+                    ports.etcd_peer
+                ),
+            ],
+        )?;
         wait_tcp(dir, &mut etcd, Component::Etcd, ports.etcd_client).await?;
 
         tracing::info!(cluster = %self.name, "starting kube-apiserver");
-        let mut apiserver = process::spawn(dir, Component::Apiserver.name(), &bins.apiserver, &[
-            format!("--etcd-servers=http://127.0.0.1:{}", ports.etcd_client),
-            "--bind-address=127.0.0.1".into(),
-            "--advertise-address=127.0.0.1".into(),
-            format!("--secure-port={}", ports.apiserver),
-            format!("--cert-dir={}", p("apiserver-certs")),
-            format!("--tls-cert-file={}", p("apiserver.crt")),
-            format!("--tls-private-key-file={}", p("apiserver.key")),
-            format!("--client-ca-file={}", p("ca.crt")),
-            format!("--kubelet-client-certificate={}", p("apiserver-kubelet-client.crt")),
-            format!("--kubelet-client-key={}", p("apiserver-kubelet-client.key")),
-            "--kubelet-preferred-address-types=InternalIP,Hostname".into(),
-            format!("--service-account-key-file={}", p("sa.pub")),
-            format!("--service-account-signing-key-file={}", p("sa.key")),
-            "--service-account-issuer=https://kubernetes.default.svc".into(),
-            "--authorization-mode=Node,RBAC".into(),
-            "--service-cluster-ip-range=10.0.0.0/24".into(),
-            "--allow-privileged=true".into(),
-            "--profiling=false".into(),
-        ])?;
+        let mut apiserver = process::spawn(
+            dir,
+            Component::Apiserver.name(),
+            &bins.apiserver,
+            &[
+                format!("--etcd-servers=http://127.0.0.1:{}", ports.etcd_client),
+                "--bind-address=127.0.0.1".into(),
+                "--advertise-address=127.0.0.1".into(),
+                format!("--secure-port={}", ports.apiserver),
+                format!("--cert-dir={}", p("apiserver-certs")),
+                format!("--tls-cert-file={}", p("apiserver.crt")),
+                format!("--tls-private-key-file={}", p("apiserver.key")),
+                format!("--client-ca-file={}", p("ca.crt")),
+                format!(
+                    "--kubelet-client-certificate={}",
+                    p("apiserver-kubelet-client.crt")
+                ),
+                format!("--kubelet-client-key={}", p("apiserver-kubelet-client.key")),
+                "--kubelet-preferred-address-types=InternalIP,Hostname".into(),
+                format!("--service-account-key-file={}", p("sa.pub")),
+                format!("--service-account-signing-key-file={}", p("sa.key")),
+                "--service-account-issuer=https://kubernetes.default.svc".into(),
+                "--authorization-mode=Node,RBAC".into(),
+                "--service-cluster-ip-range=10.0.0.0/24".into(),
+                "--allow-privileged=true".into(),
+                "--profiling=false".into(),
+            ],
+        )?;
         let client = kube_client(&kubeconfig).await?;
         wait_ready(dir, &mut apiserver, &client).await?;
 
         tracing::info!(cluster = %self.name, "starting kube-scheduler and kube-controller-manager");
-        let mut scheduler = process::spawn(dir, Component::Scheduler.name(), &bins.scheduler, &[
-            format!("--kubeconfig={kc}"),
-            format!("--authentication-kubeconfig={kc}"),
-            format!("--authorization-kubeconfig={kc}"),
-            "--bind-address=127.0.0.1".into(),
-            format!("--secure-port={}", ports.scheduler),
-            "--port=0".into(),
-            format!("--cert-dir={}", p("scheduler-certs")),
-            "--leader-elect=false".into(),
-            "--profiling=false".into(),
-        ])?;
-        let mut cm = process::spawn(dir, Component::ControllerManager.name(), &bins.controller_manager, &[
-            format!("--kubeconfig={kc}"),
-            format!("--authentication-kubeconfig={kc}"),
-            format!("--authorization-kubeconfig={kc}"),
-            "--bind-address=127.0.0.1".into(),
-            format!("--secure-port={}", ports.controller_manager),
-            "--port=0".into(),
-            format!("--cert-dir={}", p("controller-manager-certs")),
-            "--leader-elect=false".into(),
-            format!("--service-account-private-key-file={}", p("sa.key")),
-            format!("--root-ca-file={}", p("ca.crt")),
-            format!("--cluster-signing-cert-file={}", p("ca.crt")),
-            format!("--cluster-signing-key-file={}", p("ca.key")),
-            "--use-service-account-credentials=true".into(),
-            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service,-route".into(),
-            "--profiling=false".into(),
-        ])?;
-        wait_default_service_account(dir, &mut [
-            (Component::Scheduler, &mut scheduler),
-            (Component::ControllerManager, &mut cm),
-        ], &client)
+        let mut scheduler = process::spawn(
+            dir,
+            Component::Scheduler.name(),
+            &bins.scheduler,
+            &[
+                format!("--kubeconfig={kc}"),
+                format!("--authentication-kubeconfig={kc}"),
+                format!("--authorization-kubeconfig={kc}"),
+                "--bind-address=127.0.0.1".into(),
+                format!("--secure-port={}", ports.scheduler),
+                "--port=0".into(),
+                format!("--cert-dir={}", p("scheduler-certs")),
+                "--leader-elect=false".into(),
+                "--profiling=false".into(),
+            ],
+        )?;
+        let mut cm = process::spawn(
+            dir,
+            Component::ControllerManager.name(),
+            &bins.controller_manager,
+            &[
+                format!("--kubeconfig={kc}"),
+                format!("--authentication-kubeconfig={kc}"),
+                format!("--authorization-kubeconfig={kc}"),
+                "--bind-address=127.0.0.1".into(),
+                format!("--secure-port={}", ports.controller_manager),
+                "--port=0".into(),
+                format!("--cert-dir={}", p("controller-manager-certs")),
+                "--leader-elect=false".into(),
+                format!("--service-account-private-key-file={}", p("sa.key")),
+                format!("--root-ca-file={}", p("ca.crt")),
+                format!("--cluster-signing-cert-file={}", p("ca.crt")),
+                format!("--cluster-signing-key-file={}", p("ca.key")),
+                "--use-service-account-credentials=true".into(),
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service,-route".into(),
+                "--profiling=false".into(),
+            ],
+        )?;
+        wait_default_service_account(
+            dir,
+            &mut [
+                (Component::Scheduler, &mut scheduler),
+                (Component::ControllerManager, &mut cm),
+            ],
+            &client,
+        )
         .await?;
 
         let info = ClusterInfo {
@@ -312,9 +356,10 @@ pub async fn kube_client(kubeconfig: &Path) -> Result<Client, Error> {
         detail: e.to_string(),
     };
     let kc = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| err(&e))?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-        .await
-        .map_err(|e| err(&e))?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .map_err(|e| err(&e))?;
     Client::try_from(config).map_err(|e| err(&e))
 }
 
@@ -378,7 +423,12 @@ fn exited(dir: &Path, child: &mut Child, component: Component) -> Result<(), Err
 
 const POLL: Duration = Duration::from_millis(200);
 
-async fn wait_tcp(dir: &Path, child: &mut Child, component: Component, port: u16) -> Result<(), Error> {
+async fn wait_tcp(
+    dir: &Path,
+    child: &mut Child,
+    component: Component,
+    port: u16,
+) -> Result<(), Error> {
     let secs = 30;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     let mut last = String::new();
@@ -468,7 +518,13 @@ mod tests {
     #[test]
     fn free_ports_are_distinct() {
         let p = Ports::free().unwrap();
-        let mut all = vec![p.etcd_client, p.etcd_peer, p.apiserver, p.scheduler, p.controller_manager];
+        let mut all = vec![
+            p.etcd_client,
+            p.etcd_peer,
+            p.apiserver,
+            p.scheduler,
+            p.controller_manager,
+        ];
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), 5);

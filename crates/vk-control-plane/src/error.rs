@@ -54,7 +54,9 @@ pub enum Error {
         name: String,
     },
     /// A cluster with this name is already running.
-    #[error("cluster `{name}` is already running (state in {state_dir}); run `cargo xtask cluster down --name {name}` first")]
+    #[error(
+        "cluster `{name}` is already running (state in {state_dir}); run `cargo xtask cluster down --name {name}` first"
+    )]
     AlreadyRunning {
         /// The cluster's name.
         name: String,
@@ -132,8 +134,15 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| Self::Io { action, path, source }
+        move |source| Self::Io {
+            action,
+            path,
+            source,
+        }
     }
 }

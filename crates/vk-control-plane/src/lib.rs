@@ -33,7 +33,7 @@ mod process;
 pub use binaries::{BIN_ENV, Binaries, KUBERNETES_VERSION, cache_dir};
 pub use certs::ClusterCerts;
 pub use cluster::{
-    ClusterInfo, ClusterSpec, Component, Ports, clusters_root, down, kube_client, status,
-    ComponentStatus,
+    ClusterInfo, ClusterSpec, Component, ComponentStatus, Ports, clusters_root, down, kube_client,
+    status,
 };
 pub use error::Error;

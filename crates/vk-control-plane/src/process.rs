@@ -78,7 +78,10 @@ pub(crate) fn is_ours(rec: &Recorded) -> bool {
     }
     // A zombie still answers kill(0); it is not running.
     if let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", rec.pid))
-        && let Some(state) = stat.rsplit(')').next().and_then(|s| s.split_whitespace().next())
+        && let Some(state) = stat
+            .rsplit(')')
+            .next()
+            .and_then(|s| s.split_whitespace().next())
         && state == "Z"
     {
         return false;

@@ -54,9 +54,8 @@ impl TestEnv {
             } else {
                 clusters_root().join(cluster)
             };
-            let info = ClusterInfo::load(&dir).unwrap_or_else(|e| {
-                panic!("VK_TEST_CLUSTER names no running cluster: {e}")
-            });
+            let info = ClusterInfo::load(&dir)
+                .unwrap_or_else(|e| panic!("VK_TEST_CLUSTER names no running cluster: {e}"));
             return Self {
                 origin: format!("VK_TEST_CLUSTER={}", dir.display()),
                 kubeconfig: info.kubeconfig,

@@ -19,7 +19,9 @@ pub struct TestNamespace {
 
 impl std::fmt::Debug for TestNamespace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestNamespace").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("TestNamespace")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -54,13 +56,17 @@ impl TestNamespace {
             .unwrap_or_else(|e| panic!("creating test namespace {name}: {e}"));
         // Kubernetes 1.20 refuses pods until the default ServiceAccount has its token secret.
         let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), &name);
-        wait::until(&format!("ServiceAccount {name}/default with a token"), 60, || async {
-            sas.get_opt("default")
-                .await
-                .ok()
-                .flatten()
-                .filter(|sa| sa.secrets.as_ref().is_some_and(|s| !s.is_empty()))
-        })
+        wait::until(
+            &format!("ServiceAccount {name}/default with a token"),
+            60,
+            || async {
+                sas.get_opt("default")
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(|sa| sa.secrets.as_ref().is_some_and(|s| !s.is_empty()))
+            },
+        )
         .await;
         Self {
             name,

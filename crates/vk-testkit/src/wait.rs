@@ -48,17 +48,29 @@ where
 
 /// Watches the object `name` until `cond` holds and returns it. Panics naming
 /// the object after `timeout_secs` seconds, or if the watch fails.
-pub async fn for_object<K>(api: &Api<K>, name: &str, timeout_secs: u64, cond: impl Condition<K>) -> K
+pub async fn for_object<K>(
+    api: &Api<K>,
+    name: &str,
+    timeout_secs: u64,
+    cond: impl Condition<K>,
+) -> K
 where
     K: Resource + Clone + Debug + serde::de::DeserializeOwned + Send + 'static,
     K::DynamicType: Default,
 {
     let kind = K::kind(&K::DynamicType::default()).to_string();
-    match tokio::time::timeout(Duration::from_secs(timeout_secs), await_condition(api.clone(), name, cond)).await {
+    match tokio::time::timeout(
+        Duration::from_secs(timeout_secs),
+        await_condition(api.clone(), name, cond),
+    )
+    .await
+    {
         Ok(Ok(Some(obj))) => obj,
         Ok(Ok(None)) => panic!("{kind} {name} was deleted while waiting for a condition"),
         Ok(Err(e)) => panic!("watching {kind} {name}: {e}"),
-        Err(_) => panic!("timed out after {timeout_secs} s waiting for a condition on {kind} {name}"),
+        Err(_) => {
+            panic!("timed out after {timeout_secs} s waiting for a condition on {kind} {name}")
+        }
     }
 }
 
@@ -69,11 +81,15 @@ where
     K::DynamicType: Default,
 {
     let kind = K::kind(&K::DynamicType::default()).to_string();
-    until(&format!("{kind} {name} to be deleted"), timeout_secs, || async {
-        match api.get_opt(name).await {
-            Ok(None) => Some(()),
-            _ => None,
-        }
-    })
+    until(
+        &format!("{kind} {name} to be deleted"),
+        timeout_secs,
+        || async {
+            match api.get_opt(name).await {
+                Ok(None) => Some(()),
+                _ => None,
+            }
+        },
+    )
     .await;
 }

@@ -43,7 +43,10 @@ async fn node_and_lease_round_trip() {
     assert_eq!(spec.lease_duration_seconds, Some(40));
     assert_eq!(got.metadata.owner_references.unwrap()[0].uid, uid);
 
-    leases.delete(&name, &DeleteParams::default()).await.unwrap();
+    leases
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
     nodes.delete(&name, &DeleteParams::default()).await.unwrap();
     wait::deleted(&nodes, &name, 30).await;
     wait::deleted(&leases, &name, 30).await;
