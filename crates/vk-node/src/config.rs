@@ -1,0 +1,219 @@
+//! Configuration of one virtual node.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Taint;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The operating system of the pods a virtual node runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OperatingSystem {
+    /// Linux containers.
+    Linux,
+    /// Windows containers.
+    Windows,
+}
+
+impl OperatingSystem {
+    /// The value of the `kubernetes.io/os` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Linux => "linux",
+            Self::Windows => "windows",
+        }
+    }
+}
+
+impl std::fmt::Display for OperatingSystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The node Lease's timing (kubelet and kwok defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseConfig {
+    /// The Lease's namespace.
+    pub namespace: String,
+    /// `leaseDurationSeconds`: the node-lifecycle controller considers the node
+    /// gone this long after the last renewal.
+    pub duration: Duration,
+    /// How often to renew.
+    pub renew_interval: Duration,
+    /// Fraction of the interval to shorten each wait by, at random (spreads load).
+    pub jitter: f64,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        Self {
+            namespace: "kube-node-lease".into(),
+            duration: Duration::from_secs(40),
+            renew_interval: Duration::from_secs(10),
+            jitter: 0.04,
+        }
+    }
+}
+
+/// Everything that describes one virtual node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeConfig {
+    /// The Node's name (also its hostname label and the Lease's name).
+    pub name: String,
+    /// The operating system of its pods.
+    pub os: OperatingSystem,
+    /// Labels added to vk's own (`type=virtual-kubelet`, `kubernetes.io/role=agent`, os, hostname…).
+    pub labels: BTreeMap<String, String>,
+    /// The InternalIP address the API server uses to reach the kubelet port.
+    pub internal_ip: String,
+    /// The kubelet API port (`daemonEndpoints.kubeletEndpoint.port`).
+    pub kubelet_port: u16,
+    /// `nodeInfo.architecture` and the arch labels.
+    pub architecture: String,
+    /// Suffix of `nodeInfo.kubeletVersion`: `v<apiserver>-<provider_version>`.
+    pub provider_version: String,
+    /// `status.capacity`.
+    pub capacity: BTreeMap<String, Quantity>,
+    /// `status.allocatable`.
+    pub allocatable: BTreeMap<String, Quantity>,
+    /// Taints the Node is created with (so it is never schedulable without them).
+    pub initial_taints: Vec<Taint>,
+    /// Lease timing.
+    pub lease: LeaseConfig,
+    /// Node status is written at least this often even when nothing changed.
+    pub status_interval: Duration,
+    /// How often the provider's health is probed.
+    pub health_interval: Duration,
+    /// The field manager for server-side apply and updates.
+    pub field_manager: String,
+}
+
+impl NodeConfig {
+    /// A node with vk's defaults: InternalIP 127.0.0.1, kubelet port 10250, amd64,
+    /// the default lease timing, status every 60 s, health every 10 s, and a
+    /// `pods: 110` capacity until the caller sets real figures.
+    pub fn new(name: impl Into<String>, os: OperatingSystem) -> Self {
+        let pods = BTreeMap::from([("pods".to_owned(), Quantity("110".into()))]);
+        Self {
+            name: name.into(),
+            os,
+            labels: BTreeMap::new(),
+            internal_ip: "127.0.0.1".into(),
+            kubelet_port: 10250,
+            architecture: "amd64".into(),
+            provider_version: format!("vk-aci-{}", env!("CARGO_PKG_VERSION")),
+            capacity: pods.clone(),
+            allocatable: pods,
+            initial_taints: Vec::new(),
+            lease: LeaseConfig::default(),
+            status_interval: Duration::from_secs(60),
+            health_interval: Duration::from_secs(10),
+            field_manager: "vk".into(),
+        }
+    }
+
+    /// Checks the configuration, naming the first bad field.
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |field, reason: &str| {
+            Err(Error::InvalidConfig {
+                field,
+                reason: reason.into(),
+            })
+        };
+        let dns1123 = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 253
+                && s.split('.').all(|part| {
+                    !part.is_empty()
+                        && part
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && !part.starts_with('-')
+                        && !part.ends_with('-')
+                })
+        };
+        if !dns1123(&self.name) {
+            return invalid(
+                "name",
+                "must be a DNS-1123 subdomain (lowercase letters, digits, '-', '.')",
+            );
+        }
+        if self.internal_ip.parse::<std::net::IpAddr>().is_err() {
+            return invalid("internal_ip", "must be an IP address");
+        }
+        if self.kubelet_port == 0 {
+            return invalid("kubelet_port", "must not be 0");
+        }
+        if self.lease.duration.as_secs() < 1 {
+            return invalid("lease.duration", "must be at least 1 s");
+        }
+        if self.lease.renew_interval.is_zero() || self.lease.renew_interval >= self.lease.duration {
+            return invalid(
+                "lease.renew_interval",
+                "must be positive and shorter than lease.duration",
+            );
+        }
+        if !(0.0..0.5).contains(&self.lease.jitter) {
+            return invalid("lease.jitter", "must be in [0, 0.5)");
+        }
+        if self.status_interval.is_zero() || self.health_interval.is_zero() {
+            return invalid("status_interval", "intervals must be positive");
+        }
+        for key in crate::build::OWN_LABELS {
+            if self.labels.contains_key(*key) {
+                return Err(Error::InvalidConfig {
+                    field: "labels",
+                    reason: format!("{key} is set by vk itself"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        NodeConfig::new("virtual-kubelet-linux", OperatingSystem::Linux)
+            .validate()
+            .unwrap();
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let base = NodeConfig::new("n", OperatingSystem::Windows);
+        type Mutate = Box<dyn Fn(&mut NodeConfig)>;
+        let cases: Vec<(&str, Mutate)> = vec![
+            ("name", Box::new(|c| c.name = "Bad_Name".into())),
+            ("internal_ip", Box::new(|c| c.internal_ip = "nope".into())),
+            ("kubelet_port", Box::new(|c| c.kubelet_port = 0)),
+            (
+                "lease.renew_interval",
+                Box::new(|c| c.lease.renew_interval = Duration::from_secs(40)),
+            ),
+            ("lease.jitter", Box::new(|c| c.lease.jitter = 0.9)),
+            (
+                "labels",
+                Box::new(|c| {
+                    c.labels.insert("type".into(), "x".into());
+                }),
+            ),
+        ];
+        for (field, mutate) in cases {
+            let mut c = base.clone();
+            mutate(&mut c);
+            match c.validate() {
+                Err(Error::InvalidConfig { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+}
