@@ -1,0 +1,408 @@
+//! The taints vk owns and their configuration.
+
+use std::fmt;
+use std::str::FromStr;
+
+use k8s_openapi::api::core::v1::Taint;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// Key of the default provider taint.
+pub const DEFAULT_TAINT_KEY: &str = "virtual-kubelet.io/provider";
+/// Value of the default provider taint.
+pub const DEFAULT_TAINT_VALUE: &str = "azure";
+/// Key of the taint vk adds while the provider is unhealthy.
+pub const DEFAULT_UNHEALTHY_TAINT_KEY: &str = "virtual-kubelet.io/provider-unhealthy";
+
+/// A taint effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TaintEffect {
+    /// `NoSchedule`: the scheduler places no new pods without a toleration.
+    NoSchedule,
+    /// `PreferNoSchedule`: the scheduler avoids the node.
+    PreferNoSchedule,
+    /// `NoExecute`: pods without a toleration are evicted and not admitted.
+    NoExecute,
+}
+
+impl TaintEffect {
+    /// The Kubernetes spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoSchedule => "NoSchedule",
+            Self::PreferNoSchedule => "PreferNoSchedule",
+            Self::NoExecute => "NoExecute",
+        }
+    }
+}
+
+impl fmt::Display for TaintEffect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TaintEffect {
+    type Err = Error;
+
+    /// Parses the exact Kubernetes spelling (as the Go provider does).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "NoSchedule" => Ok(Self::NoSchedule),
+            "PreferNoSchedule" => Ok(Self::PreferNoSchedule),
+            "NoExecute" => Ok(Self::NoExecute),
+            _ => Err(Error::InvalidEffect {
+                input: s.to_owned(),
+            }),
+        }
+    }
+}
+
+/// A configured taint: key, optional value, effect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TaintSpec {
+    /// The key, e.g. `virtual-kubelet.io/provider`.
+    pub key: String,
+    /// The value; `None` for a key-only taint.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// The effect.
+    pub effect: TaintEffect,
+}
+
+impl TaintSpec {
+    /// A taint spec.
+    #[must_use]
+    pub fn new(key: impl Into<String>, value: Option<&str>, effect: TaintEffect) -> Self {
+        Self {
+            key: key.into(),
+            value: value.map(str::to_owned),
+            effect,
+        }
+    }
+
+    /// The Kubernetes taint (no `timeAdded`).
+    #[must_use]
+    pub fn to_taint(&self) -> Taint {
+        Taint {
+            key: self.key.clone(),
+            value: self.value.clone(),
+            effect: self.effect.as_str().to_owned(),
+            time_added: None,
+        }
+    }
+
+    /// The identity of this taint on a node.
+    #[must_use]
+    pub fn id(&self) -> TaintId {
+        TaintId {
+            key: self.key.clone(),
+            effect: self.effect.as_str().to_owned(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let invalid = |reason: &str| Error::InvalidTaint {
+            key: self.key.clone(),
+            reason: reason.to_owned(),
+        };
+        if !is_qualified_name(&self.key) {
+            return Err(invalid(
+                "key must be a qualified name: [prefix/]name, name ≤ 63 alphanumerics, '-', '_' or '.'",
+            ));
+        }
+        if let Some(v) = &self.value
+            && !is_label_value(v)
+        {
+            return Err(invalid(
+                "value must be ≤ 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for TaintSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(v) => write!(f, "{}={}:{}", self.key, v, self.effect),
+            None => write!(f, "{}:{}", self.key, self.effect),
+        }
+    }
+}
+
+/// How a taint is identified on a node: Kubernetes allows one taint per key
+/// and effect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TaintId {
+    /// The key.
+    pub key: String,
+    /// The effect, as spelled on the node.
+    pub effect: String,
+}
+
+impl TaintId {
+    /// The identity of a taint.
+    #[must_use]
+    pub fn of(taint: &Taint) -> Self {
+        Self {
+            key: taint.key.clone(),
+            effect: taint.effect.clone(),
+        }
+    }
+
+    /// Whether `taint` has this identity.
+    #[must_use]
+    pub fn matches(&self, taint: &Taint) -> bool {
+        self.key == taint.key && self.effect == taint.effect
+    }
+}
+
+/// The provider's health, which decides whether the unhealthy taint is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Health {
+    /// ACI is reachable, credentials work, quota is left.
+    Healthy,
+    /// ACI unreachable, credentials rejected or quota exhausted: the scheduler
+    /// should stop sending pods.
+    Unhealthy,
+}
+
+/// Which taints vk puts on its node.
+///
+/// The default is the Go provider's taint `virtual-kubelet.io/provider=azure:NoSchedule`,
+/// no extra taints, and `virtual-kubelet.io/provider-unhealthy:NoSchedule`
+/// while the provider is unhealthy.
+///
+/// ```
+/// use vk_taints::{Health, TaintConfig};
+///
+/// let config = TaintConfig::default();
+/// let healthy = config.desired(Health::Healthy);
+/// assert_eq!(healthy.len(), 1);
+/// assert_eq!(healthy[0].key, "virtual-kubelet.io/provider");
+/// assert_eq!(config.desired(Health::Unhealthy).len(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaintConfig {
+    /// The provider taint; `None` disables it (the Go provider's `--disable-taint`).
+    pub provider: Option<TaintSpec>,
+    /// More taints, always present.
+    pub extra: Vec<TaintSpec>,
+    /// The taint present while the provider is unhealthy; `None` disables it.
+    pub unhealthy: Option<TaintSpec>,
+}
+
+impl Default for TaintConfig {
+    fn default() -> Self {
+        Self {
+            provider: Some(TaintSpec::new(
+                DEFAULT_TAINT_KEY,
+                Some(DEFAULT_TAINT_VALUE),
+                TaintEffect::NoSchedule,
+            )),
+            extra: Vec::new(),
+            unhealthy: Some(TaintSpec::new(
+                DEFAULT_UNHEALTHY_TAINT_KEY,
+                None,
+                TaintEffect::NoSchedule,
+            )),
+        }
+    }
+}
+
+impl TaintConfig {
+    /// Checks keys and values, and that no two taints share a key and effect.
+    pub fn validate(&self) -> Result<(), Error> {
+        let mut seen = Vec::new();
+        for spec in self.all() {
+            spec.validate()?;
+            let id = spec.id();
+            if seen.contains(&id) {
+                return Err(Error::InvalidTaint {
+                    key: spec.key.clone(),
+                    reason: format!("configured twice with effect {}", spec.effect),
+                });
+            }
+            seen.push(id);
+        }
+        Ok(())
+    }
+
+    /// The taints vk wants on its node in this health state.
+    #[must_use]
+    pub fn desired(&self, health: Health) -> Vec<Taint> {
+        let unhealthy = match health {
+            Health::Healthy => None,
+            Health::Unhealthy => self.unhealthy.as_ref(),
+        };
+        self.provider
+            .iter()
+            .chain(&self.extra)
+            .chain(unhealthy)
+            .map(TaintSpec::to_taint)
+            .collect()
+    }
+
+    /// Identities of every taint vk owns in any health state; the reconciler
+    /// removes these when they are not desired and leaves all others alone.
+    #[must_use]
+    pub fn owned(&self) -> Vec<TaintId> {
+        self.all().map(TaintSpec::id).collect()
+    }
+
+    fn all(&self) -> impl Iterator<Item = &TaintSpec> {
+        self.provider
+            .iter()
+            .chain(&self.extra)
+            .chain(self.unhealthy.iter())
+    }
+}
+
+/// `[prefix/]name` with a DNS-subdomain prefix and a ≤ 63-character name.
+fn is_qualified_name(key: &str) -> bool {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && label.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && label
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            })
+    });
+    name_ok && prefix_ok
+}
+
+/// A label value: empty, or ≤ 63 characters starting and ending alphanumeric.
+fn is_label_value(v: &str) -> bool {
+    v.is_empty()
+        || (v.len() <= 63
+            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && v.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config() {
+        let c = TaintConfig::default();
+        c.validate().unwrap();
+        let healthy = c.desired(Health::Healthy);
+        assert_eq!(
+            healthy,
+            vec![Taint {
+                key: "virtual-kubelet.io/provider".into(),
+                value: Some("azure".into()),
+                effect: "NoSchedule".into(),
+                time_added: None
+            }]
+        );
+        let unhealthy = c.desired(Health::Unhealthy);
+        assert_eq!(unhealthy[1].key, "virtual-kubelet.io/provider-unhealthy");
+        assert_eq!(unhealthy[1].value, None);
+        assert_eq!(c.owned().len(), 2);
+    }
+
+    #[test]
+    fn disabled_and_extra() {
+        let c = TaintConfig {
+            provider: None,
+            extra: vec![TaintSpec::new(
+                "example.com/a",
+                Some("b"),
+                TaintEffect::NoExecute,
+            )],
+            unhealthy: None,
+        };
+        c.validate().unwrap();
+        assert_eq!(c.desired(Health::Unhealthy).len(), 1);
+        assert_eq!(c.desired(Health::Healthy)[0].effect, "NoExecute");
+        assert_eq!(
+            TaintConfig {
+                provider: None,
+                extra: vec![],
+                unhealthy: None
+            }
+            .desired(Health::Unhealthy),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn effect_parsing() {
+        assert_eq!(
+            "NoExecute".parse::<TaintEffect>().unwrap(),
+            TaintEffect::NoExecute
+        );
+        assert!(matches!(
+            "noschedule".parse::<TaintEffect>(),
+            Err(Error::InvalidEffect { input }) if input == "noschedule"
+        ));
+    }
+
+    #[test]
+    fn validation() {
+        let bad_key = TaintConfig {
+            extra: vec![TaintSpec::new("Bad Key", None, TaintEffect::NoSchedule)],
+            ..TaintConfig::default()
+        };
+        assert!(
+            matches!(bad_key.validate(), Err(Error::InvalidTaint { key, .. }) if key == "Bad Key")
+        );
+        let bad_value = TaintConfig {
+            extra: vec![TaintSpec::new("a", Some("-x"), TaintEffect::NoSchedule)],
+            ..TaintConfig::default()
+        };
+        assert!(bad_value.validate().is_err());
+        let dup = TaintConfig {
+            extra: vec![TaintSpec::new(
+                DEFAULT_TAINT_KEY,
+                Some("x"),
+                TaintEffect::NoSchedule,
+            )],
+            ..TaintConfig::default()
+        };
+        assert!(dup.validate().is_err());
+        for ok in ["a", "example.com/a-b_c.d", "node.kubernetes.io/unreachable"] {
+            assert!(is_qualified_name(ok), "{ok}");
+        }
+        for bad in ["", "/a", "a/", "Example.com/a", "a/b/c", "-a"] {
+            assert!(!is_qualified_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_from_json() {
+        let c: TaintConfig = serde_json::from_str(
+            r#"{"provider":{"key":"azure.com/aci","effect":"NoSchedule"},"unhealthy":null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.provider.as_ref().unwrap().to_string(),
+            "azure.com/aci:NoSchedule"
+        );
+        assert!(c.unhealthy.is_none());
+    }
+}
