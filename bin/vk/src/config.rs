@@ -1,0 +1,1624 @@
+//! The configuration model and how it is loaded.
+//!
+//! Layers, lowest precedence first (each one only overrides what it sets):
+//!
+//! 1. defaults ([`Config::default`]);
+//! 2. the TOML file given with `--config` / `VK_CONFIG` (an explicit file that is missing is an
+//!    error);
+//! 3. `VK_`-prefixed environment variables, nested with `__`: `VK_ACI__RESOURCE_GROUP` sets
+//!    `aci.resource_group`. Scalars are taken as strings and converted to the field's type, so
+//!    `VK_CLUSTER_ID=0042` stays `"0042"`; lists and tables use TOML syntax
+//!    (`VK_NODES='[{name="a"},{name="b",os="windows",kubelet_port=10251}]'`);
+//! 4. command-line flags ([`crate::cli::ConfigArgs`]); flags that are not given change nothing.
+//!    `--node-name`, `--os`, `--internal-ip` and `--kubelet-port` override `nodes[0]` only.
+//!
+//! Then values that depend on the host are resolved ([`Config::resolve`]: a node's internal IP,
+//! the HA identity) and everything is validated ([`Config::validate`]), with one error per bad
+//! field, named by its path (`nodes[1].name: must be a DNS-1123 subdomain …`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{ConfigArgs, NodeArgs};
+
+/// The ARM API version of the ACI REST API vk speaks. Fixed: the client's models follow it.
+pub(crate) const ACI_API_VERSION: &str = "2023-05-01";
+
+/// What a [`Secret`] prints and serializes as.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+// ---------------------------------------------------------------------------------------------
+// Secret
+// ---------------------------------------------------------------------------------------------
+
+/// A secret string (client secret, token). `Debug`, `Display` and `Serialize` all give
+/// `<redacted>`, so a secret cannot leak through logs or `vk config print`; [`Secret::expose`]
+/// returns the value to the code that needs it. Deserializes from a plain string.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    #[allow(dead_code, reason = "used by the credential wiring")]
+    pub(crate) fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value. Do not log it.
+    #[allow(dead_code, reason = "used by the credential wiring")]
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model
+// ---------------------------------------------------------------------------------------------
+
+/// The whole configuration of one vk process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Config {
+    /// Identifies this cluster; written as a tag on every ACI container group vk creates, so
+    /// several clusters can share a resource group.
+    pub(crate) cluster_id: String,
+    /// Kubeconfig file; in-cluster or `KUBECONFIG` inference when unset.
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// Delete the pods of the virtual nodes on SIGTERM (default: leave them running in ACI).
+    pub(crate) drain_on_shutdown: bool,
+    /// The virtual nodes this process serves (at least one).
+    pub(crate) nodes: Vec<NodeSpec>,
+    /// Azure Container Instances.
+    pub(crate) aci: AciSpec,
+    /// The node Lease in `kube-node-lease`.
+    pub(crate) lease: LeaseSpec,
+    /// Node status writes and provider health checks.
+    pub(crate) status: StatusSpec,
+    /// The pod reconciler.
+    pub(crate) reconciler: ReconcilerSpec,
+    /// The Kubernetes client.
+    pub(crate) kube: KubeSpec,
+    /// Leader election between replicas.
+    pub(crate) ha: HaSpec,
+    /// The admin HTTP port (health, readiness, metrics).
+    pub(crate) admin: AdminSpec,
+    /// The kubelet API (logs, exec).
+    pub(crate) kubelet: KubeletSpec,
+    /// Logging.
+    pub(crate) log: LogSpec,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            cluster_id: "default".into(),
+            kubeconfig: None,
+            drain_on_shutdown: false,
+            nodes: vec![NodeSpec::default()],
+            aci: AciSpec::default(),
+            lease: LeaseSpec::default(),
+            status: StatusSpec::default(),
+            reconciler: ReconcilerSpec::default(),
+            kube: KubeSpec::default(),
+            ha: HaSpec::default(),
+            admin: AdminSpec::default(),
+            kubelet: KubeletSpec::default(),
+            log: LogSpec::default(),
+        }
+    }
+}
+
+/// The operating system of a virtual node's pods.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Os {
+    /// Linux containers.
+    #[default]
+    Linux,
+    /// Windows containers.
+    Windows,
+}
+
+impl Os {
+    /// `linux` or `windows`, as in the `kubernetes.io/os` label.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Linux => "linux",
+            Self::Windows => "windows",
+        }
+    }
+}
+
+impl fmt::Display for Os {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The default name of the first node.
+pub(crate) const DEFAULT_NODE_NAME: &str = "virtual-kubelet-aci-linux";
+/// The default kubelet API port.
+pub(crate) const DEFAULT_KUBELET_PORT: u16 = 10250;
+/// A node's internal IP when neither the config nor the pod's IP (`POD_IP`) gives one.
+pub(crate) const FALLBACK_INTERNAL_IP: &str = "127.0.0.1";
+
+/// One virtual node. In a file, only `name` is required:
+///
+/// ```toml
+/// [[nodes]]
+/// name = "virtual-kubelet-aci-windows"
+/// os = "windows"
+/// kubelet_port = 10251
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NodeSpec {
+    /// The Node's name (a DNS-1123 subdomain).
+    pub(crate) name: String,
+    /// The OS of its pods.
+    #[serde(default)]
+    pub(crate) os: Os,
+    /// Extra labels on the Node (vk's own labels are added by vk).
+    #[serde(default)]
+    pub(crate) labels: BTreeMap<String, String>,
+    /// The Node's InternalIP address; resolved to the pod's IP (`POD_IP`) or 127.0.0.1 when
+    /// unset.
+    #[serde(default)]
+    pub(crate) internal_ip: Option<String>,
+    /// The kubelet API port advertised in `daemonEndpoints`; distinct for each node.
+    #[serde(default = "default_kubelet_port")]
+    pub(crate) kubelet_port: u16,
+    /// vk's own taint, which keeps ordinary pods off the virtual node.
+    #[serde(default)]
+    pub(crate) taint: TaintSpec,
+    /// More taints to put on the node.
+    #[serde(default)]
+    pub(crate) extra_taints: Vec<ExtraTaint>,
+    /// Capacity and allocatable.
+    #[serde(default)]
+    pub(crate) capacity: CapacitySpec,
+}
+
+fn default_kubelet_port() -> u16 {
+    DEFAULT_KUBELET_PORT
+}
+
+impl Default for NodeSpec {
+    fn default() -> Self {
+        Self {
+            name: DEFAULT_NODE_NAME.into(),
+            os: Os::Linux,
+            labels: BTreeMap::new(),
+            internal_ip: None,
+            kubelet_port: DEFAULT_KUBELET_PORT,
+            taint: TaintSpec::default(),
+            extra_taints: Vec::new(),
+            capacity: CapacitySpec::default(),
+        }
+    }
+}
+
+impl NodeSpec {
+    /// The internal IP after [`Config::resolve`] (falls back to 127.0.0.1 before it).
+    #[allow(dead_code, reason = "used by the node wiring")]
+    pub(crate) fn internal_ip(&self) -> &str {
+        self.internal_ip.as_deref().unwrap_or(FALLBACK_INTERNAL_IP)
+    }
+}
+
+/// A taint effect.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub(crate) enum TaintEffect {
+    /// `NoSchedule`.
+    #[default]
+    NoSchedule,
+    /// `PreferNoSchedule`.
+    PreferNoSchedule,
+    /// `NoExecute`.
+    NoExecute,
+}
+
+impl TaintEffect {
+    /// The Kubernetes spelling.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::NoSchedule => "NoSchedule",
+            Self::PreferNoSchedule => "PreferNoSchedule",
+            Self::NoExecute => "NoExecute",
+        }
+    }
+}
+
+/// vk's own taint on a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct TaintSpec {
+    /// Whether to taint the node at all.
+    pub(crate) enabled: bool,
+    /// Taint key.
+    pub(crate) key: String,
+    /// Taint value.
+    pub(crate) value: String,
+    /// Taint effect.
+    pub(crate) effect: TaintEffect,
+}
+
+impl Default for TaintSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            key: "virtual-kubelet.io/provider".into(),
+            value: "azure".into(),
+            effect: TaintEffect::NoSchedule,
+        }
+    }
+}
+
+/// A further taint on a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExtraTaint {
+    /// Taint key.
+    pub(crate) key: String,
+    /// Taint value (may be empty).
+    #[serde(default)]
+    pub(crate) value: String,
+    /// Taint effect.
+    #[serde(default)]
+    pub(crate) effect: TaintEffect,
+}
+
+/// What a node reports as capacity (and allocatable).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct CapacitySpec {
+    /// CPU, a Kubernetes quantity (`"100"`, `"500m"`).
+    pub(crate) cpu: String,
+    /// Memory, a Kubernetes quantity (`"400Gi"`).
+    pub(crate) memory: String,
+    /// Maximum number of pods.
+    pub(crate) pods: u32,
+    /// `nvidia.com/gpu` capacity, when GPUs are offered.
+    pub(crate) gpu: Option<u32>,
+}
+
+impl Default for CapacitySpec {
+    fn default() -> Self {
+        Self {
+            cpu: "100".into(),
+            memory: "400Gi".into(),
+            pods: 1000,
+            gpu: None,
+        }
+    }
+}
+
+/// Azure Container Instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct AciSpec {
+    /// Subscription (a GUID). Required unless the credentials are `azure-json`, whose file
+    /// gives it.
+    pub(crate) subscription_id: Option<String>,
+    /// Resource group of the container groups. Required unless the credentials are
+    /// `azure-json`.
+    pub(crate) resource_group: Option<String>,
+    /// Azure region of the container groups (`westeurope`).
+    pub(crate) region: String,
+    /// ARM endpoint (the emulator's URL in tests).
+    pub(crate) arm_endpoint: String,
+    /// Microsoft Entra ID authority host.
+    pub(crate) authority_host: String,
+    /// How vk authenticates to ARM.
+    pub(crate) credentials: CredentialSpec,
+    /// Subnet resource ID for VNet-injected groups (no public IP then).
+    pub(crate) subnet_id: Option<String>,
+    /// Pod annotation whose value becomes the group's DNS name label.
+    pub(crate) dns_name_label_annotation: String,
+    /// Largest CPU request of one container group.
+    pub(crate) max_cpu_per_group: f64,
+    /// Largest memory request of one container group, in GB.
+    pub(crate) max_memory_gb_per_group: f64,
+    /// Client-side ARM rate limits.
+    pub(crate) rate_limit: RateLimitSpec,
+}
+
+impl Default for AciSpec {
+    fn default() -> Self {
+        Self {
+            subscription_id: None,
+            resource_group: None,
+            region: "westeurope".into(),
+            arm_endpoint: "https://management.azure.com".into(),
+            authority_host: "https://login.microsoftonline.com".into(),
+            credentials: CredentialSpec::default(),
+            subnet_id: None,
+            dns_name_label_annotation: "virtualkubelet.io/dnsnamelabel".into(),
+            max_cpu_per_group: 4.0,
+            max_memory_gb_per_group: 16.0,
+            rate_limit: RateLimitSpec::default(),
+        }
+    }
+}
+
+impl AciSpec {
+    /// The ACI API version (fixed, not configurable).
+    #[allow(dead_code, reason = "used by the ACI wiring")]
+    pub(crate) fn api_version(&self) -> &'static str {
+        ACI_API_VERSION
+    }
+}
+
+/// How vk authenticates to ARM, selected by `kind`:
+///
+/// ```toml
+/// [aci.credentials]
+/// kind = "client-secret"
+/// tenant_id = "…"
+/// client_id = "…"
+/// client_secret = "…"   # better: VK_ACI__CREDENTIALS__CLIENT_SECRET from a Secret
+/// ```
+///
+/// Optional fields left out fall back to the `AZURE_*` variables of the process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) enum CredentialSpec {
+    /// A service principal with a client secret.
+    ClientSecret {
+        /// Tenant (directory) ID.
+        tenant_id: String,
+        /// Application (client) ID.
+        client_id: String,
+        /// The client secret.
+        client_secret: Secret,
+    },
+    /// The managed identity of the VM or of the pod (IMDS or App Service style endpoint).
+    ManagedIdentity {
+        /// Client ID of a user-assigned identity (system-assigned when unset).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        /// Resource ID of a user-assigned identity (instead of `client_id`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resource_id: Option<String>,
+        /// Token endpoint (IMDS when unset).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+    },
+    /// Azure workload identity (federated token file projected into the pod).
+    WorkloadIdentity {
+        /// Tenant ID (`AZURE_TENANT_ID` when unset).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tenant_id: Option<String>,
+        /// Client ID (`AZURE_CLIENT_ID` when unset).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        /// Federated token file (`AZURE_FEDERATED_TOKEN_FILE` when unset).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_file: Option<PathBuf>,
+    },
+    /// An AKS-style `azure.json` (credentials, and subscription, resource group and region
+    /// when `aci` leaves them unset).
+    AzureJson {
+        /// Path of the file.
+        #[serde(default = "default_azure_json")]
+        path: PathBuf,
+    },
+    /// A fixed bearer token (tests, the emulator).
+    StaticToken {
+        /// The token.
+        token: Secret,
+    },
+}
+
+fn default_azure_json() -> PathBuf {
+    PathBuf::from("/etc/kubernetes/azure.json")
+}
+
+impl Default for CredentialSpec {
+    fn default() -> Self {
+        Self::ManagedIdentity {
+            client_id: None,
+            resource_id: None,
+            endpoint: None,
+        }
+    }
+}
+
+impl CredentialSpec {
+    /// The `kind` tag.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::ClientSecret { .. } => "client-secret",
+            Self::ManagedIdentity { .. } => "managed-identity",
+            Self::WorkloadIdentity { .. } => "workload-identity",
+            Self::AzureJson { .. } => "azure-json",
+            Self::StaticToken { .. } => "static-token",
+        }
+    }
+}
+
+/// Client-side token buckets for ARM calls (ARM allows bursts of 250 reads refilled at 25/s and
+/// 200 writes refilled at 10/s per subscription and region).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RateLimitSpec {
+    /// Reads (GETs, including operation polls) per second.
+    pub(crate) reads_per_sec: f64,
+    /// Read burst.
+    pub(crate) read_burst: u32,
+    /// Writes (PUT, POST, PATCH, DELETE) per second.
+    pub(crate) writes_per_sec: f64,
+    /// Write burst.
+    pub(crate) write_burst: u32,
+}
+
+impl Default for RateLimitSpec {
+    fn default() -> Self {
+        Self {
+            reads_per_sec: 20.0,
+            read_burst: 100,
+            writes_per_sec: 5.0,
+            write_burst: 20,
+        }
+    }
+}
+
+/// The node Lease.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct LeaseSpec {
+    /// `leaseDurationSeconds`.
+    pub(crate) duration_secs: u32,
+    /// How often the lease is renewed.
+    pub(crate) renew_interval_secs: u32,
+}
+
+impl Default for LeaseSpec {
+    fn default() -> Self {
+        Self {
+            duration_secs: 40,
+            renew_interval_secs: 10,
+        }
+    }
+}
+
+#[allow(dead_code, reason = "used by the node wiring")]
+impl LeaseSpec {
+    /// [`Self::duration_secs`] as a duration.
+    pub(crate) fn duration(&self) -> Duration {
+        secs(self.duration_secs)
+    }
+
+    /// [`Self::renew_interval_secs`] as a duration.
+    pub(crate) fn renew_interval(&self) -> Duration {
+        secs(self.renew_interval_secs)
+    }
+}
+
+/// Node status and provider health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct StatusSpec {
+    /// Node status is written on change, and at least this often.
+    pub(crate) interval_secs: u32,
+    /// How often the provider's health is checked.
+    pub(crate) health_interval_secs: u32,
+}
+
+impl Default for StatusSpec {
+    fn default() -> Self {
+        Self {
+            interval_secs: 60,
+            health_interval_secs: 10,
+        }
+    }
+}
+
+#[allow(dead_code, reason = "used by the node wiring")]
+impl StatusSpec {
+    /// [`Self::interval_secs`] as a duration.
+    pub(crate) fn interval(&self) -> Duration {
+        secs(self.interval_secs)
+    }
+
+    /// [`Self::health_interval_secs`] as a duration.
+    pub(crate) fn health_interval(&self) -> Duration {
+        secs(self.health_interval_secs)
+    }
+}
+
+/// The pod reconciler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ReconcilerSpec {
+    /// Pods reconciled concurrently (per process).
+    pub(crate) concurrency: u32,
+    /// Status sync interval while some group is starting or stopping.
+    pub(crate) sync_interval_secs: u32,
+    /// Status sync interval when every group is steady.
+    pub(crate) steady_sync_interval_secs: u32,
+    /// Age before a container group without a pod is deleted.
+    pub(crate) orphan_gc_grace_secs: u32,
+}
+
+impl Default for ReconcilerSpec {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            sync_interval_secs: 5,
+            steady_sync_interval_secs: 60,
+            orphan_gc_grace_secs: 60,
+        }
+    }
+}
+
+#[allow(dead_code, reason = "used by the pod wiring")]
+impl ReconcilerSpec {
+    /// [`Self::sync_interval_secs`] as a duration.
+    pub(crate) fn sync_interval(&self) -> Duration {
+        secs(self.sync_interval_secs)
+    }
+
+    /// [`Self::steady_sync_interval_secs`] as a duration.
+    pub(crate) fn steady_sync_interval(&self) -> Duration {
+        secs(self.steady_sync_interval_secs)
+    }
+
+    /// [`Self::orphan_gc_grace_secs`] as a duration.
+    pub(crate) fn orphan_gc_grace(&self) -> Duration {
+        secs(self.orphan_gc_grace_secs)
+    }
+}
+
+/// The Kubernetes client's own rate limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct KubeSpec {
+    /// Sustained requests per second to the API server.
+    pub(crate) qps: f64,
+    /// Burst above `qps`.
+    pub(crate) burst: u32,
+}
+
+impl Default for KubeSpec {
+    fn default() -> Self {
+        Self {
+            qps: 200.0,
+            burst: 400,
+        }
+    }
+}
+
+/// Leader election between replicas serving the same nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct HaSpec {
+    /// Run as one of several replicas; only the leader serves the nodes.
+    pub(crate) enabled: bool,
+    /// Namespace of the leader Lease.
+    pub(crate) namespace: String,
+    /// Name of the leader Lease.
+    pub(crate) lease_name: String,
+    /// This replica's identity in the Lease; `POD_NAME`, else the hostname, when unset.
+    pub(crate) identity: Option<String>,
+    /// Leader Lease duration: a standby takes over this long after the leader stops renewing.
+    pub(crate) lease_duration_secs: u32,
+}
+
+impl Default for HaSpec {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            namespace: "vk-system".into(),
+            lease_name: "vk-leader".into(),
+            identity: None,
+            lease_duration_secs: 15,
+        }
+    }
+}
+
+#[allow(dead_code, reason = "used by the HA wiring")]
+impl HaSpec {
+    /// [`Self::lease_duration_secs`] as a duration.
+    pub(crate) fn lease_duration(&self) -> Duration {
+        secs(self.lease_duration_secs)
+    }
+}
+
+/// The admin HTTP port.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct AdminSpec {
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    pub(crate) listen: SocketAddr,
+}
+
+impl Default for AdminSpec {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 10255)),
+        }
+    }
+}
+
+/// The kubelet API's TLS and authentication.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct KubeletSpec {
+    /// Serving certificate (PEM); with `tls_key`.
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// Serving key (PEM); with `tls_cert`.
+    pub(crate) tls_key: Option<PathBuf>,
+    /// CA bundle that client certificates must chain to.
+    pub(crate) client_ca: Option<PathBuf>,
+    /// Let unauthenticated requests through (never in production).
+    pub(crate) anonymous_auth: bool,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct LogSpec {
+    /// Output format.
+    pub(crate) format: LogFormat,
+    /// `RUST_LOG`-style filter (`info`, `vk=debug,kube=info`); `RUST_LOG` overrides it.
+    pub(crate) filter: String,
+}
+
+impl Default for LogSpec {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+fn secs(secs: u32) -> Duration {
+    Duration::from_secs(u64::from(secs))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host context and resolution
+// ---------------------------------------------------------------------------------------------
+
+/// Facts about the host that fill in unset values. Read once by `main`
+/// ([`HostContext::from_process`]) and passed in, so loading is deterministic in tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct HostContext {
+    /// `POD_IP` (downward API): the default internal IP of the nodes.
+    pub(crate) pod_ip: Option<String>,
+    /// `POD_NAME` (downward API): the default HA identity.
+    pub(crate) pod_name: Option<String>,
+    /// The hostname: the HA identity when `POD_NAME` is unset.
+    pub(crate) hostname: Option<String>,
+}
+
+impl HostContext {
+    /// Reads `POD_IP`, `POD_NAME` and the hostname.
+    pub(crate) fn from_process() -> Self {
+        let var = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            pod_ip: var("POD_IP"),
+            pod_name: var("POD_NAME"),
+            hostname: hostname::get()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .filter(|h| !h.is_empty()),
+        }
+    }
+}
+
+impl Config {
+    /// Fills in values that depend on the host: each node's internal IP (`POD_IP`, else
+    /// 127.0.0.1) and the HA identity (`POD_NAME`, else the hostname, else `vk`).
+    pub(crate) fn resolve(&mut self, host: &HostContext) {
+        for node in &mut self.nodes {
+            if node.internal_ip.is_none() {
+                node.internal_ip = Some(
+                    host.pod_ip
+                        .clone()
+                        .unwrap_or_else(|| FALLBACK_INTERNAL_IP.into()),
+                );
+            }
+        }
+        if self.ha.identity.is_none() {
+            self.ha.identity = Some(
+                host.pod_name
+                    .clone()
+                    .or_else(|| host.hostname.clone())
+                    .unwrap_or_else(|| "vk".into()),
+            );
+        }
+    }
+
+    /// Applies the node flags: `--nodes` replaces the node list, then `--node-name`, `--os`,
+    /// `--internal-ip` and `--kubelet-port` override `nodes[0]`.
+    fn apply_node_flags(&mut self, flags: &NodeArgs) {
+        if flags.is_empty() {
+            return;
+        }
+        if let Some(systems) = &flags.nodes {
+            self.nodes = systems
+                .iter()
+                .zip(DEFAULT_KUBELET_PORT..)
+                .map(|(&os, kubelet_port)| NodeSpec {
+                    name: format!("virtual-kubelet-aci-{os}"),
+                    os,
+                    kubelet_port,
+                    ..NodeSpec::default()
+                })
+                .collect();
+        }
+        if self.nodes.is_empty() {
+            self.nodes.push(NodeSpec::default());
+        }
+        let node = &mut self.nodes[0];
+        if let Some(name) = &flags.node_name {
+            node.name.clone_from(name);
+        }
+        if let Some(os) = flags.os {
+            node.os = os;
+        }
+        if let Some(ip) = &flags.internal_ip {
+            node.internal_ip = Some(ip.clone());
+        }
+        if let Some(port) = flags.kubelet_port {
+            node.kubelet_port = port;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------
+
+/// A configuration that could not be loaded or is invalid. Each message names its field.
+#[derive(Debug)]
+pub(crate) enum ConfigError {
+    /// A layer could not be read or does not fit the model.
+    Load(Box<figment::Error>),
+    /// The values do not pass validation.
+    Invalid(Vec<FieldError>),
+}
+
+impl ConfigError {
+    /// One message per problem, each `path: what is wrong`.
+    pub(crate) fn messages(&self) -> Vec<String> {
+        match self {
+            Self::Load(err) => (**err).clone().into_iter().map(|e| describe(&e)).collect(),
+            Self::Invalid(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.messages().join("; "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<figment::Error> for ConfigError {
+    fn from(err: figment::Error) -> Self {
+        Self::Load(Box::new(err))
+    }
+}
+
+/// One invalid field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldError {
+    /// Its path: `nodes[1].name`, `aci.region`.
+    pub(crate) path: String,
+    /// What is wrong.
+    pub(crate) message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Renders a figment key path: `["nodes", "1", "name"]` → `nodes[1].name`.
+fn render_path<S: AsRef<str>>(path: &[S]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        let segment = segment.as_ref();
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(segment);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    out
+}
+
+/// One figment error as `path: message (from source)`.
+fn describe(err: &figment::Error) -> String {
+    use figment::error::Kind;
+    let mut path = err.path.clone();
+    let message = match &err.kind {
+        // Name the unknown field itself, not only the table holding it.
+        Kind::UnknownField(field, expected) => {
+            if path.last() != Some(field) {
+                path.push(field.clone());
+            }
+            format!("unknown field (expected {})", one_of(expected))
+        }
+        Kind::UnknownVariant(variant, expected) => {
+            format!(
+                "unknown variant {variant:?} (expected {})",
+                one_of(expected)
+            )
+        }
+        kind => kind.to_string(),
+    };
+    let origin = err.metadata.as_ref().map(|md| {
+        if md.name.contains("environment variable") {
+            // Name the variable: the key path up to the first list index, `__`-joined.
+            let keys: Vec<String> = path
+                .iter()
+                .take_while(|k| !k.bytes().all(|b| b.is_ascii_digit()))
+                .map(|k| k.to_ascii_uppercase())
+                .collect();
+            format!("environment variable VK_{}", keys.join("__"))
+        } else {
+            match &md.source {
+                Some(source) => format!("{} {source}", md.name),
+                None => md.name.to_string(),
+            }
+        }
+    });
+    let path = render_path(&path);
+    let message = message.trim_end();
+    match (path.is_empty(), origin) {
+        // A whole layer failed (a missing file, TOML syntax): lead with where.
+        (true, Some(origin)) => format!("{origin}: {message}"),
+        (true, None) => message.to_string(),
+        (false, Some(origin)) => format!("{path}: {message} (from {origin})"),
+        (false, None) => format!("{path}: {message}"),
+    }
+}
+
+fn one_of(expected: &[&str]) -> String {
+    match expected {
+        [] => "none here".to_string(),
+        [one] => format!("{one:?}"),
+        many => {
+            let quoted: Vec<String> = many.iter().map(|e| format!("{e:?}")).collect();
+            format!("one of {}", quoted.join(", "))
+        }
+    }
+}
+
+/// The `VK_` environment layer. Unlike figment's `Env`, scalar values stay strings (the
+/// deserializer converts them to numbers or booleans where the field is one), so
+/// `VK_CLUSTER_ID=0042` is not read as the number 42; values written as TOML arrays or tables
+/// are parsed as such.
+struct EnvLayer {
+    env: Env,
+}
+
+impl EnvLayer {
+    fn new() -> Self {
+        Self {
+            env: Env::prefixed("VK_").split("__").ignore(&["config"]),
+        }
+    }
+}
+
+impl Provider for EnvLayer {
+    fn metadata(&self) -> Metadata {
+        self.env.metadata()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        for (key, raw) in self.env.iter() {
+            if is_service_link(key.as_str()) {
+                continue;
+            }
+            let value = match raw.parse::<Value>() {
+                Ok(parsed @ (Value::Array(..) | Value::Dict(..))) => parsed,
+                _ => Value::from(raw),
+            };
+            insert_nested(&mut dict, key.as_str(), value);
+        }
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// Whether `key` (lowercased, `VK_` stripped) comes from the variables the kubelet injects for
+/// Services whose names start with `vk` (`VK_SERVICE_HOST`, `VK_PORT_10255_TCP_ADDR`,
+/// `VK_METRICS_SERVICE_PORT`, …) rather than from the user. No configuration key looks like
+/// these, and rejecting them as unknown fields would crash-loop vk whenever a Service named
+/// `vk…` exists in its namespace.
+fn is_service_link(key: &str) -> bool {
+    if key.contains('.') {
+        return false;
+    }
+    let parts: Vec<&str> = key.split('_').collect();
+    let is_proto = |p: &str| matches!(p, "tcp" | "udp" | "sctp");
+    let is_port_number = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    match parts.as_slice() {
+        // <NAME>_SERVICE_HOST, <NAME>_SERVICE_PORT, <NAME>_SERVICE_PORT_<PORT_NAME>
+        [.., "service", "host"] | [.., "service", "port"] => true,
+        _ if key.starts_with("service_port_") || key.contains("_service_port_") => true,
+        // <NAME>_PORT
+        [.., "port"] => true,
+        // <NAME>_PORT_<N>_<PROTO>[_PROTO|_ADDR] (…_PORT is caught above)
+        [.., "port", n, proto] if is_port_number(n) && is_proto(proto) => true,
+        [.., "port", n, proto, "proto" | "addr"] if is_port_number(n) && is_proto(proto) => true,
+        _ => false,
+    }
+}
+
+/// Inserts `value` at the dotted `key` of `dict`, merging with what is there.
+fn insert_nested(dict: &mut Dict, key: &str, value: Value) {
+    match key.split_once('.') {
+        None => {
+            dict.insert(key.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let entry = dict
+                .entry(head.to_string())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if !matches!(entry, Value::Dict(..)) {
+                *entry = Value::from(Dict::new());
+            }
+            if let Value::Dict(_, inner) = entry {
+                insert_nested(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// The command-line layer: the flags that were given.
+struct FlagLayer<'a>(&'a ConfigArgs);
+
+impl Provider for FlagLayer<'_> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command-line flags")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Serialized::defaults(self.0).data()
+    }
+}
+
+/// The layered figment: defaults < file < `VK_` env < flags (except the `nodes[0]` flags,
+/// applied after extraction by [`load_unvalidated`]).
+pub(crate) fn figment(args: &ConfigArgs) -> Figment {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = &args.config {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment.merge(EnvLayer::new()).merge(FlagLayer(args))
+}
+
+/// Loads and resolves the configuration without validating it (`vk config print`).
+pub(crate) fn load_unvalidated(
+    args: &ConfigArgs,
+    host: &HostContext,
+) -> Result<Config, ConfigError> {
+    let mut config: Config = figment(args).extract_lossy()?;
+    config.apply_node_flags(&args.node);
+    config.resolve(host);
+    Ok(config)
+}
+
+/// Loads, resolves and validates the configuration.
+pub(crate) fn load(args: &ConfigArgs, host: &HostContext) -> Result<Config, ConfigError> {
+    let config = load_unvalidated(args, host)?;
+    config.validate().map_err(ConfigError::Invalid)?;
+    Ok(config)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------------------------
+
+/// Collects field errors.
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn check(&mut self, path: impl Into<String>, result: Result<(), String>) {
+        if let Err(message) = result {
+            self.add(path, message);
+        }
+    }
+}
+
+impl Config {
+    /// Checks every value, including that the files named exist. Returns all errors, each
+    /// naming its field.
+    pub(crate) fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        self.validate_into(&mut errors);
+        if errors.0.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.0)
+        }
+    }
+
+    fn validate_into(&self, e: &mut Errors) {
+        e.check("cluster_id", label_value(&self.cluster_id, false));
+        if let Some(path) = &self.kubeconfig {
+            e.check("kubeconfig", existing_file(path));
+        }
+
+        if self.nodes.is_empty() {
+            e.add("nodes", "at least one node is required");
+        }
+        let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut ports: BTreeMap<u16, usize> = BTreeMap::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let at = format!("nodes[{i}]");
+            e.check(format!("{at}.name"), dns1123_subdomain(&node.name));
+            if let Some(first) = names.insert(&node.name, i) {
+                names.insert(&node.name, first);
+                e.add(
+                    format!("{at}.name"),
+                    format!("duplicate node name {:?} (also nodes[{first}])", node.name),
+                );
+            }
+            if node.kubelet_port == 0 {
+                e.add(format!("{at}.kubelet_port"), "must not be 0");
+            } else if let Some(first) = ports.insert(node.kubelet_port, i) {
+                ports.insert(node.kubelet_port, first);
+                e.add(
+                    format!("{at}.kubelet_port"),
+                    format!(
+                        "port {} is already used by nodes[{first}]; each node needs its own kubelet port",
+                        node.kubelet_port
+                    ),
+                );
+            } else if node.kubelet_port == self.admin.listen.port() {
+                e.add(
+                    format!("{at}.kubelet_port"),
+                    format!(
+                        "port {} is the admin port (admin.listen)",
+                        node.kubelet_port
+                    ),
+                );
+            }
+            if let Some(ip) = &node.internal_ip
+                && ip.parse::<IpAddr>().is_err()
+            {
+                e.add(
+                    format!("{at}.internal_ip"),
+                    format!("{ip:?} is not an IP address"),
+                );
+            }
+            for (key, value) in &node.labels {
+                let path = format!("{at}.labels.{key:?}");
+                if let Err(msg) = qualified_name(key) {
+                    e.add(&path, format!("invalid label key: {msg}"));
+                } else if RESERVED_LABELS.contains(&key.as_str()) {
+                    e.add(&path, "set by vk from the node's name and os; remove it");
+                }
+                e.check(&path, label_value(value, true));
+            }
+            let mut taints = BTreeSet::new();
+            if node.taint.enabled {
+                e.check(format!("{at}.taint.key"), qualified_name(&node.taint.key));
+                e.check(
+                    format!("{at}.taint.value"),
+                    label_value(&node.taint.value, true),
+                );
+                taints.insert((node.taint.key.as_str(), node.taint.effect));
+            }
+            for (j, taint) in node.extra_taints.iter().enumerate() {
+                let path = format!("{at}.extra_taints[{j}]");
+                e.check(format!("{path}.key"), qualified_name(&taint.key));
+                e.check(format!("{path}.value"), label_value(&taint.value, true));
+                if !taints.insert((taint.key.as_str(), taint.effect)) {
+                    e.add(
+                        path,
+                        format!("duplicate taint {}:{}", taint.key, taint.effect.as_str()),
+                    );
+                }
+            }
+            e.check(format!("{at}.capacity.cpu"), quantity(&node.capacity.cpu));
+            e.check(
+                format!("{at}.capacity.memory"),
+                quantity(&node.capacity.memory),
+            );
+            if node.capacity.pods == 0 {
+                e.add(format!("{at}.capacity.pods"), "must be at least 1");
+            }
+        }
+
+        self.aci.validate_into(e);
+
+        if self.lease.renew_interval_secs == 0 {
+            e.add("lease.renew_interval_secs", "must be at least 1");
+        }
+        if self.lease.renew_interval_secs >= self.lease.duration_secs {
+            e.add(
+                "lease.renew_interval_secs",
+                format!(
+                    "must be shorter than lease.duration_secs ({})",
+                    self.lease.duration_secs
+                ),
+            );
+        }
+        positive(e, "status.interval_secs", self.status.interval_secs);
+        positive(
+            e,
+            "status.health_interval_secs",
+            self.status.health_interval_secs,
+        );
+        positive(e, "reconciler.concurrency", self.reconciler.concurrency);
+        positive(
+            e,
+            "reconciler.sync_interval_secs",
+            self.reconciler.sync_interval_secs,
+        );
+        if self.reconciler.steady_sync_interval_secs < self.reconciler.sync_interval_secs {
+            e.add(
+                "reconciler.steady_sync_interval_secs",
+                format!(
+                    "must be at least reconciler.sync_interval_secs ({})",
+                    self.reconciler.sync_interval_secs
+                ),
+            );
+        }
+        if !(self.kube.qps.is_finite() && self.kube.qps > 0.0) {
+            e.add("kube.qps", "must be a positive number");
+        }
+        positive(e, "kube.burst", self.kube.burst);
+
+        if self.ha.enabled {
+            e.check("ha.namespace", dns1123_label(&self.ha.namespace));
+            e.check("ha.lease_name", dns1123_subdomain(&self.ha.lease_name));
+            match &self.ha.identity {
+                Some(identity) if !identity.trim().is_empty() => {}
+                _ => e.add("ha.identity", "must not be empty"),
+            }
+            positive(e, "ha.lease_duration_secs", self.ha.lease_duration_secs);
+            let budget = self
+                .lease
+                .duration_secs
+                .saturating_sub(self.lease.renew_interval_secs);
+            if self.ha.lease_duration_secs >= budget {
+                e.add(
+                    "ha.lease_duration_secs",
+                    format!(
+                        "must be shorter than lease.duration_secs - lease.renew_interval_secs ({budget}) so a standby takes over before the node lease expires"
+                    ),
+                );
+            }
+        }
+
+        match (&self.kubelet.tls_cert, &self.kubelet.tls_key) {
+            (Some(cert), Some(key)) => {
+                e.check("kubelet.tls_cert", existing_file(cert));
+                e.check("kubelet.tls_key", existing_file(key));
+            }
+            (Some(_), None) => e.add("kubelet.tls_key", "required with kubelet.tls_cert"),
+            (None, Some(_)) => e.add("kubelet.tls_cert", "required with kubelet.tls_key"),
+            (None, None) => {}
+        }
+        if let Some(ca) = &self.kubelet.client_ca {
+            e.check("kubelet.client_ca", existing_file(ca));
+        }
+
+        if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
+            e.add(
+                "log.filter",
+                format!("invalid filter {:?}: {err}", self.log.filter),
+            );
+        }
+    }
+}
+
+impl AciSpec {
+    fn validate_into(&self, e: &mut Errors) {
+        let from_file = matches!(self.credentials, CredentialSpec::AzureJson { .. });
+        match &self.subscription_id {
+            Some(id) => e.check("aci.subscription_id", guid(id)),
+            None if !from_file => e.add(
+                "aci.subscription_id",
+                "required (or use credentials kind \"azure-json\", whose file gives it)",
+            ),
+            None => {}
+        }
+        match &self.resource_group {
+            Some(rg) => e.check("aci.resource_group", resource_group(rg)),
+            None if !from_file => e.add(
+                "aci.resource_group",
+                "required (or use credentials kind \"azure-json\", whose file gives it)",
+            ),
+            None => {}
+        }
+        if self.region.is_empty()
+            || !self
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            e.add(
+                "aci.region",
+                format!(
+                    "{:?} is not an Azure region name (lowercase letters and digits, e.g. \"westeurope\")",
+                    self.region
+                ),
+            );
+        }
+        e.check("aci.arm_endpoint", http_url(&self.arm_endpoint));
+        e.check("aci.authority_host", http_url(&self.authority_host));
+        match &self.credentials {
+            CredentialSpec::ClientSecret {
+                tenant_id,
+                client_id,
+                client_secret,
+            } => {
+                non_empty(e, "aci.credentials.tenant_id", tenant_id);
+                non_empty(e, "aci.credentials.client_id", client_id);
+                non_empty(e, "aci.credentials.client_secret", client_secret.expose());
+            }
+            CredentialSpec::ManagedIdentity {
+                client_id,
+                resource_id,
+                endpoint,
+            } => {
+                if client_id.is_some() && resource_id.is_some() {
+                    e.add(
+                        "aci.credentials.resource_id",
+                        "give client_id or resource_id, not both",
+                    );
+                }
+                if let Some(endpoint) = endpoint {
+                    e.check("aci.credentials.endpoint", http_url(endpoint));
+                }
+            }
+            CredentialSpec::WorkloadIdentity { token_file, .. } => {
+                if let Some(file) = token_file {
+                    e.check("aci.credentials.token_file", existing_file(file));
+                }
+            }
+            CredentialSpec::AzureJson { path } => {
+                e.check("aci.credentials.path", existing_file(path));
+            }
+            CredentialSpec::StaticToken { token } => {
+                non_empty(e, "aci.credentials.token", token.expose());
+            }
+        }
+        if let Some(subnet) = &self.subnet_id {
+            let lower = subnet.to_ascii_lowercase();
+            if !(lower.starts_with("/subscriptions/") && lower.contains("/subnets/")) {
+                e.add(
+                    "aci.subnet_id",
+                    "must be a subnet resource ID (/subscriptions/…/subnets/<name>)",
+                );
+            }
+        }
+        e.check(
+            "aci.dns_name_label_annotation",
+            qualified_name(&self.dns_name_label_annotation),
+        );
+        positive_f64(e, "aci.max_cpu_per_group", self.max_cpu_per_group);
+        positive_f64(
+            e,
+            "aci.max_memory_gb_per_group",
+            self.max_memory_gb_per_group,
+        );
+        positive_f64(
+            e,
+            "aci.rate_limit.reads_per_sec",
+            self.rate_limit.reads_per_sec,
+        );
+        positive_f64(
+            e,
+            "aci.rate_limit.writes_per_sec",
+            self.rate_limit.writes_per_sec,
+        );
+        positive(e, "aci.rate_limit.read_burst", self.rate_limit.read_burst);
+        positive(e, "aci.rate_limit.write_burst", self.rate_limit.write_burst);
+    }
+}
+
+/// Labels vk sets itself from a node's name and OS.
+const RESERVED_LABELS: &[&str] = &[
+    "kubernetes.io/os",
+    "beta.kubernetes.io/os",
+    "kubernetes.io/hostname",
+];
+
+fn positive(e: &mut Errors, path: &str, value: u32) {
+    if value == 0 {
+        e.add(path, "must be at least 1");
+    }
+}
+
+fn positive_f64(e: &mut Errors, path: &str, value: f64) {
+    if !(value.is_finite() && value > 0.0) {
+        e.add(path, "must be a positive number");
+    }
+}
+
+fn non_empty(e: &mut Errors, path: &str, value: &str) {
+    if value.trim().is_empty() {
+        e.add(path, "must not be empty");
+    }
+}
+
+fn existing_file(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(md) if md.is_file() => Ok(()),
+        Ok(_) => Err(format!("{} is not a file", path.display())),
+        Err(err) => Err(format!("cannot read {}: {err}", path.display())),
+    }
+}
+
+fn is_alnum_lower(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
+/// A DNS-1123 label: at most 63 of `[a-z0-9-]`, starting and ending alphanumeric.
+fn dns1123_label(s: &str) -> Result<(), String> {
+    let b = s.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|&c| is_alnum_lower(c) || c == b'-')
+        && is_alnum_lower(b[0])
+        && is_alnum_lower(b[b.len() - 1]);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a DNS-1123 label (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit), got {s:?}"
+        ))
+    }
+}
+
+/// A DNS-1123 subdomain: dot-separated labels, at most 253 characters.
+fn dns1123_subdomain(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            let b = label.as_bytes();
+            !b.is_empty()
+                && b.iter().all(|&c| is_alnum_lower(c) || c == b'-')
+                && is_alnum_lower(b[0])
+                && is_alnum_lower(b[b.len() - 1])
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters), got {s:?}"
+        ))
+    }
+}
+
+/// The name part of a qualified name or a non-empty label value.
+fn name_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// A Kubernetes label value (may be empty when `allow_empty`).
+fn label_value(s: &str, allow_empty: bool) -> Result<(), String> {
+    if (s.is_empty() && allow_empty) || name_part(s) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be {}at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, got {s:?}",
+            if allow_empty { "empty or " } else { "" }
+        ))
+    }
+}
+
+/// A qualified name (label or annotation key, taint key): `[prefix/]name`.
+fn qualified_name(s: &str) -> Result<(), String> {
+    let (prefix, name) = match s.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, s),
+    };
+    if let Some(prefix) = prefix
+        && dns1123_subdomain(prefix).is_err()
+    {
+        return Err(format!("the prefix of {s:?} must be a DNS-1123 subdomain"));
+    }
+    if name_part(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a qualified name ([prefix/]name, the name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)"
+        ))
+    }
+}
+
+/// A positive Kubernetes quantity: a decimal number with an optional SI or binary suffix or
+/// exponent (`100`, `500m`, `400Gi`, `1.5`, `2e3`).
+fn quantity(s: &str) -> Result<(), String> {
+    let err = || {
+        Err(format!(
+            "{s:?} is not a positive Kubernetes quantity (e.g. \"4\", \"500m\", \"16Gi\")"
+        ))
+    };
+    let digits_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+'))
+        .unwrap_or(s.len());
+    let (number, suffix) = s.split_at(digits_end);
+    let number = number.strip_prefix('+').unwrap_or(number);
+    let Ok(value) = number.parse::<f64>() else {
+        return err();
+    };
+    if number.starts_with('.') && number.len() == 1 {
+        return err();
+    }
+    let suffix_ok = matches!(
+        suffix,
+        "" | "n"
+            | "u"
+            | "m"
+            | "k"
+            | "M"
+            | "G"
+            | "T"
+            | "P"
+            | "E"
+            | "Ki"
+            | "Mi"
+            | "Gi"
+            | "Ti"
+            | "Pi"
+            | "Ei"
+    ) || suffix.strip_prefix(['e', 'E']).is_some_and(|exp| {
+        let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+        !exp.is_empty() && exp.bytes().all(|b| b.is_ascii_digit())
+    });
+    if suffix_ok && value > 0.0 {
+        Ok(())
+    } else {
+        err()
+    }
+}
+
+/// A GUID such as a subscription ID.
+fn guid(s: &str) -> Result<(), String> {
+    let b = s.as_bytes();
+    let ok = b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
+        ))
+    }
+}
+
+/// An Azure resource group name: 1–90 letters, digits, '-', '_', '.', '(' and ')', not ending
+/// with '.'.
+fn resource_group(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.chars().count() <= 90
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
+        && !s.ends_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a resource group name (1-90 letters, digits, '-', '_', '.', '(' and ')', not ending with '.')"
+        ))
+    }
+}
+
+/// An `http://` or `https://` URL with a host (http is for the emulator).
+fn http_url(s: &str) -> Result<(), String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(rest)
+            if !rest.is_empty()
+                && !rest.starts_with('/')
+                && !rest.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("{s:?} is not an http(s) URL")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printing
+// ---------------------------------------------------------------------------------------------
+
+/// The format of `vk config print`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PrintFormat {
+    /// TOML, as in a config file.
+    #[default]
+    Toml,
+    /// JSON.
+    Json,
+}
+
+impl Config {
+    /// The configuration as text, secrets redacted.
+    pub(crate) fn render(&self, format: PrintFormat) -> anyhow::Result<String> {
+        Ok(match format {
+            PrintFormat::Toml => toml::to_string_pretty(self)?,
+            PrintFormat::Json => {
+                let mut json = serde_json::to_string_pretty(self)?;
+                json.push('\n');
+                json
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
