@@ -1,0 +1,46 @@
+//! Reconciler configuration.
+
+use std::time::Duration;
+
+/// How the reconciler runs one node's pods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcilerConfig {
+    /// The node whose pods are reconciled (`spec.nodeName`).
+    pub node_name: String,
+    /// The node's OS (`linux` or `windows`), for admission.
+    pub node_os: String,
+    /// The address written as the pods' `hostIP` (the node's InternalIP).
+    pub host_ip: String,
+    /// Pods reconciled at the same time; one slow provider call never blocks the others.
+    pub concurrency: u16,
+    /// Status sync interval while any pod is starting, stopping or running to completion.
+    pub sync_interval: Duration,
+    /// Status sync interval when every pod is steady.
+    pub steady_sync_interval: Duration,
+    /// Steady pods whose full status is refreshed per sync (round robin), so
+    /// provider reads per minute are bounded by this, not by the pod count.
+    pub refresh_budget: usize,
+    /// Instances whose pod is gone are deleted only this long after start
+    /// (the watch cache must be complete first).
+    pub orphan_grace: Duration,
+    /// Field manager and event reporter name.
+    pub field_manager: String,
+}
+
+impl ReconcilerConfig {
+    /// Defaults for `node_name`: linux, host IP 127.0.0.1, 32 concurrent
+    /// reconciles, sync every 5 s (60 s when steady), 20 refreshes per sync, 60 s orphan grace.
+    pub fn new(node_name: impl Into<String>) -> Self {
+        Self {
+            node_name: node_name.into(),
+            node_os: "linux".into(),
+            host_ip: "127.0.0.1".into(),
+            concurrency: 32,
+            sync_interval: Duration::from_secs(5),
+            steady_sync_interval: Duration::from_secs(60),
+            refresh_budget: 20,
+            orphan_grace: Duration::from_secs(60),
+            field_manager: "vk".into(),
+        }
+    }
+}

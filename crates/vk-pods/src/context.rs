@@ -1,0 +1,216 @@
+//! State shared by the reconcile function and the status sync loop.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, Pod, Taint};
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Client, Resource as _};
+use tokio::time::Instant;
+
+use crate::metrics::ReconcilerMetrics;
+use crate::status::{differs, patch, qos_class};
+use crate::{Error, Instance, PodKey, PodReport, Provider, ReconcilerConfig};
+
+/// A locally created instance is trusted for this long even if a list does not show it yet.
+const FRESH_CREATE: Duration = Duration::from_secs(30);
+
+pub(crate) struct Ctx {
+    pub(crate) client: Client,
+    pub(crate) provider: Arc<dyn Provider>,
+    pub(crate) config: ReconcilerConfig,
+    pub(crate) metrics: Arc<ReconcilerMetrics>,
+    pub(crate) recorder: Recorder,
+    pub(crate) node: Store<Node>,
+    pub(crate) started: Instant,
+    /// Instances by pod UID, from the last list plus local knowledge.
+    instances: Mutex<HashMap<String, (Instance, Option<Instant>)>>,
+    /// Events already published, by pod UID then event id → count.
+    events: Mutex<HashMap<String, HashMap<String, i32>>>,
+    /// Consecutive failures by pod UID, and when the next attempt may run.
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these small maps cannot leave them
+    // inconsistent in a way that matters; keep going.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Ctx {
+    pub(crate) fn new(
+        client: Client,
+        provider: Arc<dyn Provider>,
+        config: ReconcilerConfig,
+        metrics: Arc<ReconcilerMetrics>,
+        node: Store<Node>,
+    ) -> Self {
+        let recorder = Recorder::new(client.clone(), config.field_manager.as_str().into());
+        Self {
+            client,
+            provider,
+            config,
+            metrics,
+            recorder,
+            node,
+            started: Instant::now(),
+            instances: Mutex::default(),
+            events: Mutex::default(),
+            failures: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn node_taints(&self) -> Vec<Taint> {
+        self.node
+            .get(&ObjectRef::new(&self.config.node_name))
+            .and_then(|n| n.spec.as_ref().and_then(|s| s.taints.clone()))
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn instance(&self, uid: &str) -> Option<Instance> {
+        lock(&self.instances).get(uid).map(|(i, _)| i.clone())
+    }
+
+    pub(crate) fn remember_created(&self, instance: Instance) {
+        lock(&self.instances).insert(instance.key.uid.clone(), (instance, Some(Instant::now())));
+    }
+
+    pub(crate) fn forget(&self, uid: &str) {
+        lock(&self.instances).remove(uid);
+        lock(&self.events).remove(uid);
+        lock(&self.failures).remove(uid);
+    }
+
+    /// Replaces the instance map with a fresh list, keeping local creations
+    /// younger than the list could know about.
+    pub(crate) fn replace_instances(&self, listed: Vec<Instance>) {
+        let mut map = lock(&self.instances);
+        let fresh: Vec<(String, (Instance, Option<Instant>))> = map
+            .drain()
+            .filter(|(_, (_, created))| created.is_some_and(|t| t.elapsed() < FRESH_CREATE))
+            .collect();
+        map.extend(listed.into_iter().map(|i| (i.key.uid.clone(), (i, None))));
+        for (uid, entry) in fresh {
+            map.entry(uid).or_insert(entry);
+        }
+    }
+
+    pub(crate) fn instances(&self) -> Vec<Instance> {
+        lock(&self.instances)
+            .values()
+            .map(|(i, _)| i.clone())
+            .collect()
+    }
+
+    /// Records a failure; `backoff` maps the failure count to the wait before the next attempt.
+    pub(crate) fn failed_once(
+        &self,
+        uid: &str,
+        backoff: impl Fn(u32) -> Duration,
+    ) -> (u32, Duration) {
+        let mut f = lock(&self.failures);
+        let entry = f.entry(uid.to_owned()).or_insert((0, Instant::now()));
+        entry.0 = entry.0.saturating_add(1);
+        let wait = backoff(entry.0);
+        entry.1 = Instant::now() + wait;
+        (entry.0, wait)
+    }
+
+    /// How long a pod that failed recently must still wait before the next
+    /// attempt (status writes re-trigger reconciles; they must not bypass backoff).
+    pub(crate) fn backoff_left(&self, uid: &str) -> Option<Duration> {
+        let f = lock(&self.failures);
+        let (_, not_before) = f.get(uid)?;
+        let now = Instant::now();
+        (*not_before > now).then(|| *not_before - now)
+    }
+
+    pub(crate) fn succeeded(&self, uid: &str) {
+        lock(&self.failures).remove(uid);
+    }
+
+    /// Writes `report`'s status when it differs from the pod's, and publishes
+    /// new events exactly once.
+    pub(crate) async fn publish(&self, pod: &Pod, report: &PodReport) -> Result<(), Error> {
+        let key = PodKey::of(pod);
+        if differs(pod.status.as_ref(), &report.status) {
+            self.write_status(pod, &report.status).await?;
+        }
+        let new: Vec<_> = {
+            let mut seen = lock(&self.events);
+            let seen = seen.entry(key.uid.clone()).or_default();
+            let mut new = Vec::new();
+            for e in &report.events {
+                if seen.get(&e.id).is_none_or(|c| *c < e.count) {
+                    seen.insert(e.id.clone(), e.count);
+                    new.push(e.clone());
+                }
+            }
+            new
+        };
+        let reference = pod.object_ref(&());
+        for e in new {
+            let ev = KubeEvent {
+                type_: if e.type_ == "Warning" {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: e.reason.clone(),
+                note: Some(e.message.clone()),
+                action: e.reason.clone(),
+                secondary: None,
+            };
+            if let Err(err) = self.recorder.publish(&ev, &reference).await {
+                tracing::debug!(pod = %key, error = %err, "event not published");
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn write_status(
+        &self,
+        pod: &Pod,
+        status: &k8s_openapi::api::core::v1::PodStatus,
+    ) -> Result<(), Error> {
+        let key = PodKey::of(pod);
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
+        let body = patch(status, &self.config.host_ip, qos_class(pod));
+        let pp = PatchParams {
+            field_manager: Some(self.config.field_manager.clone()),
+            ..PatchParams::default()
+        };
+        match api
+            .patch_status(&key.name, &pp, &Patch::Strategic(&body))
+            .await
+        {
+            Ok(_) => {
+                ReconcilerMetrics::inc(&self.metrics.status_writes);
+                Ok(())
+            }
+            // The pod is gone; nothing to report to.
+            Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+            Err(source) => Err(Error::WriteStatus {
+                pod: key.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Publishes a Warning event on `pod` (best effort).
+    pub(crate) async fn warn(&self, pod: &Pod, reason: &str, message: &str) {
+        let ev = KubeEvent {
+            type_: EventType::Warning,
+            reason: reason.into(),
+            note: Some(message.into()),
+            action: reason.into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, &pod.object_ref(&())).await {
+            tracing::debug!(error = %e, "event not published");
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! An in-memory provider: for tests, examples, and as a reference for
+//! implementing [`Provider`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus, Pod,
+    PodCondition, PodIP, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::{
+    Instance, InstanceState, PodKey, PodReport, Provider, ProviderError, ProviderEvent, spec_hash,
+};
+
+#[derive(Debug, Clone)]
+struct Running {
+    key: PodKey,
+    hash: String,
+    ip: String,
+    started: jiff::Timestamp,
+    restart_policy: String,
+    /// name, image, exit code once terminated.
+    containers: Vec<(String, String, Option<i32>)>,
+}
+
+/// Runs "pods" in memory. A container whose command and args contain
+/// `exit N` terminates at once with code N; every other container runs until
+/// deleted. Failures can be injected with [`InMemoryProvider::fail_next_creates`].
+#[derive(Debug, Default)]
+pub struct InMemoryProvider {
+    pods: Mutex<HashMap<String, Running>>,
+    next_ip: AtomicU64,
+    fail_creates: Mutex<Vec<ProviderError>>,
+    /// Calls by operation: create, delete, status, list.
+    calls: [AtomicU64; 4],
+}
+
+fn exit_code(command: &[String]) -> Option<i32> {
+    let joined = command.join(" ");
+    let idx = joined.find("exit ")?;
+    joined[idx + 5..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl InMemoryProvider {
+    /// The next `errors.len()` creations fail with these errors, in order.
+    pub fn fail_next_creates(&self, errors: Vec<ProviderError>) {
+        let mut f = lock(&self.fail_creates);
+        f.extend(errors);
+    }
+
+    /// How many instances run now.
+    pub fn len(&self) -> usize {
+        lock(&self.pods).len()
+    }
+
+    /// True when nothing runs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The keys of the running instances.
+    pub fn keys(&self) -> Vec<PodKey> {
+        lock(&self.pods).values().map(|r| r.key.clone()).collect()
+    }
+
+    /// Calls so far: (create, delete, status, list).
+    pub fn calls(&self) -> (u64, u64, u64, u64) {
+        let l = |i: usize| self.calls[i].load(Ordering::Relaxed);
+        (l(0), l(1), l(2), l(3))
+    }
+
+    /// Makes container `container` of the pod with `uid` exit with `code`.
+    pub fn terminate(&self, uid: &str, container: &str, code: i32) -> bool {
+        let mut pods = lock(&self.pods);
+        let Some(r) = pods.get_mut(uid) else {
+            return false;
+        };
+        let mut found = false;
+        for c in &mut r.containers {
+            if c.0 == container {
+                c.2 = Some(code);
+                found = true;
+            }
+        }
+        found
+    }
+
+    fn report(r: &Running) -> PodReport {
+        let started = Some(Time(r.started));
+        let statuses: Vec<ContainerStatus> = r
+            .containers
+            .iter()
+            .map(|(name, image, exit)| ContainerStatus {
+                name: name.clone(),
+                image: image.clone(),
+                image_id: String::new(),
+                ready: exit.is_none(),
+                started: Some(exit.is_none()),
+                restart_count: 0,
+                state: Some(match exit {
+                    None => ContainerState {
+                        running: Some(ContainerStateRunning {
+                            started_at: started.clone(),
+                        }),
+                        ..ContainerState::default()
+                    },
+                    Some(code) => ContainerState {
+                        terminated: Some(ContainerStateTerminated {
+                            exit_code: *code,
+                            reason: Some(if *code == 0 { "Completed" } else { "Error" }.into()),
+                            started_at: started.clone(),
+                            finished_at: started.clone(),
+                            ..ContainerStateTerminated::default()
+                        }),
+                        ..ContainerState::default()
+                    },
+                }),
+                ..ContainerStatus::default()
+            })
+            .collect();
+        let all_done = r.containers.iter().all(|c| c.2.is_some());
+        let all_ok = r.containers.iter().all(|c| c.2 == Some(0));
+        let phase = if all_done && r.restart_policy != "Always" {
+            if all_ok { "Succeeded" } else { "Failed" }
+        } else {
+            "Running"
+        };
+        let ready = if r.containers.iter().all(|c| c.2.is_none()) {
+            "True"
+        } else {
+            "False"
+        };
+        let cond = |t: &str, s: &str| PodCondition {
+            type_: t.into(),
+            status: s.into(),
+            last_transition_time: started.clone(),
+            ..PodCondition::default()
+        };
+        PodReport {
+            status: PodStatus {
+                phase: Some(phase.into()),
+                conditions: Some(vec![
+                    cond("Initialized", "True"),
+                    cond("ContainersReady", ready),
+                    cond("Ready", ready),
+                ]),
+                container_statuses: Some(statuses),
+                pod_ip: Some(r.ip.clone()),
+                pod_ips: Some(vec![PodIP { ip: r.ip.clone() }]),
+                start_time: started,
+                ..PodStatus::default()
+            },
+            events: r
+                .containers
+                .iter()
+                .map(|(name, image, _)| ProviderEvent {
+                    id: format!("{name}/Started"),
+                    type_: "Normal".into(),
+                    reason: "Started".into(),
+                    message: format!("Started container {name} ({image})"),
+                    count: 1,
+                })
+                .collect(),
+            state: Some(InstanceState::Running),
+        }
+    }
+}
+
+impl Provider for InMemoryProvider {
+    fn create_pod<'a>(
+        &'a self,
+        pod: &'a Pod,
+    ) -> BoxFuture<'a, Result<Option<PodReport>, ProviderError>> {
+        Box::pin(async move {
+            self.calls[0].fetch_add(1, Ordering::Relaxed);
+            if let Some(e) = {
+                let mut f = lock(&self.fail_creates);
+                (!f.is_empty()).then(|| f.remove(0))
+            } {
+                return Err(e);
+            }
+            let key = PodKey::of(pod);
+            let spec = pod.spec.clone().unwrap_or_default();
+            let mut containers = Vec::new();
+            for c in &spec.containers {
+                let image = c.image.clone().unwrap_or_default();
+                if image.is_empty() {
+                    return Err(ProviderError::invalid(
+                        "InvalidImage",
+                        format!("container {} has no image", c.name),
+                    ));
+                }
+                let argv: Vec<String> = c
+                    .command
+                    .iter()
+                    .flatten()
+                    .chain(c.args.iter().flatten())
+                    .cloned()
+                    .collect();
+                containers.push((c.name.clone(), image, exit_code(&argv)));
+            }
+            let mut pods = lock(&self.pods);
+            let n = self.next_ip.fetch_add(1, Ordering::Relaxed);
+            let r = pods.entry(key.uid.clone()).or_insert_with(|| Running {
+                key: key.clone(),
+                hash: spec_hash(pod),
+                ip: format!("10.200.{}.{}", (n / 250) % 250, n % 250 + 1),
+                started: jiff::Timestamp::now(),
+                restart_policy: spec
+                    .restart_policy
+                    .clone()
+                    .unwrap_or_else(|| "Always".into()),
+                containers,
+            });
+            Ok(Some(Self::report(r)))
+        })
+    }
+
+    fn delete_pod<'a>(&'a self, key: &'a PodKey) -> BoxFuture<'a, Result<bool, ProviderError>> {
+        Box::pin(async move {
+            self.calls[1].fetch_add(1, Ordering::Relaxed);
+            lock(&self.pods).remove(&key.uid);
+            Ok(true)
+        })
+    }
+
+    fn pod_status<'a>(
+        &'a self,
+        pod: &'a Pod,
+    ) -> BoxFuture<'a, Result<Option<PodReport>, ProviderError>> {
+        Box::pin(async move {
+            self.calls[2].fetch_add(1, Ordering::Relaxed);
+            let uid = pod.metadata.uid.clone().unwrap_or_default();
+            Ok(lock(&self.pods).get(&uid).map(Self::report))
+        })
+    }
+
+    fn list_instances(&self) -> BoxFuture<'_, Result<Vec<Instance>, ProviderError>> {
+        Box::pin(async move {
+            self.calls[3].fetch_add(1, Ordering::Relaxed);
+            Ok(lock(&self.pods)
+                .values()
+                .map(|r| Instance {
+                    key: r.key.clone(),
+                    state: InstanceState::Running,
+                    spec_hash: Some(r.hash.clone()),
+                })
+                .collect())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_found_in_commands() {
+        let v = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(exit_code(&v(&["sh", "-c", "echo done; exit 3"])), Some(3));
+        assert_eq!(exit_code(&v(&["sleep", "100"])), None);
+    }
+}

@@ -1,0 +1,366 @@
+//! The level-triggered reconcile of one pod, and the controller that drives it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{DeleteParams, Preconditions};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::{WatchStreamExt as _, reflector, watcher};
+use kube::{Api, Client};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::context::Ctx;
+use crate::metrics::ReconcilerMetrics;
+use crate::status::{failed, is_terminal, pending};
+use crate::{
+    Error, ErrorKind, Instance, InstanceState, PodKey, Provider, ReconcilerConfig,
+    ReconcilerMetricsSnapshot, admission, spec_hash, sync,
+};
+
+/// Reconciles the pods bound to one node with a [`Provider`].
+pub struct PodReconciler {
+    client: Client,
+    provider: Arc<dyn Provider>,
+    config: ReconcilerConfig,
+    metrics: Arc<ReconcilerMetrics>,
+}
+
+impl std::fmt::Debug for PodReconciler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodReconciler")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PodReconciler {
+    /// A reconciler for `config.node_name`'s pods, backed by `provider`.
+    pub fn new(client: Client, provider: Arc<dyn Provider>, config: ReconcilerConfig) -> Self {
+        Self {
+            client,
+            provider,
+            config,
+            metrics: Arc::default(),
+        }
+    }
+
+    /// Reads the reconciler's counters.
+    pub fn metrics(&self) -> ReconcilerMetricsSnapshot {
+        self.metrics.snapshot()
+    }
+
+    /// A handle to the live counters.
+    pub fn metrics_handle(&self) -> Arc<ReconcilerMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Runs until `shutdown` is cancelled: one watch of the pods with
+    /// `spec.nodeName=<node>`, a watch of the Node (for admission), and the
+    /// status sync loop. Pods and their instances are left as they are on shutdown.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let span = tracing::info_span!("pods", node = %self.config.node_name);
+        self.run_inner(shutdown).instrument(span).await;
+    }
+
+    async fn run_inner(self, shutdown: CancellationToken) {
+        let node_name = self.config.node_name.clone();
+        let (node_store, node_writer) = reflector::store::<Node>();
+        let (node_ready_tx, mut node_ready) = tokio::sync::watch::channel(false);
+        let node_watch = watcher(
+            Api::<Node>::all(self.client.clone()),
+            watcher::Config::default().fields(&format!("metadata.name={node_name}")),
+        )
+        .default_backoff()
+        .reflect(node_writer)
+        .for_each(move |ev| {
+            if matches!(ev, Ok(watcher::Event::InitDone)) {
+                let _ = node_ready_tx.send(true);
+            }
+            async {}
+        });
+        let node_watch = tokio::spawn(node_watch.in_current_span());
+        // Admission needs the node's taints: start only once they are known.
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = node_ready.wait_for(|r| *r) => {}
+        }
+
+        let pods: Api<Pod> = Api::all(self.client.clone());
+        let wc = watcher::Config::default().fields(&format!("spec.nodeName={node_name}"));
+        let (store, writer) = reflector::store::<Pod>();
+        // The status sync starts once the first full list is in the cache
+        // (never judge instances orphaned against a partial cache).
+        let (cache_ready_tx, cache_ready_rx) = tokio::sync::watch::channel(false);
+        let pod_stream = watcher(pods, wc)
+            .default_backoff()
+            .reflect(writer)
+            .inspect(move |ev| {
+                if matches!(ev, Ok(watcher::Event::InitDone)) {
+                    let _ = cache_ready_tx.send(true);
+                }
+            })
+            .applied_objects();
+        let controller = Controller::for_stream(pod_stream, store.clone())
+            .with_config(ControllerConfig::default().concurrency(self.config.concurrency));
+        let (trigger_tx, trigger_rx) = futures::channel::mpsc::unbounded();
+        let ctx = Arc::new(Ctx::new(
+            self.client.clone(),
+            Arc::clone(&self.provider),
+            self.config.clone(),
+            Arc::clone(&self.metrics),
+            node_store,
+        ));
+        let sync_task = tokio::spawn(
+            sync::run(
+                Arc::clone(&ctx),
+                store,
+                cache_ready_rx,
+                trigger_tx,
+                shutdown.child_token(),
+            )
+            .in_current_span(),
+        );
+        let stop = shutdown.clone();
+        let run = controller
+            .reconcile_on(trigger_rx)
+            .graceful_shutdown_on(async move { stop.cancelled().await })
+            .run(reconcile, error_policy, ctx)
+            .for_each(|r| async move {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "reconcile");
+                }
+            });
+        run.await;
+        shutdown.cancel();
+        node_watch.abort();
+        let _ = sync_task.await;
+        tracing::info!("pod reconciler stopped; pods and their instances stay in place");
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    let secs = 1u64 << failures.min(8); // 2 s … 256 s
+    let base = Duration::from_secs(secs.min(300));
+    base.mul_f64(0.8 + 0.4 * fastrand_f64())
+}
+
+fn fastrand_f64() -> f64 {
+    // Sub-second clock noise is jitter enough to spread retries.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    f64::from(nanos % 1000) / 1000.0
+}
+
+fn error_policy(pod: Arc<Pod>, err: &Error, ctx: Arc<Ctx>) -> Action {
+    ReconcilerMetrics::inc(&ctx.metrics.reconcile_errors);
+    let key = PodKey::of(&pod);
+    let (n, wait) = ctx.failed_once(&key.uid, backoff);
+    tracing::warn!(pod = %key, error = %err, attempt = n, retry_in = ?wait, "reconcile failed");
+    Action::requeue(wait)
+}
+
+async fn reconcile(pod: Arc<Pod>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let key = PodKey::of(&pod);
+    let span = tracing::debug_span!("reconcile", pod = %key);
+    async move {
+        ReconcilerMetrics::inc(&ctx.metrics.reconciles);
+        reconcile_inner(&pod, &key, &ctx).await
+    }
+    .instrument(span)
+    .await
+}
+
+async fn reconcile_inner(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
+    if pod.metadata.deletion_timestamp.is_some() {
+        return delete(key, ctx).await;
+    }
+    if is_terminal(pod) {
+        return Ok(Action::await_change());
+    }
+    if let Some(action) = active_deadline(pod, key, ctx).await? {
+        return Ok(action);
+    }
+    if let Some(left) = ctx.backoff_left(&key.uid) {
+        return Ok(Action::requeue(left));
+    }
+    match ctx.instance(&key.uid) {
+        None => create(pod, key, ctx).await,
+        Some(inst)
+            if inst
+                .spec_hash
+                .as_ref()
+                .is_some_and(|h| *h != spec_hash(pod)) =>
+        {
+            recreate(pod, key, ctx).await
+        }
+        Some(_) => Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change)),
+    }
+}
+
+async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
+    // A pod the kubelet side never saw (no container statuses) goes through admission.
+    if let Err(refusal) = admission::admit(pod, &ctx.config.node_os, &ctx.node_taints()) {
+        ReconcilerMetrics::inc(&ctx.metrics.rejected);
+        tracing::info!(reason = %refusal.reason, message = %refusal.message, "pod refused by admission");
+        ctx.write_status(pod, &failed(&refusal.reason, &refusal.message))
+            .await?;
+        ctx.warn(pod, &refusal.reason, &refusal.message).await;
+        return Ok(Action::await_change());
+    }
+    ReconcilerMetrics::inc(&ctx.metrics.creates);
+    match ctx.provider.create_pod(pod).await {
+        Ok(report) => {
+            let state = report
+                .as_ref()
+                .and_then(|r| r.state)
+                .unwrap_or(InstanceState::Creating);
+            ctx.remember_created(Instance {
+                key: key.clone(),
+                state,
+                spec_hash: Some(spec_hash(pod)),
+            });
+            ctx.succeeded(&key.uid);
+            if let Some(report) = report {
+                ctx.publish(pod, &report).await?;
+            }
+            Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change))
+        }
+        Err(e) => match e.kind {
+            ErrorKind::InvalidSpec | ErrorKind::Unsupported => {
+                ReconcilerMetrics::inc(&ctx.metrics.rejected);
+                tracing::info!(reason = %e.reason, message = %e.message, "pod cannot run on this provider");
+                ctx.write_status(pod, &failed(&e.reason, &e.message))
+                    .await?;
+                ctx.warn(pod, &e.reason, &e.message).await;
+                Ok(Action::await_change())
+            }
+            ErrorKind::QuotaExceeded | ErrorKind::Transient => {
+                let desired = pending(&e.reason, &e.message);
+                if crate::status::differs(pod.status.as_ref(), &desired) {
+                    ctx.write_status(pod, &desired).await?;
+                }
+                Err(Error::Provider {
+                    action: "create",
+                    pod: key.to_string(),
+                    source: e,
+                })
+            }
+        },
+    }
+}
+
+async fn recreate(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
+    tracing::info!("container image changed: re-creating the instance");
+    ReconcilerMetrics::inc(&ctx.metrics.deletes);
+    let gone = ctx
+        .provider
+        .delete_pod(key)
+        .await
+        .map_err(|source| Error::Provider {
+            action: "delete (recreate)",
+            pod: key.to_string(),
+            source,
+        })?;
+    let desired = pending(
+        "Recreating",
+        "a container image changed; Azure Container Instances cannot update a group in place, so it is re-created",
+    );
+    if crate::status::differs(pod.status.as_ref(), &desired) {
+        ctx.write_status(pod, &desired).await?;
+    }
+    if gone {
+        ctx.forget(&key.uid);
+        create(pod, key, ctx).await
+    } else {
+        Ok(Action::requeue(Duration::from_secs(1)))
+    }
+}
+
+async fn delete(key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
+    ReconcilerMetrics::inc(&ctx.metrics.deletes);
+    let gone = ctx
+        .provider
+        .delete_pod(key)
+        .await
+        .map_err(|source| Error::Provider {
+            action: "delete",
+            pod: key.to_string(),
+            source,
+        })?;
+    if !gone {
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+    ctx.forget(&key.uid);
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &key.namespace);
+    let dp = DeleteParams {
+        grace_period_seconds: Some(0),
+        preconditions: Some(Preconditions {
+            uid: Some(key.uid.clone()),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match api.delete(&key.name, &dp).await {
+        Ok(_) => {}
+        // Already gone, or a new pod with the same name (UID precondition): not ours to delete.
+        Err(kube::Error::Api(s)) if s.is_not_found() || s.is_conflict() => {}
+        Err(source) => {
+            return Err(Error::DeletePod {
+                pod: key.to_string(),
+                source,
+            });
+        }
+    }
+    tracing::info!("pod deleted after its instance was removed");
+    Ok(Action::await_change())
+}
+
+fn deadline_left(pod: &Pod) -> Option<Duration> {
+    let secs = pod.spec.as_ref()?.active_deadline_seconds?;
+    let start = pod.status.as_ref()?.start_time.as_ref()?.0;
+    let end = start
+        .checked_add(jiff::SignedDuration::from_secs(secs))
+        .ok()?;
+    let left = end.duration_since(jiff::Timestamp::now());
+    Some(Duration::try_from(left).unwrap_or(Duration::ZERO))
+}
+
+fn deadline_requeue(pod: &Pod) -> Option<Action> {
+    deadline_left(pod).map(|d| Action::requeue(d + Duration::from_millis(100)))
+}
+
+/// `activeDeadlineSeconds`: past the deadline the instance is deleted and the pod Failed.
+async fn active_deadline(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Action>, Error> {
+    match deadline_left(pod) {
+        Some(left) if left.is_zero() => {
+            tracing::info!("active deadline exceeded");
+            ReconcilerMetrics::inc(&ctx.metrics.deletes);
+            let gone = ctx
+                .provider
+                .delete_pod(key)
+                .await
+                .map_err(|source| Error::Provider {
+                    action: "delete (deadline)",
+                    pod: key.to_string(),
+                    source,
+                })?;
+            if !gone {
+                return Ok(Some(Action::requeue(Duration::from_secs(1))));
+            }
+            ctx.forget(&key.uid);
+            let mut status = failed(
+                "DeadlineExceeded",
+                "Pod was active on the node longer than the specified deadline",
+            );
+            status.start_time = pod.status.as_ref().and_then(|s| s.start_time.clone());
+            ctx.write_status(pod, &status).await?;
+            Ok(Some(Action::await_change()))
+        }
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,235 @@
+//! Pod status: building, comparing and patching.
+
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodCondition, PodStatus};
+use serde_json::{Value, json};
+
+/// True when the pod reached a terminal phase.
+pub fn is_terminal(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+/// A Failed status with a reason and message (admission rejections, invalid specs).
+pub fn failed(reason: &str, message: &str) -> PodStatus {
+    PodStatus {
+        phase: Some("Failed".into()),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        ..PodStatus::default()
+    }
+}
+
+/// A Pending status explaining why the pod does not run yet.
+pub fn pending(reason: &str, message: &str) -> PodStatus {
+    PodStatus {
+        phase: Some("Pending".into()),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        ..PodStatus::default()
+    }
+}
+
+/// The pod's QoS class, computed as the API server does.
+pub fn qos_class(pod: &Pod) -> &'static str {
+    let Some(spec) = &pod.spec else {
+        return "BestEffort";
+    };
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+    {
+        let res = c.resources.as_ref();
+        let requests = res.and_then(|r| r.requests.as_ref());
+        let limits = res.and_then(|r| r.limits.as_ref());
+        for name in ["cpu", "memory"] {
+            let req = requests.and_then(|r| r.get(name));
+            let lim = limits.and_then(|l| l.get(name));
+            if req.is_some() || lim.is_some() {
+                any = true;
+            }
+            match (req, lim) {
+                (Some(r), Some(l)) if r == l => {}
+                (None, Some(_)) => {} // requests default to limits
+                _ => guaranteed = false,
+            }
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+fn cond_key(c: &PodCondition) -> (&str, &str, Option<&str>) {
+    (c.type_.as_str(), c.status.as_str(), c.reason.as_deref())
+}
+
+fn container_key(c: &ContainerStatus) -> Value {
+    let state = c.state.as_ref();
+    json!([
+        c.name,
+        c.ready,
+        c.restart_count,
+        c.image,
+        c.started,
+        state
+            .and_then(|s| s.running.as_ref())
+            .map(|r| r.started_at.as_ref().map(|t| t.0.to_string())),
+        state
+            .and_then(|s| s.waiting.as_ref())
+            .map(|w| (w.reason.clone(), w.message.clone())),
+        state.and_then(|s| s.terminated.as_ref()).map(|t| (
+            t.exit_code,
+            t.reason.clone(),
+            t.message.clone()
+        )),
+    ])
+}
+
+/// True when writing `desired` would change what `current` says (ignoring
+/// fields vk does not own, like the PodScheduled condition, and heartbeat-like times).
+pub fn differs(current: Option<&PodStatus>, desired: &PodStatus) -> bool {
+    let Some(cur) = current else {
+        return true;
+    };
+    let conds = |s: &PodStatus, only: &[String]| -> Vec<(String, String, Option<String>)> {
+        let mut v: Vec<_> = s
+            .conditions
+            .iter()
+            .flatten()
+            .filter(|c| only.contains(&c.type_))
+            .map(|c| {
+                let (t, st, r) = cond_key(c);
+                (t.to_owned(), st.to_owned(), r.map(str::to_owned))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let owned: Vec<String> = desired
+        .conditions
+        .iter()
+        .flatten()
+        .map(|c| c.type_.clone())
+        .collect();
+    let containers = |s: Option<&Vec<ContainerStatus>>| -> Vec<Value> {
+        s.into_iter().flatten().map(container_key).collect()
+    };
+    cur.phase != desired.phase
+        || cur.reason != desired.reason
+        || cur.message != desired.message
+        || cur.pod_ip != desired.pod_ip
+        || cur.host_ip != desired.host_ip
+        || (desired.start_time.is_some() && cur.start_time.is_none())
+        || conds(cur, &owned) != conds(desired, &owned)
+        || containers(cur.container_statuses.as_ref())
+            != containers(desired.container_statuses.as_ref())
+        || containers(cur.init_container_statuses.as_ref())
+            != containers(desired.init_container_statuses.as_ref())
+}
+
+/// The strategic-merge patch writing `desired` (conditions merge by type,
+/// so the scheduler's PodScheduled stays; absent reason/message are cleared).
+pub fn patch(desired: &PodStatus, host_ip: &str, qos: &str) -> Value {
+    let mut status = serde_json::to_value(desired).unwrap_or_else(|_| json!({}));
+    if let Value::Object(map) = &mut status {
+        for field in ["reason", "message"] {
+            map.entry(field).or_insert(Value::Null);
+        }
+        if !host_ip.is_empty() {
+            map.insert("hostIP".into(), json!(host_ip));
+        }
+        map.insert("qosClass".into(), json!(qos));
+        // podIPs merges by ip in a strategic merge patch: replace the list, or
+        // clear it together with podIP when the instance has no address.
+        match desired.pod_ip.as_deref() {
+            Some(ip) => {
+                map.insert(
+                    "podIPs".into(),
+                    json!([{ "$patch": "replace" }, { "ip": ip }]),
+                );
+            }
+            None => {
+                map.insert("podIP".into(), Value::Null);
+                map.insert("podIPs".into(), Value::Null);
+            }
+        }
+    }
+    json!({ "status": status })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(resources: Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "i", "resources": resources}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn qos_classes() {
+        assert_eq!(qos_class(&pod(json!({}))), "BestEffort");
+        assert_eq!(
+            qos_class(&pod(
+                json!({"requests": {"cpu": "1", "memory": "1G"}, "limits": {"cpu": "1", "memory": "1G"}})
+            )),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&pod(json!({"limits": {"cpu": "1", "memory": "1G"}}))),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&pod(json!({"requests": {"cpu": "2"}}))),
+            "Burstable"
+        );
+    }
+
+    #[test]
+    fn differs_ignores_foreign_conditions_and_sees_real_changes() {
+        let mut cur: PodStatus = serde_json::from_value(json!({
+            "phase": "Running",
+            "podIP": "10.0.0.1",
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Ready", "status": "True"}
+            ]
+        }))
+        .unwrap();
+        let desired: PodStatus = serde_json::from_value(json!({
+            "phase": "Running",
+            "podIP": "10.0.0.1",
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2020-01-01T00:00:00Z"}]
+        }))
+        .unwrap();
+        assert!(!differs(Some(&cur), &desired));
+        cur.phase = Some("Pending".into());
+        assert!(differs(Some(&cur), &desired));
+        assert!(differs(None, &desired));
+    }
+
+    #[test]
+    fn patch_clears_reason_and_sets_host_ip() {
+        let desired: PodStatus =
+            serde_json::from_value(json!({"phase": "Running", "podIP": "10.1.2.3"})).unwrap();
+        let p = patch(&desired, "127.0.0.1", "BestEffort");
+        assert_eq!(p["status"]["reason"], Value::Null);
+        assert_eq!(p["status"]["hostIP"], "127.0.0.1");
+        assert_eq!(p["status"]["podIPs"][1]["ip"], "10.1.2.3");
+        let none = patch(&PodStatus::default(), "", "BestEffort");
+        assert_eq!(none["status"]["podIP"], Value::Null);
+        assert_eq!(p["status"]["qosClass"], "BestEffort");
+    }
+}

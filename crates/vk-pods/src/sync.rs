@@ -1,0 +1,184 @@
+//! The status sync: one provider listing per interval, full status reads only
+//! for pods in transition plus a fixed budget of steady ones, and removal of
+//! instances whose pod is gone.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use futures::channel::mpsc::UnboundedSender;
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::reflector::{ObjectRef, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::context::Ctx;
+use crate::metrics::ReconcilerMetrics;
+use crate::status::is_terminal;
+use crate::{InstanceState, PodKey};
+
+/// Whether a pod needs its full status read at every sync.
+fn transitioning(pod: &Pod, state: InstanceState) -> bool {
+    let status = pod.status.as_ref();
+    let phase = status.and_then(|s| s.phase.as_deref());
+    state == InstanceState::Creating
+        || state == InstanceState::Deleting
+        || phase.is_none_or(|p| p == "Pending")
+        || status
+            .and_then(|s| s.container_statuses.as_ref())
+            .is_none_or(Vec::is_empty)
+}
+
+/// Pods that will end by themselves (Jobs): refreshed first among the steady ones.
+fn runs_to_completion(pod: &Pod) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref())
+        .is_some_and(|p| p != "Always")
+}
+
+pub(crate) async fn run(
+    ctx: Arc<Ctx>,
+    store: Store<Pod>,
+    mut cache_ready: tokio::sync::watch::Receiver<bool>,
+    trigger: UnboundedSender<ObjectRef<Pod>>,
+    shutdown: CancellationToken,
+) {
+    tracing::debug!("status sync waiting for the pod cache");
+    tokio::select! {
+        () = shutdown.cancelled() => return,
+        r = cache_ready.wait_for(|ready| *ready) => if r.is_err() {
+            tracing::warn!("pod watch ended before its first list; status sync stops");
+            return;
+        },
+    }
+    tracing::debug!("pod cache ready; status sync running");
+    let mut cursor = 0usize;
+    loop {
+        let busy = sync_once(&ctx, &store, &trigger, &mut cursor).await;
+        let wait = if busy {
+            ctx.config.sync_interval
+        } else {
+            ctx.config.steady_sync_interval
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// One sync round; returns true when some pod is in transition.
+async fn sync_once(
+    ctx: &Arc<Ctx>,
+    store: &Store<Pod>,
+    trigger: &UnboundedSender<ObjectRef<Pod>>,
+    cursor: &mut usize,
+) -> bool {
+    ReconcilerMetrics::inc(&ctx.metrics.lists);
+    match ctx.provider.list_instances().await {
+        Ok(listed) => ctx.replace_instances(listed),
+        Err(e) => {
+            tracing::warn!(error = %e, "listing provider instances failed; retrying next sync");
+            return true;
+        }
+    }
+    let pods = store.state();
+    tracing::trace!(pods = pods.len(), "sync round");
+    let mut busy = false;
+    let mut urgent = Vec::new();
+    let mut steady = Vec::new();
+    let mut uids = HashSet::with_capacity(pods.len());
+    for pod in pods {
+        let key = PodKey::of(&pod);
+        uids.insert(key.uid.clone());
+        if pod.metadata.deletion_timestamp.is_some() {
+            busy = true;
+            let _ = trigger.unbounded_send(ObjectRef::from_obj(&*pod));
+            continue;
+        }
+        if is_terminal(&pod) {
+            continue;
+        }
+        match ctx.instance(&key.uid) {
+            None => {
+                // No instance for a live pod: let reconcile create it (or explain why not).
+                busy = true;
+                let _ = trigger.unbounded_send(ObjectRef::from_obj(&*pod));
+            }
+            Some(inst) if transitioning(&pod, inst.state) => {
+                busy = true;
+                urgent.push(pod);
+            }
+            Some(_) => {
+                busy |= runs_to_completion(&pod);
+                steady.push(pod);
+            }
+        }
+    }
+    // A fixed budget of steady pods, Jobs first, round robin.
+    steady.sort_by_key(|p| !runs_to_completion(p));
+    let budget = ctx.config.refresh_budget.min(steady.len());
+    if budget > 0 {
+        let start = *cursor % steady.len();
+        urgent.extend(steady.iter().cycle().skip(start).take(budget).cloned());
+        *cursor = start + budget;
+    }
+    futures::stream::iter(urgent)
+        .for_each_concurrent(usize::from(ctx.config.concurrency.max(1)), |pod| {
+            let ctx = Arc::clone(ctx);
+            async move { refresh(&ctx, &pod).await }
+        })
+        .await;
+    collect_orphans(ctx, &uids).await;
+    busy
+}
+
+async fn refresh(ctx: &Ctx, pod: &Pod) {
+    let key = PodKey::of(pod);
+    ReconcilerMetrics::inc(&ctx.metrics.status_refreshes);
+    match ctx.provider.pod_status(pod).await {
+        Ok(Some(report)) => {
+            if let Err(e) = ctx.publish(pod, &report).await {
+                tracing::warn!(pod = %key, error = %e, "status not written; retrying next sync");
+            }
+        }
+        Ok(None) => {
+            // Gone behind our back (deleted in the portal, emulator reset): re-create.
+            tracing::warn!(pod = %key, "instance disappeared; it will be re-created");
+            ctx.forget(&key.uid);
+        }
+        Err(e) => {
+            tracing::warn!(pod = %key, error = %e, "reading status failed; retrying next sync")
+        }
+    }
+}
+
+/// Deletes instances whose pod UID no longer exists, but never in the first
+/// `orphan_grace` after start (the pod cache must be complete and settled).
+async fn collect_orphans(ctx: &Arc<Ctx>, live: &HashSet<String>) {
+    if ctx.started.elapsed() < ctx.config.orphan_grace {
+        return;
+    }
+    let orphans: Vec<_> = ctx
+        .instances()
+        .into_iter()
+        .filter(|i| !live.contains(&i.key.uid))
+        .collect();
+    futures::stream::iter(orphans)
+        .for_each_concurrent(usize::from(ctx.config.concurrency.max(1)), |inst| {
+            let ctx = Arc::clone(ctx);
+            async move {
+                tracing::info!(pod = %inst.key, "deleting instance of a pod that no longer exists");
+                ReconcilerMetrics::inc(&ctx.metrics.deletes);
+                match ctx.provider.delete_pod(&inst.key).await {
+                    Ok(true) => {
+                        ReconcilerMetrics::inc(&ctx.metrics.orphans_deleted);
+                        ctx.forget(&inst.key.uid);
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(pod = %inst.key, error = %e, "orphan not deleted; retrying next sync"),
+                }
+            }
+        })
+        .await;
+}

@@ -1,0 +1,284 @@
+//! The pod reconciler with the in-memory provider against a real API server.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use tokio_util::sync::CancellationToken;
+use vk_pods::{
+    ErrorKind, InMemoryProvider, PodKey, PodReconciler, ProviderError, ReconcilerConfig,
+};
+use vk_testkit::{TestEnv, TestNamespace, wait};
+
+struct Harness {
+    ns: TestNamespace,
+    node: String,
+    provider: Arc<InMemoryProvider>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Harness {
+    async fn start(prefix: &str, taints: serde_json::Value) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let env = TestEnv::get().await;
+        let ns = env.namespace(prefix).await;
+        let node = format!("{}-node", ns.name);
+        let n: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": node, "labels": {"type": "virtual-kubelet"}},
+            "spec": {"taints": taints}
+        }))
+        .unwrap();
+        Api::<Node>::all(ns.client.clone())
+            .create(&PostParams::default(), &n)
+            .await
+            .unwrap();
+        let provider = Arc::new(InMemoryProvider::default());
+        let mut cfg = ReconcilerConfig::new(&node);
+        cfg.sync_interval = Duration::from_millis(200);
+        cfg.steady_sync_interval = Duration::from_secs(1);
+        cfg.orphan_grace = Duration::ZERO;
+        let shutdown = CancellationToken::new();
+        let rec = PodReconciler::new(ns.client.clone(), provider.clone(), cfg);
+        let task = tokio::spawn(rec.run(shutdown.clone()));
+        Self {
+            ns,
+            node,
+            provider,
+            shutdown,
+            task,
+        }
+    }
+
+    fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.ns.client.clone(), &self.ns.name)
+    }
+
+    async fn create(&self, name: &str, extra: serde_json::Value) -> Pod {
+        let mut spec = serde_json::json!({
+            "nodeName": self.node,
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": false,
+            "containers": [{"name": "main", "image": "busybox"}],
+        });
+        if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                s.insert(k.clone(), v.clone());
+            }
+        }
+        let pod: Pod =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "spec": spec}))
+                .unwrap();
+        self.pods()
+            .create(&PostParams::default(), &pod)
+            .await
+            .unwrap()
+    }
+
+    async fn phase(&self, name: &str, phase: &str) -> Pod {
+        let pods = self.pods();
+        wait::until(&format!("pod {name} {phase}"), 30, || async {
+            pods.get_opt(name)
+                .await
+                .ok()
+                .flatten()
+                .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(phase))
+        })
+        .await
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap();
+        let _ = Api::<Node>::all(self.ns.client.clone())
+            .delete(&self.node, &DeleteParams::default())
+            .await;
+    }
+}
+
+fn client_of(h: &Harness) -> Client {
+    h.ns.client.clone()
+}
+
+#[tokio::test]
+async fn pods_run_complete_and_are_deleted_gracefully() {
+    let h = Harness::start("pods-life", serde_json::json!([])).await;
+
+    let web = h
+        .create("web", serde_json::json!({"restartPolicy": "Always"}))
+        .await;
+    let running = h.phase("web", "Running").await;
+    let status = running.status.unwrap();
+    assert!(status.pod_ip.unwrap().starts_with("10.200."));
+    assert_eq!(status.host_ip.as_deref(), Some("127.0.0.1"));
+    let ready = status
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.status, "True");
+    assert_eq!(status.container_statuses.unwrap()[0].name, "main");
+
+    // A Job-like pod that exits 3 fails with the exit code in its container status.
+    h.create(
+        "job",
+        serde_json::json!({"containers": [{"name": "main", "image": "busybox",
+        "command": ["sh", "-c", "echo done; exit 3"]}]}),
+    )
+    .await;
+    let failed = h.phase("job", "Failed").await;
+    let cs = &failed.status.unwrap().container_statuses.unwrap()[0];
+    assert_eq!(
+        cs.state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .as_ref()
+            .unwrap()
+            .exit_code,
+        3
+    );
+    h.create(
+        "ok",
+        serde_json::json!({"containers": [{"name": "main", "image": "busybox",
+        "command": ["sh", "-c", "exit 0"]}]}),
+    )
+    .await;
+    h.phase("ok", "Succeeded").await;
+
+    // Graceful deletion: the instance goes, then the pod object.
+    let pods = h.pods();
+    pods.delete("web", &DeleteParams::default()).await.unwrap();
+    wait::deleted(&pods, "web", 30).await;
+    let uid = web.metadata.uid.unwrap();
+    assert!(!h.provider.keys().iter().any(|k| k.uid == uid));
+    let _ = client_of(&h);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn admission_and_invalid_specs_fail_with_reasons_without_retry_storms() {
+    // (A NoExecute taint the pod does not tolerate is covered by unit tests:
+    // on a real cluster the controller-manager's taint manager evicts such a
+    // pod at the same moment, so the outcome would race.)
+    let h = Harness::start(
+        "pods-admit",
+        serde_json::json!([{"key": "dedicated", "value": "aci", "effect": "NoSchedule"}]),
+    )
+    .await;
+    let tolerate = serde_json::json!([{"key": "dedicated", "operator": "Exists"}]);
+
+    h.create("wrong-os", serde_json::json!({"tolerations": tolerate, "nodeSelector": {"kubernetes.io/os": "windows"}})).await;
+    let p = h.phase("wrong-os", "Failed").await;
+    assert_eq!(p.status.unwrap().reason.as_deref(), Some("NodeAffinity"));
+
+    let creates_before = h.provider.calls().0;
+    h.provider.fail_next_creates(vec![ProviderError::invalid(
+        "ExceedsGroupMaximum",
+        "64 CPUs requested, at most 4 allowed",
+    )]);
+    h.create("too-big", serde_json::json!({"tolerations": tolerate}))
+        .await;
+    let p = h.phase("too-big", "Failed").await;
+    let s = p.status.unwrap();
+    assert_eq!(s.reason.as_deref(), Some("ExceedsGroupMaximum"));
+    assert!(s.message.unwrap().contains("64 CPUs"));
+    // A later pod runs; the Failed one was never retried meanwhile.
+    let pods = h.pods();
+    h.create(
+        "later",
+        serde_json::json!({"tolerations": tolerate, "restartPolicy": "Always"}),
+    )
+    .await;
+    h.phase("later", "Running").await;
+    assert_eq!(
+        h.provider.calls().0 - creates_before,
+        2,
+        "one create for too-big, one for later"
+    );
+    assert!(pods.get_opt("too-big").await.unwrap().is_some());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_until_running() {
+    let h = Harness::start("pods-retry", serde_json::json!([])).await;
+    h.provider.fail_next_creates(vec![
+        ProviderError::new(ErrorKind::Transient, "ProviderUnavailable", "503 from ACI"),
+        ProviderError::new(ErrorKind::QuotaExceeded, "QuotaExceeded", "no cores left"),
+    ]);
+    h.create("eventually", serde_json::json!({"restartPolicy": "Always"}))
+        .await;
+    // While failing, the pod says why.
+    let pods = h.pods();
+    wait::until("pending with a reason", 30, || async {
+        let p = pods.get_opt("eventually").await.ok().flatten()?;
+        let s = p.status?;
+        (s.phase.as_deref() == Some("Pending") && s.reason.is_some()).then_some(())
+    })
+    .await;
+    let p = h.phase("eventually", "Running").await;
+    assert_eq!(
+        p.status.unwrap().reason,
+        None,
+        "the error reason is cleared once running"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn orphans_are_removed_and_image_changes_recreate() {
+    let h = Harness::start("pods-gc", serde_json::json!([])).await;
+    let pod = h
+        .create("img", serde_json::json!({"restartPolicy": "Always"}))
+        .await;
+    h.phase("img", "Running").await;
+    let uid = pod.metadata.uid.clone().unwrap();
+
+    // Force deletion (grace 0) skips the graceful path: the instance becomes an orphan.
+    let pods = h.pods();
+    let other = h
+        .create("forced", serde_json::json!({"restartPolicy": "Always"}))
+        .await;
+    h.phase("forced", "Running").await;
+    pods.delete(
+        "forced",
+        &DeleteParams {
+            grace_period_seconds: Some(0),
+            ..DeleteParams::default()
+        },
+    )
+    .await
+    .unwrap();
+    let forced_uid = other.metadata.uid.unwrap();
+    wait::until("orphaned instance removed", 30, || async {
+        (!h.provider.keys().iter().any(|k| k.uid == forced_uid)).then_some(())
+    })
+    .await;
+
+    // Changing the image re-creates the instance for the same pod.
+    let before = h.provider.calls().0;
+    let patch =
+        serde_json::json!({"spec": {"containers": [{"name": "main", "image": "busybox:2"}]}});
+    pods.patch("img", &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+        .unwrap();
+    wait::until("instance re-created", 30, || async {
+        (h.provider.calls().0 > before).then_some(())
+    })
+    .await;
+    h.phase("img", "Running").await;
+    assert!(h.provider.keys().contains(&PodKey {
+        namespace: h.ns.name.clone(),
+        name: "img".into(),
+        uid
+    }));
+    h.stop().await;
+}
