@@ -6,6 +6,7 @@
 
 mod cluster;
 mod test;
+mod up;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +28,11 @@ enum Command {
     },
     /// Run every test (unit, integration, doc) against a fresh local cluster.
     Test(test::TestArgs),
+    /// The main job: a local cluster, the ACI emulator and vk with a Linux and
+    /// a Windows virtual node; prints the KUBECONFIG to export.
+    Up(up::UpArgs),
+    /// Stop what `up` started, and the cluster.
+    Down(up::DownArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +47,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Cluster { command } => cluster::run(command),
         Command::Test(args) => test::run(args),
+        Command::Up(args) => up::up(&args),
+        Command::Down(args) => up::down(&args),
     };
     match result {
         Ok(code) => code,

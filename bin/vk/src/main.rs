@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod metrics;
 mod telemetry;
+mod wiring;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -224,20 +225,66 @@ pub(crate) async fn run(
 /// Builds the clients and spawns the controllers onto `tasks`. Each task must return when
 /// `services.shutdown` is cancelled.
 async fn wire_controllers(services: &Services, tasks: &mut Tasks) -> anyhow::Result<()> {
-    let _ = (services, tasks);
-    // ---- controllers are wired here ----------------------------------------------------
-    // e.g.:
-    //   let kube = kube_client(&services.config).await?;
-    //   let aci = aci_client(&services.config)?;               // one ACI client for all nodes
-    //   services.metrics.register_collector(/* NodeMetrics snapshots → Sample */);
-    //   for node in &services.config.nodes {
-    //       let ready = services.readiness.component(format!("node/{}", node.name));
-    //       let stop = services.shutdown.clone();
-    //       tasks.spawn(format!("node/{}", node.name), async move { /* vk-node */ Ok(()) });
-    //       tasks.spawn(format!("pods/{}", node.name), async move { /* vk-pods */ Ok(()) });
-    //   }
-    //   if services.config.drain_on_shutdown { /* drain in the pod task after `stop` fires */ }
-    // ------------------------------------------------------------------------------------
+    let config = &services.config;
+    let kube = wiring::kube_client(config).await?;
+    let aci = wiring::aci_client(config)?;
+    for node in &config.nodes {
+        let taints = wiring::taint_config(node);
+        taints
+            .validate()
+            .with_context(|| format!("nodes[{}]: taints", node.name))?;
+        let initial = taints.desired(vk_taints::Health::Healthy);
+        let node_config = wiring::node_config(config, node, initial)?;
+        let probe = Arc::new(wiring::AciHealth {
+            aci: aci.clone(),
+            region: config.aci.region.clone(),
+        });
+        let hook = Arc::new(wiring::Taints {
+            reconciler: vk_taints::TaintReconciler::new(kube.clone(), node.name.clone(), &taints),
+            config: taints,
+        });
+        let virtual_node =
+            vk_node::VirtualNode::new(kube.clone(), node_config, probe).with_taint_hook(hook);
+        let node_metrics = virtual_node.metrics();
+        let name = node.name.clone();
+        services.metrics.register_collector(move || {
+            let m = node_metrics.snapshot();
+            let s = |metric: &str, help: &str, v: u64| {
+                metrics::Sample::counter(metric, help, v as f64).label("node", &name)
+            };
+            vec![
+                s(
+                    "vk_node_lease_renewals",
+                    "Node lease renewals.",
+                    m.lease_renewals,
+                ),
+                s(
+                    "vk_node_lease_failures",
+                    "Failed node lease renewal attempts.",
+                    m.lease_failures,
+                ),
+                s(
+                    "vk_node_lease_creations",
+                    "Node lease creations.",
+                    m.lease_creations,
+                ),
+                s(
+                    "vk_node_status_writes",
+                    "Node status writes.",
+                    m.status_writes,
+                ),
+                s(
+                    "vk_node_registrations",
+                    "Node registrations.",
+                    m.registrations,
+                ),
+            ]
+        });
+        let stop = services.shutdown.clone();
+        tasks.spawn(format!("node/{}", node.name), async move {
+            virtual_node.run(stop).await.map_err(anyhow::Error::from)
+        });
+    }
     Ok(())
 }
 

@@ -28,7 +28,7 @@ mod certs;
 mod cluster;
 mod error;
 mod kubeconfig;
-mod process;
+pub mod process;
 
 pub use binaries::{BIN_ENV, Binaries, KUBERNETES_VERSION, cache_dir};
 pub use certs::ClusterCerts;

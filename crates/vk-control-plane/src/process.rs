@@ -1,4 +1,5 @@
-//! Component processes: spawning with logs and pid files, stopping by pid.
+//! Long-running processes with logs and pid files, stopped by pid: used for
+//! the control-plane components, and by `cargo xtask up` for the emulator and vk.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt as _;
@@ -10,18 +11,20 @@ use rustix::process::{Pid, Signal, kill_process, test_kill_process};
 
 use crate::Error;
 
-pub(crate) fn log_path(state_dir: &Path, component: &str) -> PathBuf {
+/// The log file of `component` in `state_dir`.
+pub fn log_path(state_dir: &Path, component: &str) -> PathBuf {
     state_dir.join("logs").join(format!("{component}.log"))
 }
 
-pub(crate) fn pid_path(state_dir: &Path, component: &str) -> PathBuf {
+/// The pid file of `component` in `state_dir`.
+pub fn pid_path(state_dir: &Path, component: &str) -> PathBuf {
     state_dir.join(format!("{component}.pid"))
 }
 
 /// Starts `binary` in its own process group (so it outlives the caller and a
 /// terminal's Ctrl-C), with stdout and stderr appended to the component's log,
 /// and records its pid.
-pub(crate) fn spawn(
+pub fn spawn(
     state_dir: &Path,
     component: &'static str,
     binary: &Path,
@@ -54,12 +57,15 @@ pub(crate) fn spawn(
 
 /// A pid recorded in a pid file, with the binary it was started from.
 #[derive(Debug, Clone)]
-pub(crate) struct Recorded {
-    pub(crate) pid: i32,
-    pub(crate) binary: PathBuf,
+pub struct Recorded {
+    /// The pid.
+    pub pid: i32,
+    /// The binary it was started from.
+    pub binary: PathBuf,
 }
 
-pub(crate) fn read_pid_file(state_dir: &Path, component: &str) -> Option<Recorded> {
+/// Reads a pid file written by [`spawn`].
+pub fn read_pid_file(state_dir: &Path, component: &str) -> Option<Recorded> {
     let text = std::fs::read_to_string(pid_path(state_dir, component)).ok()?;
     let mut lines = text.lines();
     let pid = lines.next()?.trim().parse().ok()?;
@@ -69,7 +75,7 @@ pub(crate) fn read_pid_file(state_dir: &Path, component: &str) -> Option<Recorde
 
 /// True when `pid` is alive and still runs the recorded binary (a recycled
 /// pid belonging to another program is never signalled).
-pub(crate) fn is_ours(rec: &Recorded) -> bool {
+pub fn is_ours(rec: &Recorded) -> bool {
     let Some(pid) = Pid::from_raw(rec.pid) else {
         return false;
     };
@@ -95,7 +101,7 @@ pub(crate) fn is_ours(rec: &Recorded) -> bool {
 }
 
 /// Stops the recorded process: SIGTERM, then SIGKILL after `grace`.
-pub(crate) fn stop(rec: &Recorded, grace: Duration) {
+pub fn stop(rec: &Recorded, grace: Duration) {
     let Some(pid) = Pid::from_raw(rec.pid) else {
         return;
     };

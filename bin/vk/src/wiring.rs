@@ -1,0 +1,285 @@
+//! Builds the clients from the configuration and composes the library crates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Taint;
+use vk_aci::credentials::{
+    AzureJson, CachingCredential, ClientSecretCredential, ManagedIdentityCredential,
+    StaticTokenCredential, TokenCredential, WorkloadIdentityConfig, WorkloadIdentityCredential,
+};
+use vk_aci::{AzureCloud, BucketConfig, ContainerInstances, RateLimits};
+use vk_node::{Health, HealthProbe, NodeConfig, OperatingSystem};
+use vk_taints::{TaintConfig, TaintEffect, TaintReconciler, TaintSpec as LibTaintSpec};
+
+use crate::config::{Config, CredentialSpec, NodeSpec, Os};
+
+/// A Kubernetes client from `kubeconfig` (or the usual inference: in-cluster, `KUBECONFIG`, `~/.kube/config`).
+pub(crate) async fn kube_client(config: &Config) -> anyhow::Result<kube::Client> {
+    let kc = match &config.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("kubeconfig: cannot read {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(
+                kubeconfig,
+                &kube::config::KubeConfigOptions::default(),
+            )
+            .await
+            .with_context(|| format!("kubeconfig: {} is not usable", path.display()))?
+        }
+        None => kube::Config::infer().await.context(
+            "no Kubernetes configuration found (in-cluster, KUBECONFIG or ~/.kube/config)",
+        )?,
+    };
+    kube::Client::try_from(kc).context("building the Kubernetes client")
+}
+
+/// The one ACI client all nodes share.
+pub(crate) fn aci_client(config: &Config) -> anyhow::Result<ContainerInstances> {
+    let aci = &config.aci;
+    let http = vk_aci::http_client().context("building the HTTP client for ARM")?;
+    let mut subscription = aci.subscription_id.clone();
+    let mut resource_group = aci.resource_group.clone();
+    let credential: Arc<dyn TokenCredential> = match &aci.credentials {
+        CredentialSpec::ClientSecret {
+            tenant_id,
+            client_id,
+            client_secret,
+        } => Arc::new(CachingCredential::new(
+            ClientSecretCredential::new(
+                http.clone(),
+                &aci.authority_host,
+                tenant_id,
+                client_id,
+                vk_aci::Secret::new(client_secret.expose().to_owned()),
+            )
+            .context("aci.credentials (client-secret)")?,
+        )),
+        CredentialSpec::ManagedIdentity {
+            client_id,
+            resource_id,
+            endpoint,
+        } => {
+            let mut cred = ManagedIdentityCredential::new(http.clone());
+            if let Some(id) = client_id {
+                cred = cred.with_client_id(id);
+            }
+            if let Some(id) = resource_id {
+                cred = cred.with_resource_id(id);
+            }
+            if let Some(ep) = endpoint {
+                cred = cred
+                    .with_endpoint(ep)
+                    .context("aci.credentials.endpoint (managed-identity)")?;
+            }
+            Arc::new(CachingCredential::new(cred))
+        }
+        CredentialSpec::WorkloadIdentity {
+            tenant_id,
+            client_id,
+            token_file,
+        } => {
+            // Explicit configuration wins over the AZURE_* variables the webhook injects.
+            let wi = WorkloadIdentityConfig::from_env_vars(|key| match key {
+                "AZURE_TENANT_ID" if tenant_id.is_some() => tenant_id.clone(),
+                "AZURE_CLIENT_ID" if client_id.is_some() => client_id.clone(),
+                "AZURE_FEDERATED_TOKEN_FILE" if token_file.is_some() => {
+                    token_file.as_ref().map(|p| p.display().to_string())
+                }
+                "AZURE_AUTHORITY_HOST" => Some(aci.authority_host.clone()),
+                other => std::env::var(other).ok(),
+            })
+            .context("aci.credentials (workload-identity)")?;
+            Arc::new(CachingCredential::new(
+                WorkloadIdentityCredential::new(http.clone(), wi)
+                    .context("aci.credentials (workload-identity)")?,
+            ))
+        }
+        CredentialSpec::AzureJson { path } => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("aci.credentials.path: cannot read {}", path.display()))?;
+            let file = AzureJson::from_slice(&bytes).with_context(|| {
+                format!(
+                    "aci.credentials.path: {} is not a valid azure.json",
+                    path.display()
+                )
+            })?;
+            let nonempty = |s: &String| (!s.is_empty()).then(|| s.clone());
+            subscription = subscription.or_else(|| nonempty(&file.subscription_id));
+            resource_group = resource_group.or_else(|| nonempty(&file.resource_group));
+            file.credential(http.clone(), None, None)
+                .context("aci.credentials: azure.json names no usable credential")?
+        }
+        CredentialSpec::StaticToken { token } => {
+            Arc::new(StaticTokenCredential::new(token.expose()))
+        }
+    };
+    let subscription = subscription.context("aci.subscription_id is required")?;
+    let resource_group = resource_group.context("aci.resource_group is required")?;
+    let limits = RateLimits {
+        reads: Some(BucketConfig::new(
+            f64::from(aci.rate_limit.read_burst),
+            aci.rate_limit.reads_per_sec,
+        )),
+        writes: Some(BucketConfig::new(
+            f64::from(aci.rate_limit.write_burst),
+            aci.rate_limit.writes_per_sec,
+        )),
+    };
+    ContainerInstances::builder(subscription, resource_group, credential)
+        .cloud(AzureCloud::custom(&aci.authority_host, &aci.arm_endpoint))
+        .http_client(http)
+        .rate_limits(limits)
+        .build()
+        .context("building the ACI client")
+}
+
+/// Ready follows a cheap authenticated ARM call: the region's usages. It
+/// proves ARM is reachable and accepts our credentials, and it reports when
+/// the container-group quota is used up.
+pub(crate) struct AciHealth {
+    pub(crate) aci: ContainerInstances,
+    pub(crate) region: String,
+}
+
+impl HealthProbe for AciHealth {
+    fn check(&self) -> BoxFuture<'_, Health> {
+        Box::pin(async move {
+            let call = tokio::time::timeout(Duration::from_secs(10), self.aci.usages(&self.region));
+            match call.await {
+                Err(_) => Health::Unhealthy {
+                    reason: "ProviderUnreachable".into(),
+                    message: "Azure Container Instances did not answer within 10 s".into(),
+                },
+                Ok(Err(e)) if e.status().is_some_and(|s| s == 401 || s == 403) => {
+                    Health::Unhealthy {
+                        reason: "CredentialsRejected".into(),
+                        message: format!("Azure Resource Manager rejected vk's credentials: {e}"),
+                    }
+                }
+                Ok(Err(e)) => Health::Unhealthy {
+                    reason: "ProviderUnreachable".into(),
+                    message: format!("Azure Container Instances is not reachable: {e}"),
+                },
+                Ok(Ok(usages)) => {
+                    let exhausted = usages.iter().find(|u| {
+                        u.name.as_ref().is_some_and(|n| {
+                            n.value.as_deref() == Some(vk_resources::QUOTA_CONTAINER_GROUPS)
+                        }) && matches!((u.current_value, u.limit), (Some(c), Some(l)) if c >= l)
+                    });
+                    match exhausted {
+                        Some(u) => Health::Unhealthy {
+                            reason: "QuotaExhausted".into(),
+                            message: format!(
+                                "the container group quota in {} is used up ({} of {})",
+                                self.region,
+                                u.current_value.unwrap_or_default(),
+                                u.limit.unwrap_or_default()
+                            ),
+                        },
+                        None => Health::Healthy,
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The taints vk owns on one node, applied through the conflict-safe reconciler.
+pub(crate) struct Taints {
+    pub(crate) reconciler: TaintReconciler,
+    pub(crate) config: TaintConfig,
+}
+
+impl vk_node::TaintHook for Taints {
+    fn apply<'a>(
+        &'a self,
+        _node: &'a str,
+        health: &'a Health,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let health = if health.is_healthy() {
+                vk_taints::Health::Healthy
+            } else {
+                vk_taints::Health::Unhealthy
+            };
+            self.reconciler
+                .ensure(&self.config.desired(health))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+fn effect(e: crate::config::TaintEffect) -> TaintEffect {
+    match e {
+        crate::config::TaintEffect::NoSchedule => TaintEffect::NoSchedule,
+        crate::config::TaintEffect::PreferNoSchedule => TaintEffect::PreferNoSchedule,
+        crate::config::TaintEffect::NoExecute => TaintEffect::NoExecute,
+    }
+}
+
+/// The taint configuration of one node.
+pub(crate) fn taint_config(node: &NodeSpec) -> TaintConfig {
+    fn value(v: &str) -> Option<&str> {
+        (!v.is_empty()).then_some(v)
+    }
+    TaintConfig {
+        provider: node.taint.enabled.then(|| {
+            LibTaintSpec::new(
+                node.taint.key.clone(),
+                value(&node.taint.value),
+                effect(node.taint.effect),
+            )
+        }),
+        extra: node
+            .extra_taints
+            .iter()
+            .map(|t| LibTaintSpec::new(t.key.clone(), value(&t.value), effect(t.effect)))
+            .collect(),
+        ..TaintConfig::default()
+    }
+}
+
+/// The vk-node configuration of one node.
+pub(crate) fn node_config(
+    config: &Config,
+    node: &NodeSpec,
+    initial_taints: Vec<Taint>,
+) -> anyhow::Result<NodeConfig> {
+    let os = match node.os {
+        Os::Linux => OperatingSystem::Linux,
+        Os::Windows => OperatingSystem::Windows,
+    };
+    let mut nc = NodeConfig::new(node.name.clone(), os);
+    nc.labels = node.labels.clone();
+    nc.internal_ip = node.internal_ip().to_owned();
+    nc.kubelet_port = node.kubelet_port;
+    let capacity = vk_resources::NodeCapacity::compute(
+        &vk_resources::CapacityConfig {
+            cpu: Some(node.capacity.cpu.clone()),
+            memory: Some(node.capacity.memory.clone()),
+            pods: Some(node.capacity.pods.to_string()),
+            gpu: node.capacity.gpu.map(|g| g.to_string()),
+        },
+        None,
+        vk_resources::OwnUsage::default(),
+    )
+    .with_context(|| format!("nodes[{}].capacity", node.name))?;
+    nc.capacity = capacity.capacity;
+    nc.allocatable = capacity.allocatable;
+    // Pod counts read best as plain integers ("1000", not the canonical "1k").
+    let pods =
+        k8s_openapi::apimachinery::pkg::api::resource::Quantity(node.capacity.pods.to_string());
+    nc.capacity.insert("pods".into(), pods.clone());
+    nc.allocatable.insert("pods".into(), pods);
+    nc.initial_taints = initial_taints;
+    nc.lease.duration = config.lease.duration();
+    nc.lease.renew_interval = config.lease.renew_interval();
+    nc.status_interval = config.status.interval();
+    nc.health_interval = config.status.health_interval();
+    Ok(nc)
+}
