@@ -1,0 +1,378 @@
+//! Admin API (`/_emulator/...`) and its in-process twin, [`AdminHandle`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::apierror::ApiError;
+use crate::config::Quota;
+use crate::faults::{FaultRule, ProvisioningFailure};
+use crate::route::parse_query;
+use crate::server::Shared;
+use crate::state::RecordedRequest;
+
+/// Summary of one container group, for inspection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    /// Subscription id.
+    pub subscription: String,
+    /// Resource group name.
+    pub resource_group: String,
+    /// Container group name.
+    pub name: String,
+    /// Normalised location.
+    pub location: String,
+    /// `properties.provisioningState`.
+    pub provisioning_state: String,
+    /// `properties.instanceView.state`.
+    pub state: String,
+    /// Assigned IP address, if any.
+    pub ip: Option<String>,
+    /// Container names with their current state and restart count.
+    pub containers: Vec<ContainerSummary>,
+}
+
+/// Summary of one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerSummary {
+    /// Container name.
+    pub name: String,
+    /// `Waiting`, `Running` or `Terminated`.
+    pub state: String,
+    /// Exit code of the last termination.
+    pub exit_code: Option<i32>,
+    /// Restart count.
+    pub restart_count: u32,
+}
+
+/// In-process admin handle: fault injection, counters, inspection. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AdminHandle {
+    shared: Arc<Shared>,
+}
+
+impl AdminHandle {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// Base URL of the emulator.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// Adds a fault rule.
+    pub fn inject_fault(&self, mut rule: FaultRule) {
+        tracing::info!(?rule, "fault added");
+        rule.activate();
+        self.shared.lock().faults.push(rule);
+    }
+
+    /// Active fault rules.
+    pub fn faults(&self) -> Vec<FaultRule> {
+        self.shared.lock().faults.clone()
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Makes matching groups fail to provision.
+    pub fn fail_provisioning(&self, rule: ProvisioningFailure) {
+        self.shared.lock().provisioning_failures.push(rule);
+    }
+
+    /// Active provisioning failures.
+    pub fn provisioning_failures(&self) -> Vec<ProvisioningFailure> {
+        self.shared.lock().provisioning_failures.clone()
+    }
+
+    /// Removes every provisioning failure.
+    pub fn clear_provisioning_failures(&self) {
+        self.shared.lock().provisioning_failures.clear();
+    }
+
+    /// Call counters: operation name → HTTP status → count (status 0 = dropped connection).
+    pub fn counters(&self) -> BTreeMap<String, BTreeMap<u16, u64>> {
+        self.shared.lock().counters.clone()
+    }
+
+    /// Number of calls of operation `op`, all statuses.
+    pub fn count(&self, op: &str) -> u64 {
+        self.shared
+            .lock()
+            .counters
+            .get(op)
+            .map_or(0, |m| m.values().sum())
+    }
+
+    /// Number of calls of operation `op` answered with `status`.
+    pub fn count_status(&self, op: &str, status: u16) -> u64 {
+        self.shared
+            .lock()
+            .counters
+            .get(op)
+            .and_then(|m| m.get(&status).copied())
+            .unwrap_or(0)
+    }
+
+    /// Resets the call counters.
+    pub fn reset_counters(&self) {
+        self.shared.lock().counters.clear();
+    }
+
+    /// Last request bodies received for group `name` (PUT, PATCH, exec), oldest first.
+    pub fn requests(&self, name: &str) -> Vec<RecordedRequest> {
+        self.shared
+            .lock()
+            .requests
+            .get(&name.to_ascii_lowercase())
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The last request body received for group `name`.
+    pub fn last_request(&self, name: &str) -> Option<RecordedRequest> {
+        self.requests(name).pop()
+    }
+
+    /// All container groups.
+    pub fn groups(&self) -> Vec<GroupSummary> {
+        let st = self.shared.lock();
+        st.groups
+            .values()
+            .map(|g| GroupSummary {
+                subscription: g.subscription.clone(),
+                resource_group: g.resource_group.clone(),
+                name: g.name.clone(),
+                location: g.location.clone(),
+                provisioning_state: g.provisioning_state.clone(),
+                state: g.instance_state().to_owned(),
+                ip: g.ip.clone(),
+                containers: g
+                    .containers
+                    .iter()
+                    .map(|c| ContainerSummary {
+                        name: c.name.clone(),
+                        state: c.current.state.clone(),
+                        exit_code: c.current.exit_code,
+                        restart_count: c.restart_count,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Marks images containing `pattern` as unpullable.
+    pub fn mark_image_unpullable(&self, pattern: impl Into<String>) {
+        self.shared.lock().unpullable.push(pattern.into());
+    }
+
+    /// Current unpullable image patterns.
+    pub fn unpullable_images(&self) -> Vec<String> {
+        self.shared.lock().unpullable.clone()
+    }
+
+    /// Clears the unpullable image patterns.
+    pub fn clear_unpullable_images(&self) {
+        self.shared.lock().unpullable.clear();
+    }
+
+    /// Sets the regional quota.
+    pub fn set_quota(&self, quota: Quota) {
+        self.shared.lock().quota = quota;
+    }
+
+    /// Current regional quota.
+    pub fn quota(&self) -> Quota {
+        self.shared.lock().quota
+    }
+
+    /// Issues a bearer token directly (no token endpoint call).
+    pub fn issue_token(&self) -> String {
+        crate::auth::issue_token(&self.shared).0
+    }
+
+    /// Forgets every group, operation, fault, counter and recorded request, and
+    /// restores the configured quota and unpullable images. Tokens stay valid.
+    pub fn reset(&self) {
+        let keys: Vec<_> = {
+            let mut st = self.shared.lock();
+            let keys = st.groups.keys().cloned().collect();
+            st.groups.clear();
+            st.operations.clear();
+            st.exec_sessions.clear();
+            st.faults.clear();
+            st.provisioning_failures.clear();
+            st.counters.clear();
+            st.requests.clear();
+            st.quota = self.shared.cfg.quota;
+            st.unpullable = self.shared.cfg.unpullable_images.clone();
+            keys
+        };
+        for k in &keys {
+            self.shared.abort_group(k, u64::MAX);
+        }
+        self.shared.changed();
+    }
+}
+
+type S = State<Arc<Shared>>;
+
+fn handle(s: Arc<Shared>) -> AdminHandle {
+    AdminHandle::new(s)
+}
+
+fn bad(e: impl std::fmt::Display) -> Response {
+    ApiError::bad_request(
+        "InvalidRequestContent",
+        format!("Invalid admin request: {e}"),
+    )
+    .into_response()
+}
+
+/// Admin routes.
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(
+            "/_emulator/health",
+            get(|| async { Json(json!({"status": "ok"})) }),
+        )
+        .route(
+            "/_emulator/reset",
+            post(|State(s): S| async move {
+                handle(s).reset();
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/_emulator/groups",
+            get(|State(s): S| async move { Json(handle(s).groups()) }),
+        )
+        .route(
+            "/_emulator/faults",
+            get(|State(s): S| async move { Json(handle(s).faults()) })
+                .post(|State(s): S, body: Bytes| async move {
+                    let rules: Vec<FaultRule> = match serde_json::from_slice::<Value>(&body) {
+                        Ok(Value::Array(a)) => match serde_json::from_value(Value::Array(a)) {
+                            Ok(r) => r,
+                            Err(e) => return bad(e),
+                        },
+                        Ok(v) => match serde_json::from_value(v) {
+                            Ok(r) => vec![r],
+                            Err(e) => return bad(e),
+                        },
+                        Err(e) => return bad(e),
+                    };
+                    let h = handle(s);
+                    for r in rules {
+                        h.inject_fault(r);
+                    }
+                    (StatusCode::CREATED, Json(h.faults())).into_response()
+                })
+                .delete(|State(s): S| async move {
+                    handle(s).clear_faults();
+                    StatusCode::NO_CONTENT
+                }),
+        )
+        .route(
+            "/_emulator/provisioning-failures",
+            get(|State(s): S| async move { Json(handle(s).provisioning_failures()) })
+                .post(|State(s): S, body: Bytes| async move {
+                    match serde_json::from_slice::<ProvisioningFailure>(&body) {
+                        Ok(r) => {
+                            let h = handle(s);
+                            h.fail_provisioning(r);
+                            (StatusCode::CREATED, Json(h.provisioning_failures())).into_response()
+                        }
+                        Err(e) => bad(e),
+                    }
+                })
+                .delete(|State(s): S| async move {
+                    handle(s).clear_provisioning_failures();
+                    StatusCode::NO_CONTENT
+                }),
+        )
+        .route(
+            "/_emulator/counters",
+            get(|State(s): S| async move { Json(handle(s).counters()) }).delete(
+                |State(s): S| async move {
+                    handle(s).reset_counters();
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .route(
+            "/_emulator/requests",
+            get(|State(s): S, RawQuery(q): RawQuery| async move {
+                let q = parse_query(q.as_deref());
+                match q.iter().find(|(k, _)| k == "group") {
+                    Some((_, g)) => Json(handle(s).requests(g)).into_response(),
+                    None => {
+                        let st = s.lock();
+                        let all: BTreeMap<String, Vec<RecordedRequest>> = st
+                            .requests
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
+                            .collect();
+                        Json(all).into_response()
+                    }
+                }
+            }),
+        )
+        .route(
+            "/_emulator/images/unpullable",
+            get(|State(s): S| async move { Json(handle(s).unpullable_images()) })
+                .post(|State(s): S, body: Bytes| async move {
+                    let v: Value = match serde_json::from_slice(&body) {
+                        Ok(v) => v,
+                        Err(e) => return bad(e),
+                    };
+                    let Some(p) = v
+                        .get("pattern")
+                        .or_else(|| v.get("image"))
+                        .and_then(Value::as_str)
+                    else {
+                        return bad("expected {\"pattern\": \"...\"}");
+                    };
+                    let h = handle(s);
+                    h.mark_image_unpullable(p);
+                    (StatusCode::CREATED, Json(h.unpullable_images())).into_response()
+                })
+                .delete(|State(s): S| async move {
+                    handle(s).clear_unpullable_images();
+                    StatusCode::NO_CONTENT
+                }),
+        )
+        .route(
+            "/_emulator/quota",
+            get(|State(s): S| async move { Json(handle(s).quota()) }).put(
+                |State(s): S, body: Bytes| async move {
+                    match serde_json::from_slice::<Quota>(&body) {
+                        Ok(q) => {
+                            let h = handle(s);
+                            h.set_quota(q);
+                            Json(h.quota()).into_response()
+                        }
+                        Err(e) => bad(e),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/_emulator/token",
+            post(|State(s): S| async move {
+                let token = handle(s).issue_token();
+                Json(json!({"access_token": token, "token_type": "Bearer"}))
+            }),
+        )
+}

@@ -1,0 +1,73 @@
+//! An emulator of the Azure Container Instances ARM REST API, for tests, demos
+//! and benchmarks: token endpoints, container group operations, long-running
+//! operations, validation, a simulated container runtime and fault injection.
+//!
+//! The emulator works on plain JSON (it shares no model types with any client),
+//! validates requests like ACI does and answers with ARM-shaped bodies, headers
+//! and error codes. Containers run a tiny command language (`sleep`, `echo`,
+//! `exit`, `true`, `false`, `;`, `&&`, `||`, wrapped in `sh -c`, `cmd /c` or
+//! `powershell -Command`); anything else runs until stopped or deleted.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use vk_aci_emulator::{Emulator, FaultRule};
+//!
+//! # async fn demo() -> Result<(), vk_aci_emulator::EmulatorError> {
+//! let emu = Emulator::builder()
+//!     .pull_delay(Duration::from_millis(50))
+//!     .page_size(10)
+//!     .start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+//!     .await?;
+//! // Point the client's ARM endpoint and authority host at emu.base_url().
+//! println!("ARM at {}", emu.base_url());
+//! // Throttle the next create.
+//! emu.admin()
+//!     .inject_fault(FaultRule::new("create").with_status(429).with_retry_after(2).times(1));
+//! // ... run the client ...
+//! assert_eq!(emu.admin().count_status("create", 429), 1);
+//! emu.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Operation names used by counters and fault rules: `token`, `create` (PUT),
+//! `get`, `update` (PATCH), `delete`, `list`, `start`, `stop`, `restart`,
+//! `logs`, `exec`, `attach`, `usages`, `capabilities`, `cached_images`,
+//! `operations`, `operation_status` (both LRO polling URLs),
+//! `outbound_dependencies`, `service_association_link`, `unknown`; rules may
+//! use `any`. See `docs/aci-emulator.md` for the admin API and what is modelled.
+
+mod admin;
+mod apierror;
+mod arm;
+mod auth;
+mod cmdlang;
+mod config;
+mod error;
+mod exec;
+mod faults;
+mod persist;
+mod render;
+mod route;
+mod runtime;
+mod server;
+mod state;
+mod validate;
+
+pub use admin::{AdminHandle, ContainerSummary, GroupSummary};
+pub use config::{EmulatorBuilder, EmulatorConfig, GroupLimits, GroupMaxima, LroConfig, Quota};
+pub use error::EmulatorError;
+pub use faults::{FaultRule, ProvisioningFailure};
+pub use server::RunningEmulator;
+pub use state::RecordedRequest;
+
+/// Entry point: `Emulator::builder()...start(addr)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the default configuration.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+}
