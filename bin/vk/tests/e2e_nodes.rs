@@ -1,0 +1,232 @@
+//! End to end: the vk binary's virtual nodes on the local control plane,
+//! against the ACI emulator.
+#![allow(clippy::unwrap_used)]
+
+#[path = "e2e/harness.rs"]
+mod harness;
+
+use harness::{Vk, client, config, emulator, has_taint, unique, wait_ready};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Node;
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use vk_testkit::wait;
+
+const UNHEALTHY: &str = "virtual-kubelet.io/provider-unhealthy";
+
+#[tokio::test]
+async fn two_nodes_ready_renewed_and_recreated() {
+    let (client, kubeconfig) = client().await;
+    let emu = emulator("127.0.0.1:0").await;
+    let linux = unique("vk-e2e-linux");
+    let windows = unique("vk-e2e-windows");
+    let (text, admin) = config(
+        &kubeconfig,
+        emu.base_url(),
+        &[(linux.clone(), "linux"), (windows.clone(), "windows")],
+        "",
+    );
+    let vk = Vk::start(&text, admin);
+    let nodes: Api<Node> = Api::all(client.clone());
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+
+    // Both Ready within 10 s of start.
+    let l = wait_ready(&nodes, &linux, "True", 10).await;
+    let w = wait_ready(&nodes, &windows, "True", 10).await;
+    assert_eq!(
+        l.metadata.labels.as_ref().unwrap()["kubernetes.io/role"],
+        "agent"
+    );
+    assert_eq!(
+        w.metadata.labels.as_ref().unwrap()["beta.kubernetes.io/os"],
+        "windows"
+    );
+    assert!(has_taint(&l, "virtual-kubelet.io/provider"));
+    let version = w.status.unwrap().node_info.unwrap().kubelet_version;
+    assert!(version.contains("-vk-"), "{version}");
+
+    // The lease is renewed about every 10 s (default interval).
+    let first = wait::until("node lease", 10, || async {
+        leases
+            .get_opt(&linux)
+            .await
+            .ok()
+            .flatten()?
+            .spec?
+            .renew_time
+            .map(|t| t.0)
+    })
+    .await;
+    wait::until("lease renewTime to advance", 15, || async {
+        let t = leases.get(&linux).await.ok()?.spec?.renew_time?.0;
+        (t > first).then_some(())
+    })
+    .await;
+
+    // Nothing changed: no status writes beyond registration.
+    let writes = vk.metric("vk_node_status_writes", &linux).await;
+    let regs = vk.metric("vk_node_registrations", &linux).await;
+    assert_eq!(
+        writes, regs,
+        "status writes {writes} with {regs} registrations"
+    );
+
+    // A deleted node is back within 15 s; a deleted lease within a renew interval (10 s) or so.
+    let uid = l.metadata.uid.unwrap();
+    nodes
+        .delete(&linux, &DeleteParams::default())
+        .await
+        .unwrap();
+    wait::until("node re-created", 15, || async {
+        nodes
+            .get_opt(&linux)
+            .await
+            .ok()
+            .flatten()
+            .filter(|n| n.metadata.uid.as_deref() != Some(uid.as_str()))
+    })
+    .await;
+    leases
+        .delete(&windows, &DeleteParams::default())
+        .await
+        .unwrap();
+    wait::until("lease re-created", 12, || async {
+        leases.get_opt(&windows).await.ok().flatten()
+    })
+    .await;
+
+    drop(vk);
+    for n in [&linux, &windows] {
+        let _ = nodes.delete(n, &DeleteParams::default()).await;
+    }
+    emu.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn provider_outage_turns_ready_false_and_taints_until_it_recovers() {
+    let (client, kubeconfig) = client().await;
+    let emu = emulator("127.0.0.1:0").await;
+    let addr = emu.local_addr();
+    let name = unique("vk-e2e-outage");
+    let (text, admin) = config(&kubeconfig, emu.base_url(), &[(name.clone(), "linux")], "");
+    let vk = Vk::start(&text, admin);
+    let nodes: Api<Node> = Api::all(client.clone());
+    wait_ready(&nodes, &name, "True", 15).await;
+
+    emu.shutdown().await.unwrap();
+    let down = wait_ready(&nodes, &name, "False", 30).await;
+    let ready = down
+        .status
+        .as_ref()
+        .unwrap()
+        .conditions
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(ready.reason.as_deref(), Some("ProviderUnreachable"));
+    wait::until("unhealthy taint", 30, || async {
+        nodes
+            .get_opt(&name)
+            .await
+            .ok()
+            .flatten()
+            .filter(|n| has_taint(n, UNHEALTHY))
+    })
+    .await;
+
+    let emu = emulator(&addr.to_string()).await;
+    wait_ready(&nodes, &name, "True", 30).await;
+    wait::until("unhealthy taint removed", 30, || async {
+        nodes
+            .get_opt(&name)
+            .await
+            .ok()
+            .flatten()
+            .filter(|n| !has_taint(n, UNHEALTHY))
+    })
+    .await;
+
+    drop(vk);
+    let _ = nodes.delete(&name, &DeleteParams::default()).await;
+    emu.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn kill_9_goes_not_ready_and_restart_recovers_keeping_foreign_taints() {
+    let (client, kubeconfig) = client().await;
+    let emu = emulator("127.0.0.1:0").await;
+    let name = unique("vk-e2e-kill");
+    let (text, admin) = config(&kubeconfig, emu.base_url(), &[(name.clone(), "linux")], "");
+    let mut vk = Vk::start(&text, admin);
+    let nodes: Api<Node> = Api::all(client.clone());
+    wait_ready(&nodes, &name, "True", 15).await;
+
+    // A user's taint and label, added while vk runs.
+    let patch = serde_json::json!({"metadata": {"labels": {"team": "blue"}}});
+    nodes
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let node = nodes.get(&name).await.unwrap();
+    let mut taints = node.spec.unwrap().taints.unwrap_or_default();
+    taints.push(
+        serde_json::from_value(
+            serde_json::json!({"key": "example.com/user", "effect": "PreferNoSchedule"}),
+        )
+        .unwrap(),
+    );
+    let patch = serde_json::json!({"spec": {"taints": taints}});
+    nodes
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+
+    // kill -9: the node-lifecycle controller marks it NotReady (Unknown) and unreachable after its grace.
+    vk.kill9();
+    wait_ready(&nodes, &name, "Unknown", 90).await;
+    wait::until("unreachable taint", 30, || async {
+        nodes
+            .get_opt(&name)
+            .await
+            .ok()
+            .flatten()
+            .filter(|n| has_taint(n, "node.kubernetes.io/unreachable"))
+    })
+    .await;
+
+    vk.spawn();
+    let back = wait_ready(&nodes, &name, "True", 30).await;
+    assert_eq!(back.metadata.labels.as_ref().unwrap()["team"], "blue");
+    assert_eq!(
+        back.metadata.labels.as_ref().unwrap()["type"],
+        "virtual-kubelet"
+    );
+    assert!(has_taint(&back, "example.com/user"));
+    assert!(has_taint(&back, "virtual-kubelet.io/provider"));
+    assert!(back.status.unwrap().capacity.unwrap().contains_key("cpu"));
+    let all = nodes.list(&Default::default()).await.unwrap();
+    assert_eq!(
+        all.items
+            .iter()
+            .filter(|n| n.metadata.name.as_deref() == Some(name.as_str()))
+            .count(),
+        1
+    );
+    // Once Ready, the lifecycle controller lifts its unreachable taint.
+    wait::until("unreachable taint lifted", 30, || async {
+        nodes
+            .get_opt(&name)
+            .await
+            .ok()
+            .flatten()
+            .filter(|n| !has_taint(n, "node.kubernetes.io/unreachable"))
+    })
+    .await;
+
+    drop(vk);
+    let _ = nodes.delete(&name, &DeleteParams::default()).await;
+    emu.shutdown().await.unwrap();
+}
