@@ -964,7 +964,7 @@ impl Provider for EnvLayer {
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         let mut dict = Dict::new();
         for (key, raw) in self.env.iter() {
-            if is_service_link(key.as_str()) {
+            if is_service_link(key.as_str()) || is_tooling_var(key.as_str()) {
                 continue;
             }
             let value = match raw.parse::<Value>() {
@@ -1000,6 +1000,16 @@ fn is_service_link(key: &str) -> bool {
         [.., "port", n, proto, "proto" | "addr"] if is_port_number(n) && is_proto(proto) => true,
         _ => false,
     }
+}
+
+/// Whether `key` (lowercased, `VK_` stripped) belongs to vk's own development tooling
+/// (`VK_TEST_*` for the test kit, `VK_CONTROL_PLANE_BIN`, `VK_CLUSTERS_DIR` for the local
+/// cluster) rather than to vk's configuration: a developer's shell may export them while
+/// running vk.
+fn is_tooling_var(key: &str) -> bool {
+    ["test_", "control_plane_", "clusters_dir"]
+        .iter()
+        .any(|p| key.starts_with(p))
 }
 
 /// Inserts `value` at the dotted `key` of `dict`, merging with what is there.

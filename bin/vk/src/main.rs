@@ -434,7 +434,18 @@ mod tests {
     use super::*;
 
     fn test_config() -> Config {
+        // An API server that never answers: the controllers keep retrying and must still stop.
+        let kubeconfig =
+            std::env::temp_dir().join(format!("vk-main-test-{}.kubeconfig", std::process::id()));
+        std::fs::write(
+            &kubeconfig,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n\
+             users:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n\
+             current-context: c\n",
+        )
+        .expect("kubeconfig written");
         let mut config = Config::default();
+        config.kubeconfig = Some(kubeconfig);
         config.admin.listen = "127.0.0.1:0".parse().expect("address");
         config.aci.subscription_id = Some("00000000-0000-0000-0000-000000000000".into());
         config.aci.resource_group = Some("rg".into());

@@ -142,13 +142,32 @@ fn config_validate_and_print() {
     assert!(text(&out.stderr).contains("config error: kube.burst: must be at least 1"));
 }
 
+/// A kubeconfig whose API server never answers: vk keeps retrying, as it
+/// would while the API server is down, and must still stop cleanly.
+fn unreachable_kubeconfig() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("vk-cli-test-{}.kubeconfig", std::process::id()));
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n\
+         users:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n\
+         current-context: c\n",
+    )
+    .expect("kubeconfig written");
+    path
+}
+
 fn run_until_serving(signal: rustix::process::Signal) {
-    let mut child = vk(&["--admin-listen", "127.0.0.1:0"], VALID)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("vk starts");
+    let kubeconfig = unreachable_kubeconfig();
+    let kubeconfig = kubeconfig.to_str().expect("utf-8 path");
+    let mut child = vk(
+        &["--admin-listen", "127.0.0.1:0", "--kubeconfig", kubeconfig],
+        VALID,
+    )
+    .env("RUST_LOG", "info")
+    .stderr(Stdio::piped())
+    .stdout(Stdio::null())
+    .spawn()
+    .expect("vk starts");
     let stderr = child.stderr.take().expect("piped stderr");
     let mut lines = BufReader::new(stderr).lines();
     let deadline = Instant::now() + Duration::from_secs(20);
