@@ -444,8 +444,10 @@ mod tests {
              current-context: c\n",
         )
         .expect("kubeconfig written");
-        let mut config = Config::default();
-        config.kubeconfig = Some(kubeconfig);
+        let mut config = Config {
+            kubeconfig: Some(kubeconfig),
+            ..Config::default()
+        };
         config.admin.listen = "127.0.0.1:0".parse().expect("address");
         config.aci.subscription_id = Some("00000000-0000-0000-0000-000000000000".into());
         config.aci.resource_group = Some("rg".into());
