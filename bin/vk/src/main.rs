@@ -10,6 +10,7 @@
 mod admin;
 mod cli;
 mod config;
+mod leader;
 mod metrics;
 mod telemetry;
 mod wiring;
@@ -228,6 +229,10 @@ async fn wire_controllers(services: &Services, tasks: &mut Tasks) -> anyhow::Res
     let config = &services.config;
     let kube = wiring::kube_client(config).await?;
     let aci = wiring::aci_client(config)?;
+    let mut controllers: Vec<(
+        String,
+        futures::future::BoxFuture<'static, anyhow::Result<()>>,
+    )> = Vec::new();
     for node in &config.nodes {
         let taints = wiring::taint_config(node);
         taints
@@ -281,9 +286,19 @@ async fn wire_controllers(services: &Services, tasks: &mut Tasks) -> anyhow::Res
             ]
         });
         let stop = services.shutdown.clone();
-        tasks.spawn(format!("node/{}", node.name), async move {
-            virtual_node.run(stop).await.map_err(anyhow::Error::from)
-        });
+        controllers.push((
+            format!("node/{}", node.name),
+            Box::pin(async move { virtual_node.run(stop).await.map_err(anyhow::Error::from) }),
+        ));
+    }
+    if config.ha.enabled {
+        let leader = leader::elect(kube.clone(), &config.ha).await?;
+        let stop = services.shutdown.clone();
+        tasks.spawn("leader", leader::run_when_leader(leader, controllers, stop));
+    } else {
+        for (name, controller) in controllers {
+            tasks.spawn(name, controller);
+        }
     }
     Ok(())
 }

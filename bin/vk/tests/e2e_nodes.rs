@@ -230,3 +230,80 @@ async fn kill_9_goes_not_ready_and_restart_recovers_keeping_foreign_taints() {
     let _ = nodes.delete(&name, &DeleteParams::default()).await;
     emu.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn ha_standby_takes_over_before_the_node_goes_not_ready() {
+    let (client, kubeconfig) = client().await;
+    let ns = vk_testkit::TestEnv::get().await.namespace("ha").await;
+    let emu = emulator("127.0.0.1:0").await;
+    let name = unique("vk-e2e-ha");
+    let ha = |identity: &str| {
+        format!(
+            "[ha]\nenabled = true\nnamespace = \"{}\"\nlease_name = \"vk-leader\"\nidentity = \"{identity}\"\nlease_duration_secs = 6\n",
+            ns.name
+        )
+    };
+    let (text_a, admin_a) = config(
+        &kubeconfig,
+        emu.base_url(),
+        &[(name.clone(), "linux")],
+        &ha("replica-a"),
+    );
+    let mut a = Vk::start(&text_a, admin_a);
+    let nodes: Api<Node> = Api::all(client.clone());
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    wait_ready(&nodes, &name, "True", 20).await;
+    let text_b = text_a.replace("replica-a", "replica-b").replace(
+        &format!("127.0.0.1:{admin_a}"),
+        &format!("127.0.0.1:{}", harness::free_port()),
+    );
+    let b = Vk::start(&text_b, 0);
+    wait::until("replica b standing by", 20, || async {
+        std::fs::read_to_string(&b.log)
+            .ok()
+            .filter(|l| l.contains("standing by"))
+            .map(|_| ())
+    })
+    .await;
+    assert!(
+        !std::fs::read_to_string(&b.log)
+            .unwrap()
+            .contains("acquired the leader lease")
+    );
+
+    a.kill9();
+    let killed = jiff::Timestamp::now();
+    wait::until("replica b takes over", 30, || async {
+        std::fs::read_to_string(&b.log)
+            .ok()
+            .filter(|l| l.contains("acquired the leader lease"))
+            .map(|_| ())
+    })
+    .await;
+    wait::until("node lease renewed by the new leader", 30, || async {
+        let t = leases
+            .get_opt(&name)
+            .await
+            .ok()
+            .flatten()?
+            .spec?
+            .renew_time?
+            .0;
+        (t > killed).then_some(())
+    })
+    .await;
+    // Past the node-lifecycle controller's 40 s grace, the node never went NotReady.
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(45);
+    while tokio::time::Instant::now() < until {
+        let node = nodes.get(&name).await.unwrap();
+        assert_eq!(
+            harness::ready_status(&node).as_deref(),
+            Some("True"),
+            "node went NotReady during the handover"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    drop(b);
+    let _ = nodes.delete(&name, &DeleteParams::default()).await;
+    emu.shutdown().await.unwrap();
+}
