@@ -10,6 +10,7 @@
 mod admin;
 mod cli;
 mod config;
+mod kube_limit;
 mod leader;
 mod metrics;
 mod telemetry;
@@ -227,7 +228,7 @@ pub(crate) async fn run(
 /// `services.shutdown` is cancelled.
 async fn wire_controllers(services: &Services, tasks: &mut Tasks) -> anyhow::Result<()> {
     let config = &services.config;
-    let kube = wiring::kube_client(config).await?;
+    let kube = wiring::kube_client(config, Arc::clone(&services.metrics)).await?;
     let aci = wiring::aci_client(config)?;
     let mut controllers: Vec<(
         String,

@@ -16,8 +16,13 @@ use vk_taints::{TaintConfig, TaintEffect, TaintReconciler, TaintSpec as LibTaint
 
 use crate::config::{Config, CredentialSpec, NodeSpec, Os};
 
-/// A Kubernetes client from `kubeconfig` (or the usual inference: in-cluster, `KUBECONFIG`, `~/.kube/config`).
-pub(crate) async fn kube_client(config: &Config) -> anyhow::Result<kube::Client> {
+/// A Kubernetes client from `kubeconfig` (or the usual inference: in-cluster,
+/// `KUBECONFIG`, `~/.kube/config`), limited to `kube.qps`/`kube.burst` and
+/// counting requests by verb in `metrics`.
+pub(crate) async fn kube_client(
+    config: &Config,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> anyhow::Result<kube::Client> {
     let kc = match &config.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -33,7 +38,11 @@ pub(crate) async fn kube_client(config: &Config) -> anyhow::Result<kube::Client>
             "no Kubernetes configuration found (in-cluster, KUBECONFIG or ~/.kube/config)",
         )?,
     };
-    kube::Client::try_from(kc).context("building the Kubernetes client")
+    let layer = crate::kube_limit::KubeLimitLayer::new(config.kube.qps, config.kube.burst, metrics);
+    Ok(kube::client::ClientBuilder::try_from(kc)
+        .context("building the Kubernetes client")?
+        .with_layer(&layer)
+        .build())
 }
 
 /// The one ACI client all nodes share.
