@@ -1,0 +1,390 @@
+//! Container group → pod status (pure).
+//!
+//! [`group_to_report`] maps a group as ACI returns it from a GET (with its
+//! instance view) to the pod's [`PodReport`]: phase, conditions
+//! (Initialized, ContainersReady, Ready — never PodScheduled, which the
+//! scheduler owns), container and init-container statuses in spec order, pod
+//! IP, host IP, start time, and the ACI events. The QoS class is left to the
+//! reconciler. [`group_to_instance`] is the cheap form for list results
+//! (which carry no instance view).
+
+mod container;
+mod events;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{
+    Container as K8sContainer, ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use vk_aci::models::{ContainerGroup, ContainerInstanceView, Event, GroupState, ProvisioningState};
+use vk_pods::{Instance, InstanceState, PodReport};
+
+use crate::tags::parse_tags;
+use container::container_status;
+
+/// The pod reason when ACI failed to provision the group.
+pub const PROVIDER_FAILED: &str = "ProviderFailed";
+
+/// The coarse state of a group from its `provisioningState`:
+/// Pending/Creating/Repairing/Updating (and unknown states) → Creating,
+/// Succeeded → Running, Deleting → Deleting, Failed/Canceled → Failed.
+pub fn instance_state(state: Option<&ProvisioningState>) -> InstanceState {
+    match state {
+        Some(ProvisioningState::Succeeded) => InstanceState::Running,
+        Some(ProvisioningState::Deleting) => InstanceState::Deleting,
+        Some(ProvisioningState::Failed | ProvisioningState::Canceled) => InstanceState::Failed,
+        _ => InstanceState::Creating,
+    }
+}
+
+/// The [`Instance`] a listed group stands for, from its tags; `None` for groups
+/// not created by vk.
+pub fn group_to_instance(group: &ContainerGroup) -> Option<Instance> {
+    let owner = parse_tags(group.tags.as_ref()?)?;
+    Some(Instance {
+        key: owner.key,
+        state: instance_state(group.provisioning_state()),
+        spec_hash: owner.spec_hash,
+    })
+}
+
+fn is_sidecar(c: &K8sContainer) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
+}
+
+fn condition(
+    type_: &str,
+    ok: bool,
+    reason: Option<String>,
+    message: Option<String>,
+    since: Option<Timestamp>,
+) -> PodCondition {
+    PodCondition {
+        type_: type_.to_owned(),
+        status: if ok { "True" } else { "False" }.to_owned(),
+        reason: if ok { None } else { reason },
+        message: if ok { None } else { message },
+        last_transition_time: if ok { since.map(Time) } else { None },
+        ..PodCondition::default()
+    }
+}
+
+fn terminated_code(s: &ContainerStatus) -> Option<i32> {
+    s.state
+        .as_ref()
+        .and_then(|st| st.terminated.as_ref())
+        .map(|t| t.exit_code)
+}
+
+fn started_at(s: &ContainerStatus) -> Option<Timestamp> {
+    let st = s.state.as_ref()?;
+    st.running
+        .as_ref()
+        .and_then(|r| r.started_at.as_ref())
+        .or_else(|| st.terminated.as_ref().and_then(|t| t.started_at.as_ref()))
+        .map(|t| t.0)
+}
+
+/// Maps `group` (from a GET) to `pod`'s status and events. `node_ip` becomes
+/// `hostIP`.
+pub fn group_to_report(group: &ContainerGroup, pod: &Pod, node_ip: Option<&str>) -> PodReport {
+    let props = &group.properties;
+    let spec = pod.spec.as_ref();
+    let restart_policy = spec
+        .and_then(|s| s.restart_policy.as_deref())
+        .unwrap_or("Always");
+    let app_view = |name: &str| -> Option<&ContainerInstanceView> {
+        props
+            .containers
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.properties.instance_view.as_ref())
+    };
+    let init_view = |name: &str| -> Option<&ContainerInstanceView> {
+        props
+            .init_containers
+            .iter()
+            .flatten()
+            .find(|c| c.name == name)
+            .and_then(|c| c.properties.instance_view.as_ref())
+    };
+
+    // Init containers (native sidecars are ACI containers).
+    let inits: &[K8sContainer] = spec
+        .and_then(|s| s.init_containers.as_deref())
+        .unwrap_or_default();
+    let init_statuses: Vec<ContainerStatus> = inits
+        .iter()
+        .map(|c| {
+            if is_sidecar(c) {
+                container_status(c, app_view(&c.name), "PodInitializing")
+            } else {
+                container_status(c, init_view(&c.name), "PodInitializing")
+            }
+        })
+        .collect();
+    let containers: &[K8sContainer] = spec.map(|s| s.containers.as_slice()).unwrap_or_default();
+    let mut statuses: Vec<ContainerStatus> = containers
+        .iter()
+        .map(|c| container_status(c, app_view(&c.name), "ContainerCreating"))
+        .collect();
+
+    // Started: running, terminated, or waiting to restart after a run.
+    let any_app_started = statuses.iter().any(|s| {
+        s.last_state.is_some()
+            || s.state
+                .as_ref()
+                .is_some_and(|st| st.running.is_some() || st.terminated.is_some())
+    });
+    let pending_inits: Vec<&str> = inits
+        .iter()
+        .zip(&init_statuses)
+        .filter(|(c, s)| !is_sidecar(c) && terminated_code(s) != Some(0))
+        .map(|(c, _)| c.name.as_str())
+        .collect();
+    let initialized = pending_inits.is_empty() || any_app_started;
+    if !initialized {
+        // App containers wait for the init containers.
+        for s in &mut statuses {
+            if let Some(w) = s.state.as_mut().and_then(|st| st.waiting.as_mut())
+                && w.reason.as_deref() == Some("ContainerCreating")
+            {
+                w.reason = Some("PodInitializing".into());
+            }
+        }
+    }
+
+    let init_failed = inits
+        .iter()
+        .zip(&init_statuses)
+        .any(|(c, s)| !is_sidecar(c) && terminated_code(s).is_some_and(|code| code != 0));
+    let provisioning = group.provisioning_state();
+    let (phase, reason, message) = phase(
+        group,
+        restart_policy,
+        &statuses,
+        any_app_started,
+        init_failed,
+    );
+    let terminal = matches!(phase, "Succeeded" | "Failed");
+
+    // Conditions.
+    // App containers and native sidecars must be ready.
+    let long_running: Vec<&ContainerStatus> = statuses
+        .iter()
+        .chain(
+            init_statuses
+                .iter()
+                .zip(inits)
+                .filter(|(_, c)| is_sidecar(c))
+                .map(|(s, _)| s),
+        )
+        .collect();
+    let first_start = statuses.iter().filter_map(started_at).min();
+    let last_start = long_running.iter().filter_map(|s| started_at(s)).max();
+    let unready: Vec<&str> = long_running
+        .iter()
+        .filter(|s| !s.ready)
+        .map(|s| s.name.as_str())
+        .collect();
+    let ready = unready.is_empty() && !terminal;
+    let (ready_reason, ready_message) = if phase == "Succeeded" {
+        (Some("PodCompleted".to_owned()), None)
+    } else {
+        (
+            Some("ContainersNotReady".to_owned()),
+            Some(format!(
+                "containers with unready status: [{}]",
+                unready.join(" ")
+            )),
+        )
+    };
+    let conditions = vec![
+        condition(
+            "Initialized",
+            initialized,
+            Some("ContainersNotInitialized".to_owned()),
+            Some(format!(
+                "containers with incomplete status: [{}]",
+                pending_inits.join(" ")
+            )),
+            first_start,
+        ),
+        condition(
+            "ContainersReady",
+            ready,
+            ready_reason.clone(),
+            ready_message.clone(),
+            last_start,
+        ),
+        condition("Ready", ready, ready_reason, ready_message, last_start),
+    ];
+
+    let pod_ip = props
+        .ip_address
+        .as_ref()
+        .and_then(|ip| ip.ip.clone())
+        .filter(|ip| !ip.is_empty());
+    let start_time = start_time(group, &statuses, &init_statuses);
+    let status = PodStatus {
+        phase: Some(phase.to_owned()),
+        reason,
+        message,
+        conditions: Some(conditions),
+        container_statuses: Some(statuses),
+        init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
+        pod_ip: pod_ip.clone(),
+        pod_ips: pod_ip.map(|ip| vec![PodIP { ip }]),
+        host_ip: node_ip.map(str::to_owned),
+        host_ips: node_ip.map(|ip| vec![HostIP { ip: ip.to_owned() }]),
+        start_time: start_time.map(Time),
+        ..PodStatus::default()
+    };
+    PodReport {
+        status,
+        events: events::events(group),
+        state: Some(instance_state(provisioning)),
+    }
+}
+
+/// The pod phase (with reason and message when Failed for a group-level
+/// cause), from the provisioning state, the app containers and the policy.
+fn phase(
+    group: &ContainerGroup,
+    restart_policy: &str,
+    statuses: &[ContainerStatus],
+    any_app_started: bool,
+    init_failed: bool,
+) -> (&'static str, Option<String>, Option<String>) {
+    if matches!(
+        group.provisioning_state(),
+        Some(ProvisioningState::Failed | ProvisioningState::Canceled)
+    ) {
+        return (
+            "Failed",
+            Some(PROVIDER_FAILED.to_owned()),
+            Some(failure_message(group)),
+        );
+    }
+    let all_terminated =
+        !statuses.is_empty() && statuses.iter().all(|s| terminated_code(s).is_some());
+    let all_zero = statuses.iter().all(|s| terminated_code(s) == Some(0));
+    let group_state = group.state();
+    let phase = if all_terminated {
+        match restart_policy {
+            "Never" if all_zero => "Succeeded",
+            "Never" => "Failed",
+            "OnFailure" if all_zero => "Succeeded",
+            "OnFailure"
+                if matches!(group_state, Some(GroupState::Failed | GroupState::Stopped)) =>
+            {
+                "Failed"
+            }
+            // ACI restarts the containers.
+            "OnFailure" => "Running",
+            _ if matches!(group_state, Some(GroupState::Stopped)) => {
+                return (
+                    "Failed",
+                    Some("Stopped".to_owned()),
+                    Some("the container group was stopped".to_owned()),
+                );
+            }
+            _ => "Running",
+        }
+    } else if any_app_started {
+        "Running"
+    } else if init_failed && restart_policy == "Never" {
+        "Failed"
+    } else {
+        "Pending"
+    };
+    (phase, None, None)
+}
+
+/// The earliest of the group's first event and the containers' start times.
+fn start_time(
+    group: &ContainerGroup,
+    statuses: &[ContainerStatus],
+    init_statuses: &[ContainerStatus],
+) -> Option<Timestamp> {
+    let p = &group.properties;
+    let event_times = p
+        .instance_view
+        .iter()
+        .flat_map(|v| v.events.iter().flatten())
+        .chain(p.containers.iter().flat_map(|c| {
+            c.properties
+                .instance_view
+                .iter()
+                .flat_map(|v| v.events.iter().flatten())
+        }))
+        .chain(p.init_containers.iter().flatten().flat_map(|c| {
+            c.properties
+                .instance_view
+                .iter()
+                .flat_map(|v| v.events.iter().flatten())
+        }))
+        .filter_map(|e| e.first_timestamp);
+    statuses
+        .iter()
+        .chain(init_statuses)
+        .filter_map(started_at)
+        .chain(event_times)
+        .min()
+}
+
+/// Whether an event reports a failure (ACI marks some only by name, and
+/// capacity errors come as names ending in `.`, e.g. `InsufficientCapacity.`).
+fn is_failure(e: &Event) -> bool {
+    e.event_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("warning"))
+        || matches!(
+            e.name.as_deref(),
+            Some("Failed" | "FailedMount" | "BackOff")
+        )
+        || e.name.as_deref().is_some_and(|n| n.ends_with('.'))
+}
+
+fn describe(e: &Event) -> String {
+    let name = e.name.as_deref().unwrap_or_default().trim_end_matches('.');
+    format!("{name}: {}", e.message.as_deref().unwrap_or_default())
+}
+
+/// The message of a failed group: its latest failure event (group events
+/// first, then container events), else its latest event, else a generic one.
+fn failure_message(group: &ContainerGroup) -> String {
+    let p = &group.properties;
+    let group_events: Vec<&Event> = p
+        .instance_view
+        .iter()
+        .flat_map(|v| v.events.iter().flatten())
+        .collect();
+    let container_events: Vec<&Event> = p
+        .containers
+        .iter()
+        .filter_map(|c| c.properties.instance_view.as_ref())
+        .flat_map(|v| v.events.iter().flatten())
+        .collect();
+    let latest = |events: &[&Event], only_failures: bool| {
+        events
+            .iter()
+            .filter(|e| !only_failures || is_failure(e))
+            .max_by_key(|e| e.last_timestamp.or(e.first_timestamp))
+            .map(|e| describe(e))
+    };
+    latest(&group_events, true)
+        .or_else(|| latest(&container_events, true))
+        .or_else(|| latest(&group_events, false))
+        .unwrap_or_else(|| {
+            format!(
+                "container group provisioning state {}",
+                group
+                    .provisioning_state()
+                    .map_or("Failed", ProvisioningState::as_str)
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests;

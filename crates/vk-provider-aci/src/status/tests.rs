@@ -1,0 +1,467 @@
+//! Status mapping: the api-version 2023-05-01 spec examples (response bodies
+//! of `ContainerGroupsGet_Succeeded.json` / `_Failed.json`, copied into
+//! `fixtures/`) and synthetic groups.
+
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodStatus};
+use serde_json::{Value, json};
+use vk_aci::models::ContainerGroup;
+use vk_pods::InstanceState;
+
+use super::*;
+
+fn example(raw: &str) -> ContainerGroup {
+    let v: Value = serde_json::from_str(raw).unwrap();
+    serde_json::from_value(v["responses"]["200"]["body"].clone()).unwrap()
+}
+
+fn pod(spec: Value) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": "demo1", "namespace": "default", "uid": "u1"},
+        "spec": spec
+    }))
+    .unwrap()
+}
+
+fn nginx_pod() -> Pod {
+    pod(json!({"containers": [{"name": "demo1", "image": "nginx"}]}))
+}
+
+fn group(props: Value) -> ContainerGroup {
+    serde_json::from_value(json!({"name": "g", "properties": props})).unwrap()
+}
+
+fn running(start: &str) -> Value {
+    json!({"restartCount": 0, "currentState": {"state": "Running", "startTime": start, "detailStatus": ""}})
+}
+
+fn terminated(code: i32) -> Value {
+    json!({"restartCount": 0, "currentState": {"state": "Terminated", "exitCode": code,
+        "startTime": "2024-01-01T00:00:10Z", "finishTime": "2024-01-01T00:00:20Z",
+        "detailStatus": if code == 0 { "Completed" } else { "Error" }}})
+}
+
+fn container(name: &str, view: Value) -> Value {
+    json!({"name": name, "properties": {"image": "i", "resources": {"requests": {"cpu": 1, "memoryInGB": 1}},
+        "instanceView": view}})
+}
+
+fn cond<'a>(s: &'a PodStatus, t: &str) -> &'a str {
+    s.conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == t)
+        .map(|c| c.status.as_str())
+        .unwrap_or("missing")
+}
+
+fn cs(s: &PodStatus, i: usize) -> &ContainerStatus {
+    &s.container_statuses.as_ref().unwrap()[i]
+}
+
+#[test]
+fn spec_example_succeeded() {
+    let g = example(include_str!("fixtures/ContainerGroupsGet_Succeeded.json"));
+    let r = group_to_report(&g, &nginx_pod(), Some("10.1.0.4"));
+    assert_eq!(r.state, Some(InstanceState::Running));
+    let s = &r.status;
+    assert_eq!(s.pod_ip.as_deref(), Some("10.0.0.1"));
+    assert_eq!(s.pod_ips.as_ref().unwrap()[0].ip, "10.0.0.1");
+    assert_eq!(s.host_ip.as_deref(), Some("10.1.0.4"));
+    // The example has no container instance view: the container is not known to run yet.
+    assert_eq!(s.phase.as_deref(), Some("Pending"));
+    let c = cs(s, 0);
+    assert_eq!(c.name, "demo1");
+    assert_eq!(c.image, "nginx");
+    assert_eq!(
+        c.state
+            .as_ref()
+            .unwrap()
+            .waiting
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("ContainerCreating")
+    );
+    assert!(!c.ready);
+    assert!(
+        s.conditions
+            .iter()
+            .flatten()
+            .all(|c| c.type_ != "PodScheduled")
+    );
+}
+
+#[test]
+fn spec_example_failed() {
+    let g = example(include_str!("fixtures/ContainerGroupsGet_Failed.json"));
+    let r = group_to_report(&g, &nginx_pod(), None);
+    assert_eq!(r.state, Some(InstanceState::Failed));
+    let s = &r.status;
+    assert_eq!(s.phase.as_deref(), Some("Failed"));
+    assert_eq!(s.reason.as_deref(), Some("ProviderFailed"));
+    let message = s.message.as_deref().unwrap();
+    assert!(
+        message.contains("FailedMount") && message.contains("mount error"),
+        "{message}"
+    );
+    assert_eq!(cond(s, "Ready"), "False");
+    let c = cs(s, 0);
+    let waiting = c.state.as_ref().unwrap().waiting.as_ref().unwrap();
+    assert_eq!(waiting.reason.as_deref(), Some("ContainerCreating"));
+    // Events: the container's Pulling/Pulled and the group's FailedMount (a warning).
+    let reasons: Vec<(&str, &str)> = r
+        .events
+        .iter()
+        .map(|e| (e.reason.as_str(), e.type_.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("Pulling", "Normal"),
+            ("Pulled", "Normal"),
+            ("FailedMount", "Warning")
+        ]
+    );
+    assert_eq!(r.events[0].id, "demo1/Pulling/2017-08-08T00:09:01Z");
+    assert!(r.events[0].message.contains("pulling image"));
+    assert_eq!(
+        s.start_time.as_ref().unwrap().0.to_string(),
+        "2017-08-08T00:09:01Z"
+    );
+}
+
+#[test]
+fn running_group_is_running_and_ready_in_spec_order() {
+    let pod = pod(json!({"containers": [
+        {"name": "app", "image": "app:1"}, {"name": "sidecar", "image": "envoy"}
+    ]}));
+    let g = group(json!({
+        "provisioningState": "Succeeded",
+        "instanceView": {"state": "Running"},
+        "ipAddress": {"ip": "20.1.2.3", "type": "Public", "ports": [{"port": 80}]},
+        "containers": [
+            container("sidecar", running("2024-01-01T00:00:05Z")),
+            container("app", json!({"restartCount": 2, "currentState": {"state": "Running", "startTime": "2024-01-01T00:00:09Z"},
+                "previousState": {"state": "Terminated", "exitCode": 137, "detailStatus": "OOMKilled",
+                    "startTime": "2024-01-01T00:00:01Z", "finishTime": "2024-01-01T00:00:08Z"}}))
+        ]
+    }));
+    let r = group_to_report(&g, &pod, None);
+    let s = &r.status;
+    assert_eq!(s.phase.as_deref(), Some("Running"));
+    assert_eq!(cond(s, "Initialized"), "True");
+    assert_eq!(cond(s, "ContainersReady"), "True");
+    assert_eq!(cond(s, "Ready"), "True");
+    let app = cs(s, 0);
+    assert_eq!(app.name, "app");
+    assert_eq!(app.image, "app:1");
+    assert!(app.ready && app.started == Some(true));
+    assert_eq!(app.restart_count, 2);
+    assert_eq!(
+        app.state
+            .as_ref()
+            .unwrap()
+            .running
+            .as_ref()
+            .unwrap()
+            .started_at
+            .as_ref()
+            .unwrap()
+            .0
+            .to_string(),
+        "2024-01-01T00:00:09Z"
+    );
+    let last = app
+        .last_state
+        .as_ref()
+        .unwrap()
+        .terminated
+        .as_ref()
+        .unwrap();
+    assert_eq!(last.exit_code, 137);
+    assert_eq!(last.reason.as_deref(), Some("OOMKilled"));
+    assert_eq!(cs(s, 1).name, "sidecar");
+    assert_eq!(s.pod_ip.as_deref(), Some("20.1.2.3"));
+    assert_eq!(
+        s.start_time.as_ref().unwrap().0.to_string(),
+        "2024-01-01T00:00:05Z"
+    );
+    assert_eq!(r.state, Some(InstanceState::Running));
+}
+
+#[test]
+fn completed_jobs_keep_their_exit_codes() {
+    for (policy, code, phase) in [
+        ("Never", 0, "Succeeded"),
+        ("Never", 3, "Failed"),
+        ("OnFailure", 0, "Succeeded"),
+        ("OnFailure", 3, "Running"),
+        ("Always", 0, "Running"),
+    ] {
+        let pod = pod(
+            json!({"restartPolicy": policy, "containers": [{"name": "job", "image": "busybox"}]}),
+        );
+        let g = group(
+            json!({"provisioningState": "Succeeded", "instanceView": {"state": "Running"},
+            "containers": [container("job", terminated(code))]}),
+        );
+        let s = group_to_report(&g, &pod, None).status;
+        assert_eq!(s.phase.as_deref(), Some(phase), "{policy} exit {code}");
+        let t = cs(&s, 0)
+            .state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .clone()
+            .unwrap();
+        assert_eq!(t.exit_code, code);
+        assert_eq!(
+            t.reason.as_deref(),
+            Some(if code == 0 { "Completed" } else { "Error" })
+        );
+        assert_eq!(t.finished_at.unwrap().0.to_string(), "2024-01-01T00:00:20Z");
+        if phase == "Succeeded" {
+            let ready = s
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "Ready")
+                .unwrap();
+            assert_eq!(ready.status, "False");
+            assert_eq!(ready.reason.as_deref(), Some("PodCompleted"));
+        }
+    }
+    // OnFailure with the group itself failed: Failed.
+    let pod = pod(
+        json!({"restartPolicy": "OnFailure", "containers": [{"name": "job", "image": "busybox"}]}),
+    );
+    let g = group(
+        json!({"provisioningState": "Succeeded", "instanceView": {"state": "Failed"},
+        "containers": [container("job", terminated(1))]}),
+    );
+    assert_eq!(
+        group_to_report(&g, &pod, None).status.phase.as_deref(),
+        Some("Failed")
+    );
+}
+
+#[test]
+fn init_containers_gate_initialized() {
+    let pod = pod(json!({
+        "initContainers": [{"name": "init", "image": "busybox"}],
+        "containers": [{"name": "app", "image": "app"}]
+    }));
+    let pending = group(json!({"provisioningState": "Creating",
+        "initContainers": [{"name": "init", "properties": {"image": "busybox", "instanceView": running("2024-01-01T00:00:01Z")}}],
+        "containers": [container("app", json!({"currentState": {"state": "Waiting", "detailStatus": ""}}))]}));
+    let r = group_to_report(&pending, &pod, None);
+    let s = &r.status;
+    assert_eq!(r.state, Some(InstanceState::Creating));
+    assert_eq!(s.phase.as_deref(), Some("Pending"));
+    assert_eq!(cond(s, "Initialized"), "False");
+    let init = &s.init_container_statuses.as_ref().unwrap()[0];
+    assert!(init.state.as_ref().unwrap().running.is_some());
+    assert_eq!(
+        cs(s, 0)
+            .state
+            .as_ref()
+            .unwrap()
+            .waiting
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("PodInitializing")
+    );
+
+    let done = group(json!({"provisioningState": "Succeeded",
+        "initContainers": [{"name": "init", "properties": {"image": "busybox", "instanceView": terminated(0)}}],
+        "containers": [container("app", running("2024-01-01T00:01:00Z"))]}));
+    let s = group_to_report(&done, &pod, None).status;
+    assert_eq!(s.phase.as_deref(), Some("Running"));
+    assert_eq!(cond(&s, "Initialized"), "True");
+    let init = &s.init_container_statuses.as_ref().unwrap()[0];
+    assert_eq!(
+        init.state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("Completed")
+    );
+
+    let never = pod_with_policy("Never");
+    let failed = group(json!({"provisioningState": "Succeeded",
+        "initContainers": [{"name": "init", "properties": {"image": "busybox", "instanceView": terminated(2)}}],
+        "containers": [container("app", json!({"currentState": {"state": "Waiting"}}))]}));
+    assert_eq!(
+        group_to_report(&failed, &never, None)
+            .status
+            .phase
+            .as_deref(),
+        Some("Failed")
+    );
+}
+
+fn pod_with_policy(policy: &str) -> Pod {
+    pod(json!({"restartPolicy": policy,
+        "initContainers": [{"name": "init", "image": "busybox"}],
+        "containers": [{"name": "app", "image": "app"}]}))
+}
+
+#[test]
+fn image_pull_failures_become_err_image_pull() {
+    let g = group(
+        json!({"provisioningState": "Creating", "containers": [container("demo1", json!({
+        "currentState": {"state": "Waiting", "detailStatus": ""},
+        "events": [
+            {"count": 1, "firstTimestamp": "2024-01-01T00:00:01Z", "lastTimestamp": "2024-01-01T00:00:01Z",
+             "name": "Pulling", "message": "pulling image \"nginx:nope\"", "type": "Normal"},
+            {"count": 3, "firstTimestamp": "2024-01-01T00:00:02Z", "lastTimestamp": "2024-01-01T00:00:30Z",
+             "name": "Failed", "message": "Failed to pull image \"nginx:nope\": not found", "type": "Warning"}
+        ]}))]}),
+    );
+    let r = group_to_report(&g, &nginx_pod(), None);
+    let w = cs(&r.status, 0)
+        .state
+        .as_ref()
+        .unwrap()
+        .waiting
+        .clone()
+        .unwrap();
+    assert_eq!(w.reason.as_deref(), Some("ErrImagePull"));
+    assert!(w.message.unwrap().contains("Failed to pull"));
+    let failed = r.events.iter().find(|e| e.reason == "Failed").unwrap();
+    assert_eq!(failed.type_, "Warning");
+    assert_eq!(failed.count, 3);
+    assert_eq!(failed.id, "demo1/Failed/2024-01-01T00:00:02Z");
+
+    // A kubelet reason in detailStatus is used as is.
+    let g = group(
+        json!({"provisioningState": "Succeeded", "containers": [container("demo1", json!({
+        "currentState": {"state": "Waiting", "detailStatus": "CrashLoopBackOff: Back-off restarting failed"}}))]}),
+    );
+    let w = group_to_report(&g, &nginx_pod(), None)
+        .status
+        .container_statuses
+        .unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .waiting
+        .unwrap();
+    assert_eq!(w.reason.as_deref(), Some("CrashLoopBackOff"));
+    assert_eq!(w.message.as_deref(), Some("Back-off restarting failed"));
+}
+
+#[test]
+fn readiness_failures_reported_by_events_make_the_container_unready() {
+    let pod = pod(json!({"containers": [{"name": "demo1", "image": "nginx",
+        "readinessProbe": {"httpGet": {"port": 80}}}]}));
+    let mut view = running("2024-01-01T00:00:00Z");
+    view["events"] = json!([{"count": 2, "firstTimestamp": "2024-01-01T00:00:05Z", "lastTimestamp": "2024-01-01T00:00:15Z",
+        "name": "Unhealthy", "message": "Readiness probe failed: HTTP probe failed with statuscode: 500", "type": "Warning"}]);
+    let g =
+        group(json!({"provisioningState": "Succeeded", "containers": [container("demo1", view)]}));
+    let s = group_to_report(&g, &pod, None).status;
+    assert_eq!(s.phase.as_deref(), Some("Running"));
+    assert!(!cs(&s, 0).ready);
+    assert_eq!(cond(&s, "Ready"), "False");
+    // Without a readiness probe, running is ready.
+    let s = group_to_report(&g, &nginx_pod(), None).status;
+    assert!(cs(&s, 0).ready);
+}
+
+#[test]
+fn instance_states_and_list_results() {
+    use vk_aci::models::ProvisioningState as P;
+    for (p, want) in [
+        (P::Pending, InstanceState::Creating),
+        (P::Creating, InstanceState::Creating),
+        (P::Repairing, InstanceState::Creating),
+        (P::Updating, InstanceState::Creating),
+        (P::Succeeded, InstanceState::Running),
+        (P::Deleting, InstanceState::Deleting),
+        (P::Failed, InstanceState::Failed),
+        (P::Canceled, InstanceState::Failed),
+    ] {
+        assert_eq!(instance_state(Some(&p)), want, "{p}");
+    }
+    assert_eq!(instance_state(None), InstanceState::Creating);
+
+    let pod = nginx_pod();
+    let mut g = group(json!({"provisioningState": "Succeeded", "containers": []}));
+    assert!(
+        group_to_instance(&g).is_none(),
+        "untagged groups are not ours"
+    );
+    g.tags = Some(crate::tags::pod_tags(&pod, "node", "cluster"));
+    let i = group_to_instance(&g).unwrap();
+    assert_eq!(i.key, vk_pods::PodKey::of(&pod));
+    assert_eq!(i.state, InstanceState::Running);
+    assert_eq!(i.spec_hash, Some(vk_pods::spec_hash(&pod)));
+}
+
+#[test]
+fn event_ids_are_stable_and_counts_follow() {
+    let mk = |count: i32| {
+        group(
+            json!({"provisioningState": "Succeeded", "instanceView": {"events": [
+            {"count": count, "firstTimestamp": "2024-01-01T00:00:01Z", "lastTimestamp": "2024-01-01T00:00:09Z",
+             "name": "InsufficientCapacity.", "message": "no capacity", "type": "Normal"}]},
+            "containers": [container("demo1", json!({"currentState": {"state": "Running"},
+                "events": [{"count": 1, "firstTimestamp": "2024-01-01T00:00:03Z", "name": "Killing", "message": "stopping", "type": "Normal"}]}))]}),
+        )
+    };
+    let a = group_to_report(&mk(1), &nginx_pod(), None).events;
+    let b = group_to_report(&mk(4), &nginx_pod(), None).events;
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0].id, b[0].id);
+    assert_eq!(a[0].id, "group/InsufficientCapacity/2024-01-01T00:00:01Z");
+    assert_eq!(b[0].count, 4);
+    assert_eq!(a[1].reason, "Killing");
+    assert_eq!(a[1].type_, "Normal");
+}
+
+#[test]
+fn waiting_after_termination_is_crash_loop_back_off() {
+    let g = group(
+        json!({"provisioningState": "Succeeded", "containers": [container("demo1", json!({
+        "restartCount": 1,
+        "currentState": {"state": "Waiting", "detailStatus": "Completed"},
+        "previousState": {"state": "Terminated", "exitCode": 0, "detailStatus": "Completed"}}))]}),
+    );
+    let s = group_to_report(&g, &nginx_pod(), None).status;
+    let c = cs(&s, 0);
+    assert_eq!(
+        c.state
+            .as_ref()
+            .unwrap()
+            .waiting
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("CrashLoopBackOff")
+    );
+    assert_eq!(
+        c.last_state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .as_ref()
+            .unwrap()
+            .exit_code,
+        0
+    );
+    assert_eq!(c.restart_count, 1);
+    assert_eq!(
+        s.phase.as_deref(),
+        Some("Running"),
+        "a restarting pod stays Running"
+    );
+}

@@ -1,0 +1,167 @@
+//! Containers and init containers.
+//!
+//! ACI runs the containers in the order the sizing gives them: native
+//! sidecars (init containers with `restartPolicy: Always`) first, then the app
+//! containers. The other init containers become ACI init containers, which
+//! have only an image, a command, environment variables, volume mounts and a
+//! security context.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Container as K8sContainer;
+use vk_aci::models::{
+    Container, ContainerProperties, GpuResource, GpuSku, InitContainer, InitContainerProperties,
+    ResourceLimits, ResourceRequests, ResourceRequirements,
+};
+use vk_resources::{ContainerKind, ContainerSizing};
+
+use super::Ctx;
+use super::command::command;
+use super::env::container_env;
+use super::network::container_ports;
+use super::probes::probe;
+use super::security::{pod_security_warnings, security_context};
+use super::volumes::mounts;
+use crate::Error;
+
+fn is_sidecar(c: &K8sContainer) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
+}
+
+/// The ACI containers and init containers of the pod.
+pub(crate) fn containers(
+    ctx: &mut Ctx<'_>,
+    volume_names: &BTreeMap<String, String>,
+) -> Result<(Vec<Container>, Vec<InitContainer>), Error> {
+    pod_security_warnings(ctx);
+    let spec = ctx.spec;
+    let inits = spec.init_containers.as_deref().unwrap_or_default();
+    let sized: Vec<ContainerSizing> = ctx.sizing.containers.clone();
+    let mut out = Vec::with_capacity(sized.len());
+    for s in &sized {
+        let source = match s.kind {
+            ContainerKind::Sidecar => inits.iter().find(|c| c.name == s.name && is_sidecar(c)),
+            ContainerKind::App => spec.containers.iter().find(|c| c.name == s.name),
+        };
+        let Some(c) = source else { continue };
+        out.push(container(ctx, c, s, volume_names)?);
+    }
+    if inits.iter().any(is_sidecar) && inits.iter().any(|c| !is_sidecar(c)) {
+        ctx.warn(
+            "native sidecars start with the app containers: ACI runs every init container before any sidecar",
+        );
+    }
+    let mut init_out = Vec::new();
+    for c in inits.iter().filter(|c| !is_sidecar(c)) {
+        init_out.push(init_container(ctx, c, volume_names)?);
+    }
+    Ok((out, init_out))
+}
+
+fn container(
+    ctx: &mut Ctx<'_>,
+    c: &K8sContainer,
+    sizing: &ContainerSizing,
+    volume_names: &BTreeMap<String, String>,
+) -> Result<Container, Error> {
+    container_warnings(ctx, c);
+    let env = container_env(ctx, c)?;
+    let command = command(ctx, c, &env)?;
+    let gpu = |g: Option<vk_resources::GpuResource>| {
+        g.map(|g| GpuResource {
+            count: i32::try_from(g.count).unwrap_or(i32::MAX),
+            sku: GpuSku::from(g.sku.as_str()),
+        })
+    };
+    let limits = &sizing.limits;
+    let resources = ResourceRequirements {
+        requests: ResourceRequests {
+            cpu: sizing.requests.cpu.as_f64(),
+            memory_in_gb: sizing.requests.memory.as_f64(),
+            gpu: gpu(sizing.requests.gpu),
+        },
+        limits: (!limits.is_empty()).then(|| ResourceLimits {
+            cpu: limits.cpu.map(vk_resources::Cpu::as_f64),
+            memory_in_gb: limits.memory.map(vk_resources::MemoryGb::as_f64),
+            gpu: gpu(limits.gpu),
+        }),
+    };
+    Ok(Container {
+        name: c.name.clone(),
+        properties: ContainerProperties {
+            image: c.image.clone().unwrap_or_default(),
+            command,
+            ports: container_ports(ctx, c)?,
+            environment_variables: env.to_aci(),
+            instance_view: None,
+            resources,
+            volume_mounts: mounts(ctx, c, volume_names)?,
+            liveness_probe: probe(ctx, c, c.liveness_probe.as_ref(), "liveness")?,
+            readiness_probe: probe(ctx, c, c.readiness_probe.as_ref(), "readiness")?,
+            security_context: security_context(ctx, c),
+        },
+    })
+}
+
+fn init_container(
+    ctx: &mut Ctx<'_>,
+    c: &K8sContainer,
+    volume_names: &BTreeMap<String, String>,
+) -> Result<InitContainer, Error> {
+    container_warnings(ctx, c);
+    let dropped: Vec<&str> = [
+        (c.ports.as_ref().is_some_and(|p| !p.is_empty()), "ports"),
+        (c.liveness_probe.is_some(), "livenessProbe"),
+        (c.readiness_probe.is_some(), "readinessProbe"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect();
+    if !dropped.is_empty() {
+        ctx.warn(format!(
+            "init container {:?}: {} ignored (ACI init containers have none)",
+            c.name,
+            dropped.join(", ")
+        ));
+    }
+    let env = container_env(ctx, c)?;
+    let command = command(ctx, c, &env)?;
+    Ok(InitContainer {
+        name: c.name.clone(),
+        properties: InitContainerProperties {
+            image: c.image.clone(),
+            command,
+            environment_variables: env.to_aci(),
+            instance_view: None,
+            volume_mounts: mounts(ctx, c, volume_names)?,
+            security_context: security_context(ctx, c),
+        },
+    })
+}
+
+/// Warnings for container fields ACI ignores.
+fn container_warnings(ctx: &mut Ctx<'_>, c: &K8sContainer) {
+    let mut ignored: Vec<&str> = Vec::new();
+    if c.working_dir.as_deref().is_some_and(|w| !w.is_empty()) {
+        ignored.push("workingDir");
+    }
+    if c.startup_probe.is_some() {
+        ignored.push("startupProbe");
+    }
+    if c.lifecycle
+        .as_ref()
+        .is_some_and(|l| l.post_start.is_some() || l.pre_stop.is_some())
+    {
+        ignored.push("lifecycle hooks");
+    }
+    if c.stdin == Some(true) || c.tty == Some(true) {
+        ignored.push("stdin/tty");
+    }
+    if !ignored.is_empty() {
+        ctx.warn(format!(
+            "container {:?}: {} ignored (not supported by ACI)",
+            c.name,
+            ignored.join(", ")
+        ));
+    }
+}

@@ -1,0 +1,359 @@
+//! Pod → container group translation (pure: no I/O).
+//!
+//! [`pod_to_group`] turns a pod, the objects it references ([`ResolvedRefs`])
+//! and the node's [`TranslateConfig`] into the ACI [`ContainerGroup`] to PUT,
+//! plus warnings for what ACI cannot express exactly. The full rule table is in
+//! `docs/aci-provider.md`.
+
+mod command;
+mod containers;
+mod downward;
+mod env;
+mod expand;
+mod network;
+mod probes;
+mod registry;
+mod security;
+pub(crate) mod volumes;
+
+pub use network::MAX_PORTS;
+pub use volumes::MAX_VOLUMES;
+
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use vk_aci::models::{
+    ConfidentialComputeProperties, ContainerGroup, ContainerGroupProperties, ContainerGroupSku,
+    ContainerGroupSubnetId, OperatingSystemType, Priority, RestartPolicy,
+};
+use vk_resources::{GroupSku, GroupTarget, OsType, PodSizing, Sizer};
+
+use crate::Error;
+use crate::refs::ResolvedRefs;
+use crate::util::pod_name;
+
+/// Pod annotation giving a DNS name label for the group's public IP.
+pub const DNS_NAME_LABEL_ANNOTATION: &str = "virtualkubelet.io/dnsnamelabel";
+/// Pod annotation giving the image's entrypoint as a JSON array (for every
+/// container) or a JSON object of container name → array, so containers with
+/// `args` but no `command` can be expressed.
+pub const ENTRYPOINT_ANNOTATION: &str = "virtual-kubelet.io/entrypoint";
+/// Pod annotation choosing the group SKU (`Standard` or `Confidential`).
+pub const SKU_ANNOTATION: &str = "virtual-kubelet.io/container-sku";
+/// Pod annotation giving a confidential computing enforcement (CCE) policy;
+/// implies the `Confidential` SKU.
+pub const CCE_POLICY_ANNOTATION: &str = "virtual-kubelet.io/confidential-compute-cce-policy";
+/// Pod annotation choosing the group priority (`Regular` or `Spot`).
+pub const PRIORITY_ANNOTATION: &str = "virtual-kubelet.io/priority";
+
+/// Cluster DNS, used for `dnsPolicy: ClusterFirst` pods in VNet mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterDns {
+    /// The cluster DNS service IP (e.g. `10.0.0.10`).
+    pub nameserver: String,
+    /// The cluster domain (e.g. `cluster.local`).
+    pub cluster_domain: String,
+}
+
+/// What translation needs to know about the node and the deployment.
+#[derive(Debug, Clone)]
+pub struct TranslateConfig {
+    /// The virtual node's name (`spec.nodeName`, tags).
+    pub node_name: String,
+    /// The node's IP, for `status.hostIP` in the downward API.
+    pub node_ip: Option<String>,
+    /// The cluster id recorded in tags.
+    pub cluster_id: String,
+    /// The Azure region of the groups.
+    pub location: String,
+    /// The node's OS, and so the groups' `osType`.
+    pub os: OsType,
+    /// Subnet ARM ids: set → VNet mode (private IP, DNS config).
+    pub subnet_ids: Vec<String>,
+    /// Cluster DNS for `ClusterFirst` pods (VNet mode only).
+    pub cluster_dns: Option<ClusterDns>,
+    /// Resource sizing (defaults, rounding, per-group maxima).
+    pub sizer: Sizer,
+    /// See [`DNS_NAME_LABEL_ANNOTATION`].
+    pub dns_name_label_annotation: String,
+    /// See [`ENTRYPOINT_ANNOTATION`].
+    pub entrypoint_annotation: String,
+    /// See [`SKU_ANNOTATION`].
+    pub sku_annotation: String,
+    /// See [`CCE_POLICY_ANNOTATION`].
+    pub cce_policy_annotation: String,
+    /// See [`PRIORITY_ANNOTATION`].
+    pub priority_annotation: String,
+}
+
+impl TranslateConfig {
+    /// A Linux, public-IP configuration with default sizing and annotation keys.
+    pub fn new(
+        node_name: impl Into<String>,
+        cluster_id: impl Into<String>,
+        location: impl Into<String>,
+    ) -> Self {
+        Self {
+            node_name: node_name.into(),
+            node_ip: None,
+            cluster_id: cluster_id.into(),
+            location: location.into(),
+            os: OsType::Linux,
+            subnet_ids: Vec::new(),
+            cluster_dns: None,
+            sizer: Sizer::default(),
+            dns_name_label_annotation: DNS_NAME_LABEL_ANNOTATION.into(),
+            entrypoint_annotation: ENTRYPOINT_ANNOTATION.into(),
+            sku_annotation: SKU_ANNOTATION.into(),
+            cce_policy_annotation: CCE_POLICY_ANNOTATION.into(),
+            priority_annotation: PRIORITY_ANNOTATION.into(),
+        }
+    }
+
+    /// Whether groups are deployed into a virtual network.
+    pub fn vnet(&self) -> bool {
+        !self.subnet_ids.is_empty()
+    }
+}
+
+/// Shared state of one translation.
+pub(crate) struct Ctx<'a> {
+    pub(crate) pod: &'a Pod,
+    pub(crate) spec: &'a PodSpec,
+    pub(crate) refs: &'a ResolvedRefs,
+    pub(crate) config: &'a TranslateConfig,
+    pub(crate) sizing: PodSizing,
+    pub(crate) pod_id: String,
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn warn(&mut self, message: impl Into<String>) {
+        self.warnings.push(message.into());
+    }
+
+    pub(crate) fn namespace(&self) -> &str {
+        self.pod.metadata.namespace.as_deref().unwrap_or("default")
+    }
+
+    pub(crate) fn annotation(&self, key: &str) -> Option<&str> {
+        annotation(self.pod, key)
+    }
+}
+
+/// A pod annotation.
+fn annotation<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(String::as_str)
+}
+
+fn invalid_annotation(pod_id: &str, key: &str, message: impl Into<String>) -> Error {
+    Error::InvalidAnnotation {
+        pod: pod_id.to_owned(),
+        annotation: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Translates `pod` to the container group to create, with warnings about
+/// what ACI cannot express exactly. Secret material only ever lands in
+/// `secureValue`, secret volumes, registry passwords and storage keys (all
+/// [`vk_aci::Secret`]); never in plain values, tags or `Debug` output.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Pod;
+/// use vk_provider_aci::{ResolvedRefs, TranslateConfig, pod_to_group};
+///
+/// let pod: Pod = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "web", "namespace": "default", "uid": "u1"},
+///     "spec": {"containers": [{"name": "nginx", "image": "nginx",
+///         "ports": [{"containerPort": 80}],
+///         "resources": {"requests": {"cpu": "2", "memory": "1G"}}}]}
+/// }))?;
+/// let config = TranslateConfig::new("vk-node", "cluster-1", "westeurope");
+/// let (group, warnings) = pod_to_group(&pod, &ResolvedRefs::default(), &config)?;
+/// let c = &group.properties.containers[0];
+/// assert_eq!(c.properties.resources.requests.cpu, 2.0);
+/// assert_eq!(group.properties.ip_address.as_ref().map(|ip| ip.ports.len()), Some(1));
+/// assert!(warnings.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn pod_to_group(
+    pod: &Pod,
+    refs: &ResolvedRefs,
+    config: &TranslateConfig,
+) -> Result<(ContainerGroup, Vec<String>), Error> {
+    let pod_id = pod_name(pod);
+    let spec = pod.spec.as_ref().ok_or_else(|| Error::NoSpec {
+        pod: pod_id.clone(),
+    })?;
+    let (sku, cce_policy) = group_sku(pod, config, &pod_id)?;
+    let priority = priority(pod, config, &pod_id)?;
+    let target = GroupTarget {
+        os: config.os,
+        sku: match sku {
+            ContainerGroupSku::Confidential => GroupSku::Confidential,
+            ContainerGroupSku::Dedicated => GroupSku::Dedicated,
+            _ => GroupSku::Standard,
+        },
+    };
+    let sizing = config
+        .sizer
+        .size_pod(pod, target)
+        .map_err(|source| Error::Sizing {
+            pod: pod_id.clone(),
+            source,
+        })?;
+    let warnings = sizing.warnings.iter().map(ToString::to_string).collect();
+    let mut ctx = Ctx {
+        pod,
+        spec,
+        refs,
+        config,
+        sizing,
+        pod_id: pod_id.clone(),
+        warnings,
+    };
+
+    pod_level_warnings(&mut ctx);
+    let volumes = volumes::volumes(&mut ctx)?;
+    let (containers, init_containers) = containers::containers(&mut ctx, &volumes.names)?;
+    let ip_address = network::ip_address(&mut ctx, &containers)?;
+    if priority == Some(Priority::Spot)
+        && ip_address
+            .as_ref()
+            .is_some_and(|ip| ip.address_type == Some(vk_aci::models::IpAddressType::Public))
+    {
+        return Err(Error::SpotWithPublicIp { pod: pod_id });
+    }
+    let dns_config = network::dns_config(&mut ctx);
+    let images: Vec<&str> = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .filter_map(|c| c.image.as_deref())
+        .collect();
+    let credentials = registry::registry_credentials(&mut ctx, &images);
+
+    let restart_policy = match spec.restart_policy.as_deref() {
+        Some("Never") => RestartPolicy::Never,
+        Some("OnFailure") => RestartPolicy::OnFailure,
+        _ => RestartPolicy::Always,
+    };
+    let group = ContainerGroup {
+        location: Some(config.location.clone()),
+        tags: Some(crate::tags::pod_tags(
+            pod,
+            &config.node_name,
+            &config.cluster_id,
+        )),
+        properties: ContainerGroupProperties {
+            containers,
+            init_containers: (!init_containers.is_empty()).then_some(init_containers),
+            image_registry_credentials: (!credentials.is_empty()).then_some(credentials),
+            restart_policy: Some(restart_policy),
+            ip_address,
+            os_type: Some(match config.os {
+                OsType::Linux => OperatingSystemType::Linux,
+                OsType::Windows => OperatingSystemType::Windows,
+            }),
+            volumes: (!volumes.volumes.is_empty()).then_some(volumes.volumes),
+            subnet_ids: config.vnet().then(|| {
+                config
+                    .subnet_ids
+                    .iter()
+                    .map(|id| ContainerGroupSubnetId {
+                        id: id.clone(),
+                        name: None,
+                    })
+                    .collect()
+            }),
+            dns_config,
+            sku: Some(sku),
+            confidential_compute_properties: cce_policy.map(|p| ConfidentialComputeProperties {
+                cce_policy: Some(p),
+            }),
+            priority,
+            ..ContainerGroupProperties::default()
+        },
+        ..ContainerGroup::default()
+    };
+    Ok((group, ctx.warnings))
+}
+
+/// The SKU (and CCE policy) from the annotations.
+fn group_sku(
+    pod: &Pod,
+    config: &TranslateConfig,
+    pod_id: &str,
+) -> Result<(ContainerGroupSku, Option<String>), Error> {
+    let key = &config.sku_annotation;
+    let mut sku = match annotation(pod, key).map(str::trim) {
+        None | Some("") => ContainerGroupSku::Standard,
+        Some(v) if v.eq_ignore_ascii_case("standard") => ContainerGroupSku::Standard,
+        Some(v) if v.eq_ignore_ascii_case("confidential") => ContainerGroupSku::Confidential,
+        Some(v) => {
+            return Err(invalid_annotation(
+                pod_id,
+                key,
+                format!("unknown SKU {v:?} (expected Standard or Confidential)"),
+            ));
+        }
+    };
+    let policy = annotation(pod, &config.cce_policy_annotation)
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned);
+    if policy.is_some() {
+        sku = ContainerGroupSku::Confidential;
+    }
+    Ok((sku, policy))
+}
+
+/// The priority from the annotation.
+fn priority(pod: &Pod, config: &TranslateConfig, pod_id: &str) -> Result<Option<Priority>, Error> {
+    let key = &config.priority_annotation;
+    match annotation(pod, key).map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("regular") => Ok(Some(Priority::Regular)),
+        Some(v) if v.eq_ignore_ascii_case("spot") => Ok(Some(Priority::Spot)),
+        Some(v) => Err(invalid_annotation(
+            pod_id,
+            key,
+            format!("unknown priority {v:?} (expected Regular or Spot)"),
+        )),
+    }
+}
+
+/// Warnings for pod-level fields ACI ignores.
+fn pod_level_warnings(ctx: &mut Ctx<'_>) {
+    let spec = ctx.spec;
+    if spec.host_aliases.as_ref().is_some_and(|h| !h.is_empty()) {
+        ctx.warn("hostAliases are ignored: ACI has no /etc/hosts entries");
+    }
+    for (set, field) in [
+        (spec.host_network, "hostNetwork"),
+        (spec.host_pid, "hostPID"),
+        (spec.host_ipc, "hostIPC"),
+    ] {
+        if set == Some(true) {
+            ctx.warn(format!(
+                "{field} is ignored: ACI groups have their own namespaces"
+            ));
+        }
+    }
+    if spec
+        .ephemeral_containers
+        .as_ref()
+        .is_some_and(|e| !e.is_empty())
+    {
+        ctx.warn("ephemeral containers are ignored: ACI cannot add containers to a running group");
+    }
+    if spec.readiness_gates.as_ref().is_some_and(|g| !g.is_empty()) {
+        ctx.warn("readinessGates are not evaluated: Ready follows the containers only");
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1150 @@
+//! Translation rules, one test (or a few) per rule. Pods are JSON literals.
+
+use base64::Engine as _;
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{Value, json};
+use vk_aci::models::{ContainerGroup, IpAddressType, OperatingSystemType, Protocol};
+use vk_resources::OsType;
+
+use super::*;
+use crate::refs::ResolvedRefs;
+
+fn pod(spec: Value) -> Pod {
+    pod_with(json!({}), spec)
+}
+
+fn pod_with(annotations: Value, spec: Value) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {
+            "name": "web", "namespace": "prod", "uid": "uid-1",
+            "labels": {"app": "web", "tier": "front"},
+            "annotations": annotations,
+        },
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn config() -> TranslateConfig {
+    let mut c = TranslateConfig::new("vk-node", "cluster-1", "westeurope");
+    c.node_ip = Some("10.1.0.4".into());
+    c
+}
+
+fn translate(pod: &Pod, refs: &ResolvedRefs) -> (ContainerGroup, Vec<String>) {
+    pod_to_group(pod, refs, &config()).unwrap()
+}
+
+fn err(pod: &Pod, refs: &ResolvedRefs) -> Error {
+    pod_to_group(pod, refs, &config()).unwrap_err()
+}
+
+fn one(c: Value) -> Value {
+    json!({"containers": [c]})
+}
+
+fn env_of(group: &ContainerGroup) -> Value {
+    serde_json::to_value(
+        &group.properties.containers[0]
+            .properties
+            .environment_variables,
+    )
+    .unwrap()
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn secret_files(group: &ContainerGroup, volume: &str) -> Value {
+    let v = group
+        .properties
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == volume)
+        .unwrap();
+    serde_json::to_value(&v.secret).unwrap()
+}
+
+// ---- The seed -----------------------------------------------------------
+
+#[test]
+fn seed_iis_pod_is_a_windows_group_with_one_cpu_one_gb_and_port_80() {
+    let pod = pod(one(json!({
+        "name": "iis", "image": "microsoft/iis",
+        "ports": [{"containerPort": 80}],
+        "resources": {"requests": {"memory": "1G", "cpu": "1"}, "limits": {"memory": "1G", "cpu": "1"}}
+    })));
+    let mut config = config();
+    config.os = OsType::Windows;
+    let (group, warnings) = pod_to_group(&pod, &ResolvedRefs::default(), &config).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let p = &group.properties;
+    assert_eq!(p.os_type, Some(OperatingSystemType::Windows));
+    let c = &p.containers[0].properties;
+    assert_eq!(c.image, "microsoft/iis");
+    assert_eq!(c.resources.requests.cpu, 1.0);
+    assert_eq!(c.resources.requests.memory_in_gb, 1.0);
+    let ip = p.ip_address.as_ref().unwrap();
+    assert_eq!(ip.address_type, Some(IpAddressType::Public));
+    assert_eq!(ip.ports.len(), 1);
+    assert_eq!(ip.ports[0].port, 80);
+    assert_eq!(ip.ports[0].protocol, Some(Protocol::Tcp));
+    assert_eq!(c.ports.as_ref().unwrap()[0].port, 80);
+    assert_eq!(group.location.as_deref(), Some("westeurope"));
+    assert_eq!(p.restart_policy, Some(RestartPolicy::Always));
+    assert_eq!(p.sku, Some(ContainerGroupSku::Standard));
+}
+
+#[test]
+fn cpu_request_two_gives_two_cpus() {
+    let pod = pod(one(json!({
+        "name": "iis", "image": "microsoft/iis",
+        "resources": {"requests": {"memory": "1G", "cpu": "2"}}
+    })));
+    let (group, _) = translate(&pod, &ResolvedRefs::default());
+    assert_eq!(
+        group.properties.containers[0]
+            .properties
+            .resources
+            .requests
+            .cpu,
+        2.0
+    );
+}
+
+#[test]
+fn too_many_cpus_fail_naming_the_limit() {
+    let pod = pod(one(
+        json!({"name": "c", "image": "i", "resources": {"requests": {"cpu": "64"}}}),
+    ));
+    let e = err(&pod, &ResolvedRefs::default()).to_provider_error();
+    assert_eq!(e.kind, vk_pods::ErrorKind::InvalidSpec);
+    assert_eq!(e.reason, "ExceedsGroupMaximum");
+    assert!(
+        e.message.contains("64") && e.message.contains("31"),
+        "{}",
+        e.message
+    );
+}
+
+// ---- Secrets never in plain text -----------------------------------------
+
+#[test]
+fn secret_env_is_only_a_secure_value() {
+    let pod = pod(one(json!({
+        "name": "c", "image": "busybox",
+        "env": [
+            {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+            {"name": "DSN", "value": "user:$(PASSWORD)@db"}
+        ]
+    })));
+    let refs = ResolvedRefs::default().with_secret("db", None, [("password", "hunter2-s3cret")]);
+    let (group, _) = translate(&pod, &refs);
+    let env = env_of(&group);
+    assert_eq!(
+        env[0],
+        json!({"name": "PASSWORD", "secureValue": "hunter2-s3cret"})
+    );
+    assert_eq!(
+        env[1],
+        json!({"name": "DSN", "secureValue": "user:hunter2-s3cret@db"})
+    );
+    let body = serde_json::to_value(&group).unwrap();
+    let text = body.to_string();
+    assert_eq!(text.matches("hunter2-s3cret").count(), 2);
+    for e in body["properties"]["containers"][0]["properties"]["environmentVariables"]
+        .as_array()
+        .unwrap()
+    {
+        assert!(e.get("value").is_none(), "{e}");
+    }
+    assert!(
+        !serde_json::to_string(&group.tags)
+            .unwrap()
+            .contains("hunter2")
+    );
+    assert!(!format!("{group:?}").contains("hunter2"));
+    assert!(!format!("{refs:?}").contains("hunter2"));
+}
+
+#[test]
+fn secret_in_command_is_refused() {
+    let pod = pod(one(json!({
+        "name": "c", "image": "busybox",
+        "command": ["app", "--password=$(PASSWORD)"],
+        "env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]
+    })));
+    let refs = ResolvedRefs::default().with_secret("db", None, [("password", "x")]);
+    let e = err(&pod, &refs);
+    assert!(
+        matches!(e, Error::SecretInCommand { ref variable, .. } if variable == "PASSWORD"),
+        "{e}"
+    );
+}
+
+// ---- Command and args ----------------------------------------------------
+
+#[test]
+fn command_and_args_are_concatenated_and_expanded() {
+    let pod = pod(one(json!({
+        "name": "c", "image": "busybox",
+        "command": ["sh", "-c"], "args": ["echo $(GREETING) $$(HOME) $(UNKNOWN)"],
+        "env": [{"name": "GREETING", "value": "hi"}]
+    })));
+    let (group, _) = translate(&pod, &ResolvedRefs::default());
+    assert_eq!(
+        group.properties.containers[0].properties.command,
+        Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "echo hi $(HOME) $(UNKNOWN)".into()
+        ])
+    );
+}
+
+#[test]
+fn no_command_keeps_the_image_defaults() {
+    let (group, _) = translate(
+        &pod(one(json!({"name": "c", "image": "nginx"}))),
+        &ResolvedRefs::default(),
+    );
+    assert_eq!(group.properties.containers[0].properties.command, None);
+}
+
+#[test]
+fn args_without_command_need_the_entrypoint_annotation() {
+    let c = json!({"name": "c", "image": "nginx", "args": ["-g", "daemon off;"]});
+    let e = err(&pod(one(c.clone())), &ResolvedRefs::default());
+    assert_eq!(e.reason(), "ArgsWithoutCommand");
+    assert!(e.to_string().contains(ENTRYPOINT_ANNOTATION), "{e}");
+
+    let with_array = pod_with(
+        json!({ENTRYPOINT_ANNOTATION: "[\"nginx\"]"}),
+        one(c.clone()),
+    );
+    let (group, _) = translate(&with_array, &ResolvedRefs::default());
+    assert_eq!(
+        group.properties.containers[0].properties.command,
+        Some(vec!["nginx".into(), "-g".into(), "daemon off;".into()])
+    );
+
+    let with_map = pod_with(
+        json!({ENTRYPOINT_ANNOTATION: "{\"c\": [\"/docker-entrypoint.sh\", \"nginx\"]}"}),
+        one(c.clone()),
+    );
+    let (group, _) = translate(&with_map, &ResolvedRefs::default());
+    assert_eq!(
+        group.properties.containers[0]
+            .properties
+            .command
+            .as_ref()
+            .unwrap()[0],
+        "/docker-entrypoint.sh"
+    );
+
+    let other_container = pod_with(
+        json!({ENTRYPOINT_ANNOTATION: "{\"x\": [\"a\"]}"}),
+        one(c.clone()),
+    );
+    assert_eq!(
+        err(&other_container, &ResolvedRefs::default()).reason(),
+        "ArgsWithoutCommand"
+    );
+
+    let bad = pod_with(json!({ENTRYPOINT_ANNOTATION: "nginx"}), one(c));
+    assert_eq!(
+        err(&bad, &ResolvedRefs::default()).reason(),
+        "InvalidAnnotation"
+    );
+}
+
+// ---- Environment ---------------------------------------------------------
+
+#[test]
+fn env_sources_and_downward_api() {
+    let pod = pod(json!({
+        "serviceAccountName": "sa", "nodeName": "vk-node",
+        "containers": [{
+            "name": "c", "image": "busybox",
+            "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+            "envFrom": [
+                {"configMapRef": {"name": "settings"}, "prefix": "CFG_"},
+                {"secretRef": {"name": "creds"}},
+                {"configMapRef": {"name": "absent", "optional": true}}
+            ],
+            "env": [
+                {"name": "PLAIN", "value": "v"},
+                {"name": "EMPTY", "value": ""},
+                {"name": "CFG_MODE", "value": "override-$(PLAIN)"},
+                {"name": "FROM_CM", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}},
+                {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "nope", "optional": true}}},
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "POD_NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                {"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
+                {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+                {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                {"name": "SA", "valueFrom": {"fieldRef": {"fieldPath": "spec.serviceAccountName"}}},
+                {"name": "HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "MEM_LIMIT_MI", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
+                {"name": "CPU_REQ_M", "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu", "divisor": "1m"}}},
+                {"name": "CPU_REQ", "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu"}}},
+                {"name": "CPU_LIMIT_M", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "1m"}}}
+            ]
+        }]
+    }));
+    let refs = ResolvedRefs::default()
+        .with_config_map("settings", [("mode", "fast"), ("level", "3")])
+        .with_secret("creds", None, [("TOKEN", "tok")]);
+    let (group, warnings) = translate(&pod, &refs);
+    let env = env_of(&group);
+    let get = |name: &str| {
+        env.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .cloned()
+    };
+    assert_eq!(get("CFG_level").unwrap()["value"], "3");
+    assert_eq!(get("CFG_MODE").unwrap()["value"], "override-v");
+    assert_eq!(
+        get("TOKEN").unwrap(),
+        json!({"name": "TOKEN", "secureValue": "tok"})
+    );
+    assert_eq!(get("EMPTY").unwrap()["value"], "");
+    assert_eq!(get("FROM_CM").unwrap()["value"], "fast");
+    assert!(get("OPT").is_none());
+    assert_eq!(get("POD_NAME").unwrap()["value"], "web");
+    assert_eq!(get("POD_NS").unwrap()["value"], "prod");
+    assert_eq!(get("POD_UID").unwrap()["value"], "uid-1");
+    assert_eq!(get("APP").unwrap()["value"], "web");
+    assert_eq!(get("NODE").unwrap()["value"], "vk-node");
+    assert_eq!(get("SA").unwrap()["value"], "sa");
+    assert_eq!(get("HOST_IP").unwrap()["value"], "10.1.0.4");
+    assert!(
+        get("POD_IP").is_none(),
+        "the pod IP is unknown before creation"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("POD_IP")),
+        "{warnings:?}"
+    );
+    assert_eq!(get("MEM_LIMIT_MI").unwrap()["value"], "128");
+    assert_eq!(get("CPU_REQ_M").unwrap()["value"], "250");
+    assert_eq!(
+        get("CPU_REQ").unwrap()["value"],
+        "1",
+        "cpu rounds up to whole cores"
+    );
+    // No Kubernetes CPU limit: the value ACI gives (the request, 0.25 CPU).
+    assert_eq!(get("CPU_LIMIT_M").unwrap()["value"], "250");
+    // envFrom keys come first, env entries after, in order.
+    let names: Vec<&str> = env
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(&names[..4], &["CFG_level", "CFG_mode", "TOKEN", "PLAIN"]);
+}
+
+#[test]
+fn missing_required_refs_are_config_errors() {
+    let secret_env = pod(one(json!({"name": "c", "image": "i",
+        "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k"}}}]})));
+    let e = err(&secret_env, &ResolvedRefs::default()).to_provider_error();
+    assert_eq!(e.reason, "CreateContainerConfigError");
+    assert!(
+        e.message.contains("secret \"gone\" not found"),
+        "{}",
+        e.message
+    );
+
+    let missing_key = ResolvedRefs::default().with_secret("gone", None, [("other", "x")]);
+    let e = err(&secret_env, &missing_key).to_provider_error();
+    assert_eq!(e.reason, "CreateContainerConfigError");
+    assert!(e.message.contains("couldn't find key k"), "{}", e.message);
+
+    let cm_env = pod(one(json!({"name": "c", "image": "i",
+        "envFrom": [{"configMapRef": {"name": "cfg"}}]})));
+    let e = err(&cm_env, &ResolvedRefs::default()).to_provider_error();
+    assert!(
+        e.message.contains("configmap \"cfg\" not found"),
+        "{}",
+        e.message
+    );
+
+    let optional = pod(one(json!({"name": "c", "image": "i",
+        "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k", "optional": true}}}],
+        "envFrom": [{"secretRef": {"name": "gone2", "optional": true}}]})));
+    let (group, _) = translate(&optional, &ResolvedRefs::default());
+    assert_eq!(
+        group.properties.containers[0]
+            .properties
+            .environment_variables,
+        None
+    );
+}
+
+#[test]
+fn unsupported_field_ref_is_an_error() {
+    let pod = pod(one(json!({"name": "c", "image": "i",
+        "env": [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels"}}}]})));
+    assert_eq!(
+        err(&pod, &ResolvedRefs::default()).reason(),
+        "CreateContainerConfigError"
+    );
+}
+
+// ---- Volumes -------------------------------------------------------------
+
+#[test]
+fn secret_and_config_map_volumes_honour_items() {
+    let pod = pod(json!({
+        "containers": [{"name": "c", "image": "i", "volumeMounts": [
+            {"name": "certs", "mountPath": "/certs", "readOnly": true},
+            {"name": "config", "mountPath": "/etc/app"},
+            {"name": "all", "mountPath": "/all"},
+            {"name": "scratch", "mountPath": "/tmp"}
+        ]}],
+        "volumes": [
+            {"name": "certs", "secret": {"secretName": "tls", "items": [{"key": "tls.crt", "path": "server.crt"}]}},
+            {"name": "config", "configMap": {"name": "app", "defaultMode": 420}},
+            {"name": "all", "secret": {"secretName": "tls"}},
+            {"name": "scratch", "emptyDir": {}}
+        ]
+    }));
+    let refs = ResolvedRefs::default()
+        .with_secret("tls", None, [("tls.crt", "CERT"), ("tls.key", "KEY")])
+        .with_config_map("app", [("app.yaml", "a: 1")]);
+    let (group, warnings) = translate(&pod, &refs);
+    assert_eq!(
+        secret_files(&group, "certs"),
+        json!({"server.crt": b64("CERT")})
+    );
+    assert_eq!(
+        secret_files(&group, "config"),
+        json!({"app.yaml": b64("a: 1")})
+    );
+    assert_eq!(
+        secret_files(&group, "all"),
+        json!({"tls.crt": b64("CERT"), "tls.key": b64("KEY")})
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("config") && w.contains("mode")),
+        "{warnings:?}"
+    );
+    let vols = group.properties.volumes.as_ref().unwrap();
+    assert!(
+        vols.iter()
+            .any(|v| v.name == "scratch" && v.empty_dir.is_some())
+    );
+    let mounts = group.properties.containers[0]
+        .properties
+        .volume_mounts
+        .as_ref()
+        .unwrap();
+    assert_eq!(mounts[0].mount_path, "/certs");
+    assert_eq!(mounts[0].read_only, Some(true));
+    assert!(!format!("{group:?}").contains(&b64("KEY")));
+}
+
+#[test]
+fn missing_optional_secret_volume_is_an_empty_dir_and_missing_required_fails() {
+    let spec = |optional: bool| {
+        json!({
+            "containers": [{"name": "c", "image": "i", "volumeMounts": [{"name": "s", "mountPath": "/s"}]}],
+            "volumes": [{"name": "s", "secret": {"secretName": "nope", "optional": optional}}]
+        })
+    };
+    let (group, _) = translate(&pod(spec(true)), &ResolvedRefs::default());
+    assert!(
+        group.properties.volumes.as_ref().unwrap()[0]
+            .empty_dir
+            .is_some()
+    );
+    let e = err(&pod(spec(false)), &ResolvedRefs::default());
+    assert!(
+        matches!(e, Error::MissingSecret { ref name, .. } if name == "nope"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_item_key_fails_unless_optional() {
+    let pod = pod(json!({
+        "containers": [{"name": "c", "image": "i"}],
+        "volumes": [{"name": "s", "configMap": {"name": "app", "items": [{"key": "missing", "path": "m"}]}}]
+    }));
+    let refs = ResolvedRefs::default().with_config_map("app", [("k", "v")]);
+    assert_eq!(err(&pod, &refs).reason(), "CreateContainerConfigError");
+}
+
+#[test]
+fn projected_volume_is_one_secret_volume_with_token_ca_and_downward_files() {
+    let pod = pod(json!({
+        "containers": [{"name": "c", "image": "i", "resources": {"limits": {"memory": "256Mi"}},
+            "volumeMounts": [{"name": "kube-api-access-x1", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]}],
+        "volumes": [{"name": "kube-api-access-x1", "projected": {"defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [
+                {"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}},
+                {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                {"path": "mem", "resourceFieldRef": {"containerName": "c", "resource": "limits.memory", "divisor": "1Mi"}}
+            ]}},
+            {"secret": {"name": "extra", "items": [{"key": "k", "path": "extra/k"}]}}
+        ]}}]
+    }));
+    let refs = ResolvedRefs::default()
+        .with_token(None, 3607, "jwt-token")
+        .with_config_map("kube-root-ca.crt", [("ca.crt", "CA PEM")])
+        .with_secret("extra", None, [("k", "v")]);
+    let (group, warnings) = translate(&pod, &refs);
+    assert_eq!(
+        secret_files(&group, "kube-api-access-x1"),
+        json!({
+            "token": b64("jwt-token"),
+            "ca.crt": b64("CA PEM"),
+            "namespace": b64("prod"),
+            "labels": b64("app=\"web\"\ntier=\"front\""),
+            "mem": b64("256"),
+            "extra/k": b64("v"),
+        })
+    );
+    assert!(warnings.iter().any(|w| w.contains("mode")), "{warnings:?}");
+    assert!(!format!("{group:?}").contains(&b64("jwt-token")));
+
+    // A token the resolver did not mint is an error, not an empty file.
+    let e = err(
+        &pod,
+        &ResolvedRefs::default()
+            .with_config_map("kube-root-ca.crt", [("ca.crt", "x")])
+            .with_secret("extra", None, [("k", "v")]),
+    );
+    assert_eq!(e.reason(), "InvalidVolume");
+}
+
+#[test]
+fn downward_api_volume_renders_files() {
+    let pod = pod_with(
+        json!({"team": "a\"b"}),
+        json!({
+            "containers": [{"name": "c", "image": "i"}],
+            "volumes": [{"name": "info", "downwardAPI": {"items": [
+                {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+                {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}},
+                {"path": "team", "fieldRef": {"fieldPath": "metadata.annotations['team']"}}
+            ]}}]
+        }),
+    );
+    let (group, _) = translate(&pod, &ResolvedRefs::default());
+    assert_eq!(
+        secret_files(&group, "info"),
+        json!({"name": b64("web"), "annotations": b64("team=\"a\\\"b\""), "team": b64("a\"b")})
+    );
+}
+
+#[test]
+fn azure_file_takes_the_storage_account_from_the_secret() {
+    let pod = pod(json!({
+        "containers": [{"name": "c", "image": "i", "volumeMounts": [{"name": "share", "mountPath": "/data"}]}],
+        "volumes": [{"name": "share", "azureFile": {"secretName": "storage", "shareName": "files", "readOnly": true}}]
+    }));
+    let refs = ResolvedRefs::default().with_secret(
+        "storage",
+        None,
+        [
+            ("azurestorageaccountname", "acct"),
+            ("azurestorageaccountkey", "KEY=="),
+        ],
+    );
+    let (group, _) = translate(&pod, &refs);
+    let v = serde_json::to_value(&group.properties.volumes.as_ref().unwrap()[0]).unwrap();
+    assert_eq!(
+        v,
+        json!({"name": "share", "azureFile": {"shareName": "files", "readOnly": true,
+            "storageAccountName": "acct", "storageAccountKey": "KEY=="}})
+    );
+    assert!(!format!("{group:?}").contains("KEY=="));
+    let e = err(
+        &pod,
+        &ResolvedRefs::default().with_secret(
+            "storage",
+            None,
+            [("azurestorageaccountname", "acct")],
+        ),
+    );
+    assert!(e.to_string().contains("azurestorageaccountkey"), "{e}");
+}
+
+#[test]
+fn git_repo_volume() {
+    let pod = pod(json!({
+        "containers": [{"name": "c", "image": "i"}],
+        "volumes": [{"name": "src", "gitRepo": {"repository": "https://github.com/x/y", "revision": "abc", "directory": "."}}]
+    }));
+    let (group, _) = translate(&pod, &ResolvedRefs::default());
+    let g = group.properties.volumes.as_ref().unwrap()[0]
+        .git_repo
+        .clone()
+        .unwrap();
+    assert_eq!(g.repository, "https://github.com/x/y");
+    assert_eq!(g.revision.as_deref(), Some("abc"));
+}
+
+#[test]
+fn unsupported_volumes_are_named() {
+    for (volume, kind) in [
+        (
+            json!({"name": "h", "hostPath": {"path": "/var"}}),
+            "hostPath",
+        ),
+        (
+            json!({"name": "p", "persistentVolumeClaim": {"claimName": "c"}}),
+            "persistentVolumeClaim",
+        ),
+        (
+            json!({"name": "n", "nfs": {"server": "s", "path": "/"}}),
+            "nfs",
+        ),
+    ] {
+        let pod = pod(json!({"containers": [{"name": "c", "image": "i"}], "volumes": [volume]}));
+        match err(&pod, &ResolvedRefs::default()) {
+            Error::UnsupportedVolume { kind: k, .. } => assert_eq!(k, kind),
+            other => panic!("{other}"),
+        }
+    }
+}
+
+#[test]
+fn bad_mounts_are_errors() {
+    let mount = |m: Value| {
+        pod(json!({
+            "containers": [{"name": "c", "image": "i", "volumeMounts": [m]}],
+            "volumes": [{"name": "v", "emptyDir": {}}]
+        }))
+    };
+    assert_eq!(
+        err(
+            &mount(json!({"name": "x", "mountPath": "/x"})),
+            &ResolvedRefs::default()
+        )
+        .reason(),
+        "UnknownVolumeMount"
+    );
+    assert_eq!(
+        err(
+            &mount(json!({"name": "v", "mountPath": "/x", "subPath": "a"})),
+            &ResolvedRefs::default()
+        )
+        .reason(),
+        "SubPathUnsupported"
+    );
+    assert_eq!(
+        err(
+            &mount(json!({"name": "v", "mountPath": "C:\\data"})),
+            &ResolvedRefs::default()
+        )
+        .reason(),
+        "InvalidMountPath"
+    );
+}
+
+#[test]
+fn volume_names_invalid_for_aci_are_mapped_consistently() {
+    let pod = pod(json!({
+        "containers": [{"name": "c", "image": "i", "volumeMounts": [{"name": "my--vol", "mountPath": "/v"}]}],
+        "volumes": [{"name": "my--vol", "emptyDir": {}}]
+    }));
+    let (group, _) = translate(&pod, &ResolvedRefs::default());
+    let name = &group.properties.volumes.as_ref().unwrap()[0].name;
+    assert!(crate::naming::is_valid_name(name), "{name}");
+    assert_eq!(
+        &group.properties.containers[0]
+            .properties
+            .volume_mounts
+            .as_ref()
+            .unwrap()[0]
+            .name,
+        name
+    );
+}
+
+// ---- Registries ----------------------------------------------------------
+
+#[test]
+fn pull_secrets_become_credentials_for_used_registries() {
+    let config_json = json!({"auths": {
+        "myacr.azurecr.io": {"username": "acr-user", "password": "acr-pass"},
+        "https://index.docker.io/v1/": {"auth": b64("hub-user:hub-pass")},
+        "unused.example.com": {"username": "u", "password": "p"}
+    }})
+    .to_string();
+    let pod = pod(json!({
+        "imagePullSecrets": [{"name": "regcred"}, {"name": "missing"}],
+        "initContainers": [{"name": "init", "image": "busybox"}],
+        "containers": [{"name": "c", "image": "myacr.azurecr.io/app:v1"}]
+    }));
+    let refs = ResolvedRefs::default().with_secret(
+        "regcred",
+        Some("kubernetes.io/dockerconfigjson"),
+        [(".dockerconfigjson", config_json.as_str())],
+    );
+    let (group, warnings) = translate(&pod, &refs);
+    let creds = serde_json::to_value(&group.properties.image_registry_credentials).unwrap();
+    assert_eq!(
+        creds,
+        json!([
+            {"server": "index.docker.io", "username": "hub-user", "password": "hub-pass"},
+            {"server": "myacr.azurecr.io", "username": "acr-user", "password": "acr-pass"}
+        ])
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("\"missing\"")),
+        "{warnings:?}"
+    );
+    assert!(!format!("{group:?}").contains("acr-pass"));
+}
+
+#[test]
+fn legacy_dockercfg_secrets_work() {
+    let cfg = json!({"myacr.azurecr.io": {"username": "u", "password": "p"}}).to_string();
+    let pod = pod(json!({"imagePullSecrets": [{"name": "old"}],
+        "containers": [{"name": "c", "image": "myacr.azurecr.io/app"}]}));
+    let refs = ResolvedRefs::default().with_secret(
+        "old",
+        Some("kubernetes.io/dockercfg"),
+        [(".dockercfg", cfg.as_str())],
+    );
+    let (group, _) = translate(&pod, &refs);
+    assert_eq!(
+        group.properties.image_registry_credentials.unwrap()[0].server,
+        "myacr.azurecr.io"
+    );
+}
+
+// ---- Ports, IP, DNS ------------------------------------------------------
+
+#[test]
+fn ports_from_every_container_on_a_public_ip_with_dns_label() {
+    let pod = pod_with(
+        json!({DNS_NAME_LABEL_ANNOTATION: "my-web-app"}),
+        json!({"containers": [
+            {"name": "a", "image": "i", "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}]},
+            {"name": "b", "image": "i", "ports": [{"containerPort": 8080, "hostPort": 9090}]}
+        ]}),
+    );
+    let (group, warnings) = translate(&pod, &ResolvedRefs::default());
+    let ip = group.properties.ip_address.unwrap();
+    assert_eq!(ip.dns_name_label.as_deref(), Some("my-web-app"));
+    let ports: Vec<(u16, Protocol)> = ip
+        .ports
+        .iter()
+        .map(|p| (p.port, p.protocol.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        ports,
+        vec![
+            (80, Protocol::Tcp),
+            (53, Protocol::Udp),
+            (8080, Protocol::Tcp)
+        ]
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("hostPort")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn port_errors() {
+    let dup = pod(json!({"containers": [
+        {"name": "a", "image": "i", "ports": [{"containerPort": 80}]},
+        {"name": "b", "image": "i", "ports": [{"containerPort": 80}]}
+    ]}));
+    assert_eq!(
+        err(&dup, &ResolvedRefs::default()).reason(),
+        "DuplicatePort"
+    );
+    let sctp = pod(one(
+        json!({"name": "a", "image": "i", "ports": [{"containerPort": 80, "protocol": "SCTP"}]}),
+    ));
+    assert_eq!(err(&sctp, &ResolvedRefs::default()).reason(), "InvalidPort");
+    let many: Vec<Value> = (1..=6).map(|p| json!({"containerPort": p})).collect();
+    let many = pod(one(json!({"name": "a", "image": "i", "ports": many})));
+    assert_eq!(
+        err(&many, &ResolvedRefs::default()).reason(),
+        "TooManyPorts"
+    );
+    let bad_label = pod_with(
+        json!({DNS_NAME_LABEL_ANNOTATION: "-no"}),
+        one(json!({"name": "a", "image": "i", "ports": [{"containerPort": 80}]})),
+    );
+    assert_eq!(
+        err(&bad_label, &ResolvedRefs::default()).reason(),
+        "InvalidAnnotation"
+    );
+}
+
+#[test]
+fn no_ports_no_ip_address() {
+    let (group, _) = translate(
+        &pod(one(json!({"name": "a", "image": "i"}))),
+        &ResolvedRefs::default(),
+    );
+    assert!(group.properties.ip_address.is_none());
+    assert!(group.properties.subnet_ids.is_none());
+    assert!(group.properties.dns_config.is_none());
+}
+
+#[test]
+fn vnet_mode_gives_a_private_ip_subnets_and_cluster_dns() {
+    let mut config = config();
+    config.subnet_ids = vec!["/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/aci".into()];
+    config.cluster_dns = Some(ClusterDns {
+        nameserver: "10.0.0.10".into(),
+        cluster_domain: "cluster.local".into(),
+    });
+    let pod = pod_with(
+        json!({DNS_NAME_LABEL_ANNOTATION: "ignored-label"}),
+        json!({
+            "containers": [{"name": "a", "image": "i"}],
+            "dnsConfig": {"nameservers": ["1.1.1.1"], "searches": ["example.com"], "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]}
+        }),
+    );
+    let (group, warnings) = pod_to_group(&pod, &ResolvedRefs::default(), &config).unwrap();
+    let p = &group.properties;
+    let ip = p.ip_address.as_ref().unwrap();
+    assert_eq!(ip.address_type, Some(IpAddressType::Private));
+    assert!(ip.ports.is_empty() && ip.dns_name_label.is_none());
+    assert!(
+        warnings.iter().any(|w| w.contains("dnsnamelabel")),
+        "{warnings:?}"
+    );
+    assert_eq!(p.subnet_ids.as_ref().unwrap()[0].id, config.subnet_ids[0]);
+    let dns = p.dns_config.as_ref().unwrap();
+    assert_eq!(
+        dns.name_servers,
+        vec!["10.0.0.10".to_owned(), "1.1.1.1".into()]
+    );
+    assert_eq!(
+        dns.search_domains.as_deref(),
+        Some("prod.svc.cluster.local svc.cluster.local cluster.local example.com")
+    );
+    assert_eq!(dns.options.as_deref(), Some("ndots:2 edns0"));
+
+    // dnsPolicy None: only the pod's settings.
+    let none = pod_with(
+        json!({}),
+        json!({"containers": [{"name": "a", "image": "i"}], "dnsPolicy": "None",
+        "dnsConfig": {"nameservers": ["8.8.8.8"]}}),
+    );
+    let (group, _) = pod_to_group(&none, &ResolvedRefs::default(), &config).unwrap();
+    assert_eq!(
+        group.properties.dns_config.unwrap().name_servers,
+        vec!["8.8.8.8".to_owned()]
+    );
+}
+
+#[test]
+fn dns_config_outside_vnet_is_a_warning() {
+    let pod = pod(
+        json!({"containers": [{"name": "a", "image": "i"}], "dnsConfig": {"nameservers": ["8.8.8.8"]}}),
+    );
+    let (group, warnings) = translate(&pod, &ResolvedRefs::default());
+    assert!(group.properties.dns_config.is_none());
+    assert!(
+        warnings.iter().any(|w| w.contains("dnsConfig")),
+        "{warnings:?}"
+    );
+}
+
+// ---- Probes --------------------------------------------------------------
+
+#[test]
+fn exec_and_http_probes_map_tcp_and_grpc_are_dropped() {
+    let pod = pod(json!({"containers": [{
+        "name": "a", "image": "i",
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http", "scheme": "HTTPS",
+            "httpHeaders": [{"name": "X-Probe", "value": "1"}]},
+            "initialDelaySeconds": 5, "periodSeconds": 10, "failureThreshold": 3, "successThreshold": 1, "timeoutSeconds": 2},
+        "readinessProbe": {"exec": {"command": ["cat", "/ready"]}, "periodSeconds": 4},
+        "startupProbe": {"tcpSocket": {"port": 8080}}
+    }, {
+        "name": "b", "image": "i",
+        "livenessProbe": {"tcpSocket": {"port": 80}},
+        "readinessProbe": {"grpc": {"port": 9000}}
+    }]}));
+    let (group, warnings) = translate(&pod, &ResolvedRefs::default());
+    let a = serde_json::to_value(&group.properties.containers[0].properties).unwrap();
+    assert_eq!(
+        a["livenessProbe"],
+        json!({"httpGet": {"path": "/healthz", "port": 8080, "scheme": "https",
+            "httpHeaders": [{"name": "X-Probe", "value": "1"}]},
+            "initialDelaySeconds": 5, "periodSeconds": 10, "failureThreshold": 3, "successThreshold": 1, "timeoutSeconds": 2})
+    );
+    assert_eq!(
+        a["readinessProbe"],
+        json!({"exec": {"command": ["cat", "/ready"]}, "periodSeconds": 4})
+    );
+    let b = &group.properties.containers[1].properties;
+    assert!(b.liveness_probe.is_none() && b.readiness_probe.is_none());
+    assert!(
+        warnings.iter().any(|w| w.contains("tcpSocket")),
+        "{warnings:?}"
+    );
+    assert!(warnings.iter().any(|w| w.contains("grpc")), "{warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.contains("startupProbe")),
+        "{warnings:?}"
+    );
+
+    let unknown = pod_with(
+        json!({}),
+        one(json!({"name": "a", "image": "i",
+        "livenessProbe": {"httpGet": {"port": "nope"}}})),
+    );
+    assert_eq!(
+        err(&unknown, &ResolvedRefs::default()).reason(),
+        "InvalidProbe"
+    );
+}
+
+// ---- Init containers and sidecars ---------------------------------------
+
+#[test]
+fn init_containers_keep_image_command_env_and_mounts() {
+    let pod = pod(json!({
+        "restartPolicy": "OnFailure",
+        "initContainers": [
+            {"name": "migrate", "image": "tool", "command": ["migrate"], "args": ["--to=$(V)"],
+             "env": [{"name": "V", "value": "7"}],
+             "ports": [{"containerPort": 1}],
+             "resources": {"requests": {"cpu": "100m"}},
+             "volumeMounts": [{"name": "w", "mountPath": "/w"}]},
+            {"name": "proxy", "image": "envoy", "restartPolicy": "Always", "ports": [{"containerPort": 15001}]}
+        ],
+        "containers": [{"name": "app", "image": "app", "volumeMounts": [{"name": "w", "mountPath": "/w"}]}],
+        "volumes": [{"name": "w", "emptyDir": {}}]
+    }));
+    let (group, warnings) = translate(&pod, &ResolvedRefs::default());
+    let p = &group.properties;
+    assert_eq!(p.restart_policy, Some(RestartPolicy::OnFailure));
+    let init = serde_json::to_value(p.init_containers.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        init,
+        json!([{"name": "migrate", "properties": {"image": "tool", "command": ["migrate", "--to=7"],
+            "environmentVariables": [{"name": "V", "value": "7"}],
+            "volumeMounts": [{"name": "w", "mountPath": "/w"}]}}])
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("migrate") && w.contains("ports")),
+        "{warnings:?}"
+    );
+    let names: Vec<&str> = p.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["proxy", "app"],
+        "native sidecars run as containers, first"
+    );
+    assert_eq!(p.ip_address.as_ref().unwrap().ports[0].port, 15001);
+}
+
+// ---- Group-level settings ------------------------------------------------
+
+#[test]
+fn tags_link_the_group_to_its_pod() {
+    let pod = pod(one(json!({"name": "a", "image": "i"})));
+    let (group, _) = translate(&pod, &ResolvedRefs::default());
+    let owner = crate::tags::parse_tags(group.tags.as_ref().unwrap()).unwrap();
+    assert_eq!(owner.key, vk_pods::PodKey::of(&pod));
+    assert!(owner.is_owned_by("vk-node", "cluster-1"));
+}
+
+#[test]
+fn sku_priority_and_confidential_policy_from_annotations() {
+    let spot = pod_with(
+        json!({PRIORITY_ANNOTATION: "spot"}),
+        one(json!({"name": "a", "image": "i"})),
+    );
+    let (group, _) = translate(&spot, &ResolvedRefs::default());
+    assert_eq!(group.properties.priority, Some(Priority::Spot));
+
+    let spot_public = pod_with(
+        json!({PRIORITY_ANNOTATION: "Spot"}),
+        one(json!({"name": "a", "image": "i", "ports": [{"containerPort": 80}]})),
+    );
+    assert_eq!(
+        err(&spot_public, &ResolvedRefs::default()).reason(),
+        "SpotWithPublicIp"
+    );
+
+    let bad = pod_with(
+        json!({PRIORITY_ANNOTATION: "Cheap"}),
+        one(json!({"name": "a", "image": "i"})),
+    );
+    assert_eq!(
+        err(&bad, &ResolvedRefs::default()).reason(),
+        "InvalidAnnotation"
+    );
+
+    let cc = pod_with(
+        json!({CCE_POLICY_ANNOTATION: "cG9saWN5"}),
+        one(json!({"name": "a", "image": "i"})),
+    );
+    let (group, _) = translate(&cc, &ResolvedRefs::default());
+    assert_eq!(group.properties.sku, Some(ContainerGroupSku::Confidential));
+    assert_eq!(
+        group
+            .properties
+            .confidential_compute_properties
+            .unwrap()
+            .cce_policy
+            .as_deref(),
+        Some("cG9saWN5")
+    );
+
+    let sku = pod_with(
+        json!({SKU_ANNOTATION: "confidential"}),
+        one(json!({"name": "a", "image": "i"})),
+    );
+    let (group, _) = translate(&sku, &ResolvedRefs::default());
+    assert_eq!(group.properties.sku, Some(ContainerGroupSku::Confidential));
+}
+
+#[test]
+fn security_context_maps_on_linux_and_warns_on_windows() {
+    let spec = json!({
+        "securityContext": {"runAsUser": 1000, "fsGroup": 2000},
+        "containers": [{"name": "a", "image": "i", "securityContext": {
+            "privileged": true, "runAsGroup": 3000, "readOnlyRootFilesystem": true,
+            "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]}}}]
+    });
+    let (group, warnings) = translate(&pod(spec.clone()), &ResolvedRefs::default());
+    let sc =
+        serde_json::to_value(&group.properties.containers[0].properties.security_context).unwrap();
+    assert_eq!(
+        sc,
+        json!({"privileged": true, "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]}, "runAsGroup": 3000, "runAsUser": 1000})
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("fsGroup")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("readOnlyRootFilesystem")),
+        "{warnings:?}"
+    );
+
+    let mut config = config();
+    config.os = OsType::Windows;
+    let (group, warnings) = pod_to_group(&pod(spec), &ResolvedRefs::default(), &config).unwrap();
+    assert!(
+        group.properties.containers[0]
+            .properties
+            .security_context
+            .is_none()
+    );
+    assert!(warnings.iter().any(|w| w.contains("Linux")), "{warnings:?}");
+}
+
+#[test]
+fn gpu_requests_use_the_configured_skus() {
+    let pod = pod(one(
+        json!({"name": "a", "image": "i", "resources": {"limits": {"nvidia.com/gpu": "1"}}}),
+    ));
+    let e = err(&pod, &ResolvedRefs::default());
+    assert_eq!(e.reason(), "GpuUnavailable", "{e}");
+    let mut config = config();
+    let mut limits = vk_resources::GroupLimits::default();
+    limits.upsert(vk_resources::LimitRow {
+        os: OsType::Linux,
+        sku: vk_resources::GroupSku::Standard,
+        gpu: Some(vk_resources::GpuSku::V100),
+        max_cpu: vk_resources::Cpu::cores(6),
+        max_memory: vk_resources::MemoryGb::gb(112),
+        max_gpu_count: 1,
+    });
+    config.sizer = vk_resources::Sizer::new(vk_resources::SizingConfig::default(), limits);
+    let (group, _) = pod_to_group(&pod, &ResolvedRefs::default(), &config).unwrap();
+    let gpu = group.properties.containers[0]
+        .properties
+        .resources
+        .requests
+        .gpu
+        .clone()
+        .unwrap();
+    assert_eq!(gpu.count, 1);
+    assert_eq!(gpu.sku, vk_aci::models::GpuSku::V100);
+}
+
+#[test]
+fn pod_without_spec_is_an_error() {
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
+    assert_eq!(
+        err(&pod, &ResolvedRefs::default()).reason(),
+        "InvalidPodSpec"
+    );
+}
+
+// ---- Property: secrets never leave secureValue / secret volumes ----------
+
+fn plain_values(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "secureValue"
+                    || k == "secret"
+                    || k == "password"
+                    || k == "storageAccountKey"
+                {
+                    continue;
+                }
+                plain_values(v, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| plain_values(v, out)),
+        Value::String(s) => out.push(s.clone()),
+        _ => {}
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn secrets_only_travel_in_secret_fields(secret in "[A-Za-z0-9]{12,24}", prefix in "[A-Z]{0,3}") {
+        let secret = format!("S3CR3T{secret}");
+        let pod = pod(json!({
+            "containers": [{
+                "name": "c", "image": "i",
+                "envFrom": [{"secretRef": {"name": "s"}, "prefix": prefix}],
+                "env": [
+                    {"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                    {"name": "B", "value": "x-$(A)-y"},
+                    {"name": "C", "value": "plain"}
+                ],
+                "volumeMounts": [{"name": "v", "mountPath": "/v"}]
+            }],
+            "volumes": [{"name": "v", "secret": {"secretName": "s"}}]
+        }));
+        let refs = ResolvedRefs::default().with_secret("s", None, [("k", secret.as_str())]);
+        let (group, warnings) = translate(&pod, &refs);
+        let body = serde_json::to_value(&group).unwrap();
+        let mut plain = Vec::new();
+        plain_values(&body, &mut plain);
+        proptest::prop_assert!(plain.iter().all(|s| !s.contains(&secret)), "{:?}", plain);
+        let debug = format!("{group:?}");
+        proptest::prop_assert!(!debug.contains(&secret));
+        proptest::prop_assert!(!warnings.iter().any(|w| w.contains(&secret)));
+        proptest::prop_assert!(body.to_string().contains(&secret), "the secret is still sent");
+    }
+}
