@@ -96,6 +96,8 @@ pub(crate) fn up(args: &UpArgs) -> anyhow::Result<ExitCode> {
     };
     let dir = spec.state_dir.join("vk");
     stop_services(&dir);
+    // Fresh logs: the emulator's URL is read from its log.
+    let _ = std::fs::remove_dir_all(dir.join("logs"));
     std::fs::create_dir_all(dir.join("logs"))?;
 
     eprintln!("building vk and aci-emulator...");

@@ -291,6 +291,60 @@ async fn wire_controllers(services: &Services, tasks: &mut Tasks) -> anyhow::Res
             format!("node/{}", node.name),
             Box::pin(async move { virtual_node.run(stop).await.map_err(anyhow::Error::from) }),
         ));
+
+        let provider = Arc::new(wiring::aci_provider(config, node, &aci, &kube));
+        let reconciler = vk_pods::PodReconciler::new(
+            kube.clone(),
+            provider,
+            wiring::reconciler_config(config, node),
+        );
+        let pod_metrics = reconciler.metrics_handle();
+        let name = node.name.clone();
+        services.metrics.register_collector(move || {
+            let m = pod_metrics.snapshot();
+            let s = |metric: &str, help: &str, v: u64| {
+                metrics::Sample::counter(metric, help, v as f64).label("node", &name)
+            };
+            vec![
+                s("vk_pod_reconciles", "Pod reconcile runs.", m.reconciles),
+                s(
+                    "vk_pod_reconcile_errors",
+                    "Pod reconciles that failed and were retried.",
+                    m.reconcile_errors,
+                ),
+                s("vk_pod_creates", "Provider create calls.", m.creates),
+                s("vk_pod_deletes", "Provider delete calls.", m.deletes),
+                s(
+                    "vk_pod_status_writes",
+                    "Pod status writes.",
+                    m.status_writes,
+                ),
+                s(
+                    "vk_pod_status_refreshes",
+                    "Provider status reads.",
+                    m.status_refreshes,
+                ),
+                s("vk_pod_lists", "Provider list calls.", m.lists),
+                s(
+                    "vk_pod_orphans_deleted",
+                    "Container groups deleted because their pod was gone.",
+                    m.orphans_deleted,
+                ),
+                s(
+                    "vk_pod_rejected",
+                    "Pods refused by admission or failed for an invalid spec.",
+                    m.rejected,
+                ),
+            ]
+        });
+        let stop = services.shutdown.clone();
+        controllers.push((
+            format!("pods/{}", node.name),
+            Box::pin(async move {
+                reconciler.run(stop).await;
+                Ok(())
+            }),
+        ));
     }
     if config.ha.enabled {
         let leader = leader::elect(kube.clone(), &config.ha).await?;

@@ -292,3 +292,49 @@ pub(crate) fn node_config(
     nc.health_interval = config.status.health_interval();
     Ok(nc)
 }
+
+/// The ACI provider of one node: translation settings from the configuration.
+pub(crate) fn aci_provider(
+    config: &Config,
+    node: &NodeSpec,
+    aci: &ContainerInstances,
+    kube: &kube::Client,
+) -> vk_provider_aci::AciProvider {
+    let mut tc = vk_provider_aci::TranslateConfig::new(
+        node.name.clone(),
+        config.cluster_id.clone(),
+        config.aci.region.clone(),
+    );
+    tc.node_ip = Some(node.internal_ip().to_owned());
+    tc.os = match node.os {
+        Os::Linux => vk_resources::OsType::Linux,
+        Os::Windows => vk_resources::OsType::Windows,
+    };
+    tc.subnet_ids = config.aci.subnet_id.iter().cloned().collect();
+    tc.dns_name_label_annotation = config.aci.dns_name_label_annotation.clone();
+    // The configured per-group maxima cap ACI's documented ones (a subscription
+    // may have lower limits than the region's hard maxima).
+    let mut limits = vk_resources::GroupLimits::default();
+    let max_cpu =
+        vk_resources::Cpu::from_millicores_ceil((config.aci.max_cpu_per_group * 1000.0) as i128);
+    let max_mem =
+        vk_resources::MemoryGb::from_bytes_ceil((config.aci.max_memory_gb_per_group * 1e9) as i128);
+    for row in &mut limits.rows {
+        row.max_cpu = row.max_cpu.min(max_cpu);
+        row.max_memory = row.max_memory.min(max_mem);
+    }
+    tc.sizer = vk_resources::Sizer::new(vk_resources::SizingConfig::default(), limits);
+    vk_provider_aci::AciProvider::new(aci.clone(), kube.clone(), tc)
+}
+
+/// The pod reconciler settings of one node.
+pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::ReconcilerConfig {
+    let mut rc = vk_pods::ReconcilerConfig::new(node.name.clone());
+    rc.node_os = node.os.as_str().to_owned();
+    rc.host_ip = node.internal_ip().to_owned();
+    rc.concurrency = u16::try_from(config.reconciler.concurrency).unwrap_or(u16::MAX);
+    rc.sync_interval = config.reconciler.sync_interval();
+    rc.steady_sync_interval = config.reconciler.steady_sync_interval();
+    rc.orphan_grace = config.reconciler.orphan_gc_grace();
+    rc
+}

@@ -72,12 +72,17 @@ impl World {
     }
 }
 
+fn has_ip(p: &Pod) -> bool {
+    p.status.as_ref().is_some_and(|s| s.pod_ip.is_some())
+}
+
+/// Running and Ready. (A pod without ports has no IP: ACI gives a group an
+/// address only when it exposes ports or joins a virtual network.)
 fn running_ready(p: &Pod) -> bool {
     let Some(s) = p.status.as_ref() else {
         return false;
     };
     s.phase.as_deref() == Some("Running")
-        && s.pod_ip.is_some()
         && s.conditions
             .iter()
             .flatten()
@@ -91,8 +96,11 @@ async fn pods_with(api: &Api<Pod>, selector: &str) -> Vec<Pod> {
         .unwrap_or_default()
 }
 
-/// The seed's IIS Deployment, as apps/v1, nodeSelector and tolerations unchanged.
-fn iis(namespace: &str, cpu: &str) -> Deployment {
+/// The seed's IIS Deployment, as apps/v1, nodeSelector and tolerations
+/// unchanged. Other tests run their own virtual nodes on the same cluster, so
+/// a node affinity (beside the seed's selector) keeps the pods on this test's
+/// Windows node.
+fn iis(namespace: &str, cpu: &str, node: &str) -> Deployment {
     serde_json::from_value(serde_json::json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "iis", "namespace": namespace},
@@ -112,7 +120,12 @@ fn iis(namespace: &str, cpu: &str) -> Deployment {
                     "tolerations": [
                         {"key": "virtual-kubelet.io/provider", "operator": "Exists"},
                         {"key": "azure.com/aci", "effect": "NoSchedule"}
-                    ]
+                    ],
+                    "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [{"matchExpressions": [
+                            {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
+                        ]}]
+                    }}}
                 }
             }
         }
@@ -127,7 +140,7 @@ async fn the_seed_iis_deployment_scales_out_up_and_down() {
     let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
     let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
     deployments
-        .create(&PostParams::default(), &iis(&ns.name, "1"))
+        .create(&PostParams::default(), &iis(&ns.name, "1", &world.windows))
         .await
         .unwrap();
     let services: Api<Service> = Api::namespaced(ns.client.clone(), &ns.name);
@@ -141,7 +154,7 @@ async fn the_seed_iis_deployment_scales_out_up_and_down() {
     // One pod, on the Windows virtual node, Running and Ready with an IP.
     let first = wait::until("one IIS pod Running and Ready", 60, || async {
         let list = pods_with(&pods, "app=iis").await;
-        (list.len() == 1 && running_ready(&list[0])).then(|| list[0].clone())
+        (list.len() == 1 && running_ready(&list[0]) && has_ip(&list[0])).then(|| list[0].clone())
     })
     .await;
     assert_eq!(
@@ -160,7 +173,7 @@ async fn the_seed_iis_deployment_scales_out_up_and_down() {
         .unwrap();
     let running = wait::until("5 IIS pods Running and Ready", 90, || async {
         let list = pods_with(&pods, "app=iis").await;
-        (list.len() == 5 && list.iter().all(running_ready)).then_some(list)
+        (list.len() == 5 && list.iter().all(|p| running_ready(p) && has_ip(p))).then_some(list)
     })
     .await;
     assert_eq!(world.groups(&prefix).len(), 5);
@@ -197,7 +210,7 @@ async fn the_seed_iis_deployment_scales_out_up_and_down() {
                 .as_mut()
                 .unwrap()
                 .containers[0];
-            *c = iis(&ns.name, "2")
+            *c = iis(&ns.name, "2", &world.windows)
                 .spec
                 .unwrap()
                 .template
@@ -250,7 +263,7 @@ async fn the_seed_iis_deployment_scales_out_up_and_down() {
     world.stop().await;
 }
 
-fn job(name: &str, script: &str) -> Job {
+fn job(name: &str, script: &str, node: &str) -> Job {
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": name},
         "spec": {
@@ -259,7 +272,7 @@ fn job(name: &str, script: &str) -> Job {
                 "restartPolicy": "Never",
                 "automountServiceAccountToken": false,
                 "containers": [{"name": "main", "image": "busybox", "command": ["sh", "-c", script]}],
-                "nodeSelector": {"type": "virtual-kubelet", "kubernetes.io/os": "linux"},
+                "nodeSelector": {"type": "virtual-kubelet", "kubernetes.io/os": "linux", "kubernetes.io/hostname": node},
                 "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}]
             }}
         }
@@ -273,10 +286,13 @@ async fn jobs_complete_and_fail_with_exit_codes_and_secrets_stay_secure() {
     let ns = TestEnv::get().await.namespace("jobs").await;
     let jobs: Api<Job> = Api::namespaced(ns.client.clone(), &ns.name);
     let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
-    jobs.create(&PostParams::default(), &job("ok", "echo done; exit 0"))
-        .await
-        .unwrap();
-    jobs.create(&PostParams::default(), &job("bad", "exit 3"))
+    jobs.create(
+        &PostParams::default(),
+        &job("ok", "echo done; exit 0", &world.linux),
+    )
+    .await
+    .unwrap();
+    jobs.create(&PostParams::default(), &job("bad", "exit 3", &world.linux))
         .await
         .unwrap();
     wait::until("job ok complete", 90, || async {

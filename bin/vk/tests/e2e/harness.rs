@@ -98,7 +98,7 @@ impl Vk {
             .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_vk"))
             .arg(format!("--config={}", self.config.display()))
-            .env("RUST_LOG", "info,vk_node=debug")
+            .env("RUST_LOG", "info,vk_node=debug,vk_pods=debug")
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log"))
             .stderr(out)
