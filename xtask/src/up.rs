@@ -152,7 +152,11 @@ pub(crate) fn up(args: &UpArgs) -> anyhow::Result<ExitCode> {
          client_id = \"vk\"\n\
          client_secret = \"{secret}\"\n\n\
          [admin]\n\
-         listen = \"127.0.0.1:{admin_port}\"\n",
+         listen = \"127.0.0.1:{admin_port}\"\n\n\
+         [kubelet]\n\
+         # The API server's kubelet-client certificate is signed by the cluster CA.\n\
+         client_ca = \"{ca}\"\n",
+        ca = info.state_dir.join("ca.crt").display(),
         name = args.name,
         kubeconfig = info.kubeconfig.display(),
         secret = random_hex(),

@@ -298,6 +298,27 @@ async fn wire_controllers(services: &Services, tasks: &mut Tasks) -> anyhow::Res
             provider,
             wiring::reconciler_config(config, node),
         );
+        let kubelet = wiring::kubelet_server(config, node, &aci, &kube, reconciler.pods())?;
+        let addr = (node.internal_ip().to_owned(), node.kubelet_port);
+        let stop = services.shutdown.clone();
+        controllers.push((
+            format!("kubelet/{}", node.name),
+            Box::pin(async move {
+                let listener = tokio::net::TcpListener::bind(&addr)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot listen on {}:{} (nodes[].kubelet_port)",
+                            addr.0, addr.1
+                        )
+                    })?;
+                tracing::info!(addr = %format!("{}:{}", addr.0, addr.1), "kubelet API serving");
+                kubelet
+                    .serve(listener, stop.cancelled_owned())
+                    .await
+                    .map_err(anyhow::Error::from)
+            }),
+        ));
         let pod_metrics = reconciler.metrics_handle();
         let name = node.name.clone();
         services.metrics.register_collector(move || {

@@ -338,3 +338,51 @@ pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::Re
     rc.orphan_grace = config.reconciler.orphan_gc_grace();
     rc
 }
+
+/// The kubelet API server of one node (logs, exec, stats), authenticating and
+/// authorizing like a kubelet in webhook mode.
+pub(crate) fn kubelet_server(
+    config: &Config,
+    node: &NodeSpec,
+    aci: &ContainerInstances,
+    kube: &kube::Client,
+    pods: kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Pod>,
+) -> anyhow::Result<vk_kubelet_api::KubeletServerBuilder> {
+    let backend = vk_kubelet_api::aci::AciBackend::new(aci.clone(), move || pods.state());
+    let tls = match (&config.kubelet.tls_cert, &config.kubelet.tls_key) {
+        (Some(cert), Some(key)) => vk_kubelet_api::TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        // No certificate configured: self-signed for the node's address and
+        // name (the API server does not verify kubelet certificates unless
+        // told to).
+        _ => vk_kubelet_api::TlsSource::SelfSigned {
+            sans: vec![
+                node.internal_ip().to_owned(),
+                node.name.clone(),
+                "localhost".into(),
+            ],
+        },
+    };
+    let client_ca = config
+        .kubelet
+        .client_ca
+        .as_ref()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .with_context(|| format!("kubelet.client_ca: cannot read {}", p.display()))
+        })
+        .transpose()?;
+    let auth = vk_kubelet_api::AuthConfig {
+        client_ca,
+        anonymous: config.kubelet.anonymous_auth,
+        kube: Some(kube.clone()),
+        cache_ttl: Duration::from_secs(60),
+    };
+    Ok(
+        vk_kubelet_api::KubeletServer::builder(backend, node.name.clone())
+            .tls(tls)
+            .auth(auth),
+    )
+}

@@ -481,3 +481,73 @@ async fn thirty_seconds_of_503_during_a_burst_leaves_no_pod_stuck() {
     );
     world.stop().await;
 }
+
+/// Runs kubectl off the test's runtime thread: the in-process emulator
+/// answers vk on that runtime while kubectl waits.
+async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new("kubectl");
+    cmd.arg(format!("--kubeconfig={}", kubeconfig.display()))
+        .args(args);
+    tokio::task::spawn_blocking(move || cmd.output().expect("kubectl on PATH"))
+        .await
+        .expect("kubectl task")
+}
+
+#[tokio::test]
+async fn kubectl_logs_and_exec_reach_the_container_through_the_api_server() {
+    let world = World::start("").await;
+    let env = TestEnv::get().await;
+    let ns = env.namespace("kubelet").await;
+    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "talker"},
+        "spec": {
+            "nodeName": world.linux,
+            "automountServiceAccountToken": false,
+            "containers": [{"name": "main", "image": "busybox",
+                "command": ["sh", "-c", "echo hello; echo world; sleep 1000"]}]
+        }
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    wait::until("talker running", 60, || async {
+        pods.get("talker").await.ok().filter(running_ready)
+    })
+    .await;
+    let kc = env.kubeconfig();
+    let n = ns.name.as_str();
+
+    let out = kubectl(kc, &["-n", n, "logs", "talker"]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello\nworld\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kubectl(kc, &["-n", n, "logs", "--tail=1", "talker"]).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "world\n");
+    let out = kubectl(kc, &["-n", n, "exec", "talker", "--", "echo", "hi"]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hi\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kubectl(
+        kc,
+        &[
+            "-n",
+            n,
+            "exec",
+            "talker",
+            "--",
+            "sh",
+            "-c",
+            "echo err >&2; exit 3",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("err"));
+    world.stop().await;
+}

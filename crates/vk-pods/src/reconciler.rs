@@ -26,6 +26,8 @@ pub struct PodReconciler {
     provider: Arc<dyn Provider>,
     config: ReconcilerConfig,
     metrics: Arc<ReconcilerMetrics>,
+    store: reflector::Store<Pod>,
+    writer: reflector::store::Writer<Pod>,
 }
 
 impl std::fmt::Debug for PodReconciler {
@@ -39,12 +41,21 @@ impl std::fmt::Debug for PodReconciler {
 impl PodReconciler {
     /// A reconciler for `config.node_name`'s pods, backed by `provider`.
     pub fn new(client: Client, provider: Arc<dyn Provider>, config: ReconcilerConfig) -> Self {
+        let (store, writer) = reflector::store::<Pod>();
         Self {
             client,
             provider,
             config,
             metrics: Arc::default(),
+            store,
+            writer,
         }
+    }
+
+    /// The pods bound to this node, as the reconciler's watch sees them (for a
+    /// kubelet API's `/pods`, say). Filled once [`run`](Self::run) runs.
+    pub fn pods(&self) -> reflector::Store<Pod> {
+        self.store.clone()
     }
 
     /// Reads the reconciler's counters.
@@ -90,7 +101,7 @@ impl PodReconciler {
 
         let pods: Api<Pod> = Api::all(self.client.clone());
         let wc = watcher::Config::default().fields(&format!("spec.nodeName={node_name}"));
-        let (store, writer) = reflector::store::<Pod>();
+        let (store, writer) = (self.store.clone(), self.writer);
         // The status sync starts once the first full list is in the cache
         // (never judge instances orphaned against a partial cache).
         let (cache_ready_tx, cache_ready_rx) = tokio::sync::watch::channel(false);

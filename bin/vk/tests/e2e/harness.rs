@@ -67,7 +67,9 @@ pub(crate) fn config(
         "[aci]\nsubscription_id = \"00000000-0000-0000-0000-000000000000\"\nresource_group = \"e2e\"\n\
          arm_endpoint = \"{emulator_url}\"\nauthority_host = \"{emulator_url}\"\n\
          [aci.credentials]\nkind = \"client-secret\"\ntenant_id = \"e2e\"\nclient_id = \"vk\"\nclient_secret = \"e2e-secret\"\n\
-         [admin]\nlisten = \"127.0.0.1:{admin}\"\n{extra}\n"
+         [admin]\nlisten = \"127.0.0.1:{admin}\"\n\
+         [kubelet]\nclient_ca = \"{ca}\"\n{extra}\n",
+        ca = kubeconfig.parent().map(|d| d.join("ca.crt")).unwrap_or_default().display()
     ));
     (text, admin)
 }
