@@ -52,7 +52,27 @@ pub fn spawn(
     let pid_file = pid_path(state_dir, component);
     std::fs::write(&pid_file, format!("{}\n{}\n", child.id(), binary.display()))
         .map_err(Error::io("writing", &pid_file))?;
+    // The arguments, one per line, so the process can be restarted as it was.
+    let args_file = state_dir.join(format!("{component}.args"));
+    std::fs::write(&args_file, args.join("\n")).map_err(Error::io("writing", &args_file))?;
     Ok(child)
+}
+
+/// Stops `component` (SIGTERM, then SIGKILL after `grace`) and starts it
+/// again with the binary and arguments it was started with. For fault tests:
+/// an API server or etcd restart while clients keep running.
+pub fn restart(state_dir: &Path, component: &'static str, grace: Duration) -> Result<Child, Error> {
+    let rec = read_pid_file(state_dir, component).ok_or_else(|| Error::NotFound {
+        state_dir: state_dir.to_owned(),
+    })?;
+    let args_file = state_dir.join(format!("{component}.args"));
+    let args: Vec<String> = std::fs::read_to_string(&args_file)
+        .map_err(Error::io("reading", &args_file))?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    stop(&rec, grace);
+    spawn(state_dir, component, &rec.binary, &args)
 }
 
 /// A pid recorded in a pid file, with the binary it was started from.
@@ -140,4 +160,32 @@ pub(crate) fn log_tails(state_dir: &Path, lines: usize) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_replaces_the_process_with_the_same_arguments() {
+        let dir = std::env::temp_dir().join(format!("vk-cp-restart-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        let sleep = crate::binaries::which("sleep").unwrap();
+        let mut first = spawn(&dir, "dummy", &sleep, &["300".into()]).unwrap();
+        let old = read_pid_file(&dir, "dummy").unwrap();
+        assert!(is_ours(&old));
+        let mut second = restart(&dir, "dummy", Duration::from_secs(5)).unwrap();
+        let _ = first.wait();
+        let new = read_pid_file(&dir, "dummy").unwrap();
+        assert_ne!(old.pid, new.pid);
+        assert!(!is_ours(&old));
+        assert!(is_ours(&new));
+        assert_eq!(
+            std::fs::read_to_string(dir.join("dummy.args")).unwrap(),
+            "300"
+        );
+        stop(&new, Duration::from_secs(5));
+        let _ = second.wait();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
