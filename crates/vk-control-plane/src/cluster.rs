@@ -14,6 +14,12 @@ use crate::{Binaries, ClusterCerts, Error, KUBERNETES_VERSION, kubeconfig};
 
 const STATE_FILE: &str = "cluster.json";
 
+/// The audit policy: metadata of every request made by a service account in
+/// `vk-system` (vk's own namespace), nothing else.
+const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n\
+- level: Metadata\n  userGroups: [\"system:serviceaccounts:vk-system\"]\n\
+- level: None\n";
+
 /// A control-plane component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -250,6 +256,10 @@ impl ClusterSpec {
         )?;
         wait_tcp(dir, &mut etcd, Component::Etcd, ports.etcd_client).await?;
 
+        // Audit what service accounts in vk's namespace do: the RBAC tests
+        // compare it with what vk's roles grant.
+        let audit_policy = dir.join("audit-policy.yaml");
+        std::fs::write(&audit_policy, AUDIT_POLICY).map_err(Error::io("writing", &audit_policy))?;
         tracing::info!(cluster = %self.name, "starting kube-apiserver");
         let mut apiserver = process::spawn(
             dir,
@@ -277,6 +287,9 @@ impl ClusterSpec {
                 "--service-cluster-ip-range=10.0.0.0/24".into(),
                 "--allow-privileged=true".into(),
                 "--profiling=false".into(),
+                format!("--audit-policy-file={}", audit_policy.display()),
+                format!("--audit-log-path={}", p("audit.log")),
+                "--audit-log-format=json".into(),
             ],
         )?;
         let client = kube_client(&kubeconfig).await?;

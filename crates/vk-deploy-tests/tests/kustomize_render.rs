@@ -17,15 +17,10 @@ type Permission = (String, String, String);
 /// The rules of the ClusterRole `vk`, as in docs/deploy.md. Adding or widening a rule in
 /// deploy/base/rbac.yaml fails this test until it is added here (and documented there).
 const CLUSTER_RULES: &[(&str, &[&str], &[&str])] = &[
-    (
-        "",
-        &["nodes"],
-        &["get", "list", "watch", "create", "patch", "update"],
-    ),
-    ("", &["nodes/status"], &["patch", "update"]),
-    ("", &["pods"], &["get", "list", "watch", "delete"]),
-    ("", &["pods/status"], &["patch", "update"]),
-    ("", &["events"], &["create", "patch"]),
+    ("", &["nodes"], &["get", "list", "watch", "create", "patch"]),
+    ("", &["nodes/status"], &["patch"]),
+    ("", &["pods"], &["list", "watch", "delete"]),
+    ("", &["pods/status"], &["patch"]),
     ("events.k8s.io", &["events"], &["create", "patch"]),
     ("", &["secrets", "configmaps"], &["get"]),
     ("", &["serviceaccounts/token"], &["create"]),
@@ -41,7 +36,7 @@ const CLUSTER_RULES: &[(&str, &[&str], &[&str])] = &[
 const NODE_LEASE_RULES: &[(&str, &[&str], &[&str])] = &[(
     "coordination.k8s.io",
     &["leases"],
-    &["get", "create", "update", "delete"],
+    &["get", "create", "update"],
 )];
 
 /// The Role `vk-system/vk-leader-election`: the leader Lease between replicas
