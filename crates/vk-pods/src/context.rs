@@ -30,6 +30,9 @@ pub(crate) struct Ctx {
     instances: Mutex<HashMap<String, (Instance, Option<Instant>)>>,
     /// Events already published, by pod UID then event id → count.
     events: Mutex<HashMap<String, HashMap<String, i32>>>,
+    /// Wakes the status sync from its steady interval when a pod starts
+    /// transitioning (created, deleted), so it is refreshed at the short interval.
+    pub(crate) wake: tokio::sync::Notify,
     /// Consecutive failures by pod UID, and when the next attempt may run.
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
@@ -59,6 +62,7 @@ impl Ctx {
             started: Instant::now(),
             instances: Mutex::default(),
             events: Mutex::default(),
+            wake: tokio::sync::Notify::new(),
             failures: Mutex::default(),
         }
     }
@@ -76,6 +80,7 @@ impl Ctx {
 
     pub(crate) fn remember_created(&self, instance: Instance) {
         lock(&self.instances).insert(instance.key.uid.clone(), (instance, Some(Instant::now())));
+        self.wake.notify_one();
     }
 
     pub(crate) fn forget(&self, uid: &str) {

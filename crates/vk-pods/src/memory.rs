@@ -35,6 +35,7 @@ pub struct InMemoryProvider {
     pods: Mutex<HashMap<String, Running>>,
     next_ip: AtomicU64,
     fail_creates: Mutex<Vec<ProviderError>>,
+    pending_on_create: std::sync::atomic::AtomicBool,
     /// Calls by operation: create, delete, status, list.
     calls: [AtomicU64; 4],
 }
@@ -57,6 +58,13 @@ impl InMemoryProvider {
     pub fn fail_next_creates(&self, errors: Vec<ProviderError>) {
         let mut f = lock(&self.fail_creates);
         f.extend(errors);
+    }
+
+    /// When set, creation reports the pod as still starting (Pending,
+    /// instance Creating), as a slow provider would; only a later status read
+    /// sees it Running.
+    pub fn report_pending_on_create(&self, pending: bool) {
+        self.pending_on_create.store(pending, Ordering::Relaxed);
     }
 
     /// How many instances run now.
@@ -223,7 +231,13 @@ impl Provider for InMemoryProvider {
                     .unwrap_or_else(|| "Always".into()),
                 containers,
             });
-            Ok(Some(Self::report(r)))
+            let mut report = Self::report(r);
+            if self.pending_on_create.load(Ordering::Relaxed) {
+                report.status.phase = Some("Pending".into());
+                report.status.container_statuses = None;
+                report.state = Some(InstanceState::Creating);
+            }
+            Ok(Some(report))
         })
     }
 

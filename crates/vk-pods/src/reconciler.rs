@@ -304,6 +304,7 @@ async fn delete(key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
             source,
         })?;
     if !gone {
+        ctx.wake.notify_one();
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     ctx.forget(&key.uid);

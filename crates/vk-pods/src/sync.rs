@@ -60,9 +60,16 @@ pub(crate) async fn run(
         } else {
             ctx.config.steady_sync_interval
         };
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(wait) => {}
+        let mut deadline = tokio::time::Instant::now() + wait;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep_until(deadline) => break,
+                // A pod started transitioning: no longer wait the steady interval.
+                () = ctx.wake.notified() => {
+                    deadline = deadline.min(tokio::time::Instant::now() + ctx.config.sync_interval);
+                }
+            }
         }
     }
 }

@@ -282,3 +282,56 @@ async fn orphans_are_removed_and_image_changes_recreate() {
     }));
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_pod_still_starting_after_create_is_refreshed_without_waiting_the_steady_interval() {
+    // The steady interval (60 s here) applies only when nothing is in
+    // transition; a pod created while the sync sleeps must wake it.
+    let env = TestEnv::get().await;
+    let ns = env.namespace("pods-wake").await;
+    let node = format!("{}-node", ns.name);
+    let n: Node = serde_json::from_value(serde_json::json!({"metadata": {"name": node}})).unwrap();
+    Api::<Node>::all(ns.client.clone())
+        .create(&PostParams::default(), &n)
+        .await
+        .unwrap();
+    let provider = Arc::new(InMemoryProvider::default());
+    provider.report_pending_on_create(true);
+    let mut cfg = ReconcilerConfig::new(&node);
+    cfg.sync_interval = Duration::from_millis(200);
+    cfg.steady_sync_interval = Duration::from_secs(60);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(
+        PodReconciler::new(ns.client.clone(), provider.clone(), cfg).run(shutdown.clone()),
+    );
+    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    // Let the first (empty) sync round pass, so the loop sleeps the steady interval.
+    wait::until("a first sync round", 10, || async {
+        (provider.calls().3 > 0).then_some(())
+    })
+    .await;
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "slow"},
+        "spec": {"nodeName": node, "automountServiceAccountToken": false,
+                 "containers": [{"name": "main", "image": "busybox"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    wait::until(
+        "pod Running well before the steady interval",
+        20,
+        || async {
+            pods.get_opt("slow")
+                .await
+                .ok()
+                .flatten()
+                .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        },
+    )
+    .await;
+    shutdown.cancel();
+    task.await.unwrap();
+    let _ = Api::<Node>::all(ns.client.clone())
+        .delete(&node, &DeleteParams::default())
+        .await;
+}
