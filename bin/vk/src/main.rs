@@ -230,6 +230,67 @@ async fn wire_controllers(services: &Services, tasks: &mut Tasks) -> anyhow::Res
     let config = &services.config;
     let kube = wiring::kube_client(config, Arc::clone(&services.metrics)).await?;
     let aci = wiring::aci_client(config)?;
+    let aci_for_metrics = aci.clone();
+    services.metrics.register_collector(move || {
+        let m = aci_for_metrics.metrics();
+        let c = |name: &str, help: &str, v: u64| metrics::Sample::counter(name, help, v as f64);
+        let mut samples = vec![
+            c(
+                "vk_aci_attempts",
+                "HTTP requests sent to Azure Resource Manager (including retries).",
+                m.attempts,
+            ),
+            c(
+                "vk_aci_retries",
+                "ARM requests retried after a transient failure.",
+                m.retries,
+            ),
+            c(
+                "vk_aci_throttled",
+                "ARM responses 429 (throttled).",
+                m.throttled,
+            ),
+            c(
+                "vk_aci_server_errors",
+                "ARM responses 5xx.",
+                m.server_errors,
+            ),
+            c(
+                "vk_aci_transport_errors",
+                "ARM requests that failed to connect or timed out.",
+                m.transport_errors,
+            ),
+            c(
+                "vk_aci_rate_limited",
+                "ARM requests delayed by vk's own token buckets.",
+                m.rate_limited,
+            ),
+            c(
+                "vk_aci_lro_polls",
+                "Long-running-operation status polls.",
+                m.lro_polls,
+            ),
+        ];
+        for (name, v) in [
+            (
+                "vk_aci_ratelimit_remaining_reads",
+                m.ratelimit_remaining_reads,
+            ),
+            (
+                "vk_aci_ratelimit_remaining_writes",
+                m.ratelimit_remaining_writes,
+            ),
+        ] {
+            if v >= 0 {
+                samples.push(metrics::Sample::gauge(
+                    name,
+                    "ARM's x-ms-ratelimit-remaining-subscription-* header, last seen.",
+                    v as f64,
+                ));
+            }
+        }
+        samples
+    });
     let mut controllers: Vec<(
         String,
         futures::future::BoxFuture<'static, anyhow::Result<()>>,

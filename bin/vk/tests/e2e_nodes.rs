@@ -70,6 +70,8 @@ async fn two_nodes_ready_renewed_and_recreated() {
         writes, regs,
         "status writes {writes} with {regs} registrations"
     );
+    // ARM traffic is visible in vk's metrics (the health probe at least).
+    assert!(vk.metric("vk_aci_attempts_total", "").await >= 1.0);
 
     // A deleted node is back within 15 s; a deleted lease within a renew interval (10 s) or so.
     let uid = l.metadata.uid.unwrap();
