@@ -174,8 +174,14 @@ async fn vk_runs_the_full_lifecycle_with_only_the_rbac_it_is_granted() {
     let nodes: Api<Node> = Api::all(admin.clone());
     wait_ready(&nodes, &node, "True", 30).await;
     let leases: Api<Lease> = Api::namespaced(admin.clone(), "kube-node-lease");
-    wait::until("node lease", 30, || async {
-        leases.get_opt(&node).await.ok().flatten()
+    let first = wait::until("node lease", 30, || async {
+        leases.get_opt(&node).await.ok().flatten()?.spec?.renew_time
+    })
+    .await;
+    // One renewal (an update) at least, whatever else the test gets done first.
+    wait::until("node lease renewed", 30, || async {
+        let t = leases.get_opt(&node).await.ok().flatten()?.spec?.renew_time?;
+        (t.0 > first.0).then_some(())
     })
     .await;
 
