@@ -335,3 +335,51 @@ async fn a_pod_still_starting_after_create_is_refreshed_without_waiting_the_stea
         .delete(&node, &DeleteParams::default())
         .await;
 }
+
+#[tokio::test]
+async fn active_deadline_fails_the_pod_and_events_are_published_once() {
+    let h = Harness::start("pods-deadline", serde_json::json!([])).await;
+    h.create(
+        "bounded",
+        serde_json::json!({"restartPolicy": "Always", "activeDeadlineSeconds": 2}),
+    )
+    .await;
+    let failed = h.phase("bounded", "Failed").await;
+    let status = failed.status.unwrap();
+    assert_eq!(status.reason.as_deref(), Some("DeadlineExceeded"));
+    let uid = failed.metadata.uid.unwrap();
+    assert!(
+        !h.provider.keys().iter().any(|k| k.uid == uid),
+        "instance deleted at the deadline"
+    );
+
+    // A long-running pod: its provider event is published once, however many syncs run.
+    h.create("steady", serde_json::json!({"restartPolicy": "Always"}))
+        .await;
+    h.phase("steady", "Running").await;
+    let lists = h.provider.calls().3;
+    wait::until("several more sync rounds", 30, || async {
+        (h.provider.calls().3 >= lists + 5).then_some(())
+    })
+    .await;
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(h.ns.client.clone(), &h.ns.name);
+    let started: Vec<_> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("steady")
+                && e.reason.as_deref() == Some("Started")
+        })
+        .collect();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert!(
+        started[0].series.is_none(),
+        "published once, not as a series: {:?}",
+        started[0].series
+    );
+    h.stop().await;
+}
