@@ -5,6 +5,7 @@
 //! real control plane, runs every test against it and stops it again.
 
 mod cluster;
+mod e2e;
 mod test;
 mod up;
 
@@ -33,6 +34,11 @@ enum Command {
     Up(up::UpArgs),
     /// Stop what `up` started, and the cluster.
     Down(up::DownArgs),
+    /// Run the vk binary's end-to-end suites (bin/vk/tests/e2e_*) against a fresh local
+    /// cluster or `--kubeconfig`; failures leave artifacts in target/e2e-artifacts/.
+    E2e(e2e::E2eArgs),
+    /// The long fault tests: SIGKILL during bursts, many rounds (bin/vk/tests/e2e_chaos.rs).
+    Chaos(e2e::ChaosArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -49,6 +55,8 @@ fn main() -> std::process::ExitCode {
         Command::Test(args) => test::run(args),
         Command::Up(args) => up::up(&args),
         Command::Down(args) => up::down(&args),
+        Command::E2e(args) => e2e::e2e(&args),
+        Command::Chaos(args) => e2e::chaos(&args),
     };
     match result {
         Ok(code) => code,
