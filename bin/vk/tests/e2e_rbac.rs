@@ -180,7 +180,13 @@ async fn vk_runs_the_full_lifecycle_with_only_the_rbac_it_is_granted() {
     .await;
     // One renewal (an update) at least, whatever else the test gets done first.
     wait::until("node lease renewed", 30, || async {
-        let t = leases.get_opt(&node).await.ok().flatten()?.spec?.renew_time?;
+        let t = leases
+            .get_opt(&node)
+            .await
+            .ok()
+            .flatten()?
+            .spec?
+            .renew_time?;
         (t.0 > first.0).then_some(())
     })
     .await;
