@@ -205,9 +205,10 @@ pub(crate) async fn run(
 
     // Wiring may wait on the API server or ARM; a signal meanwhile still stops vk cleanly.
     tokio::pin!(shutdown);
+    let drain;
     tokio::select! {
         wired = wire_controllers(&services, &mut tasks) => {
-            wired.context("cannot start the controllers")?;
+            drain = wired.context("cannot start the controllers")?;
         }
         () = &mut shutdown => {
             tracing::info!("shutdown requested while starting");
@@ -219,14 +220,25 @@ pub(crate) async fn run(
 
     // Components registered by the controllers still gate /readyz until they report ready.
     services.readiness.set_ready(true);
+    // With --drain-on-shutdown the nodes are drained after the signal, while the
+    // controllers still run (they delete the evicted pods' container groups).
+    let shutdown = async move {
+        shutdown.await;
+        if let Some(drain) = drain {
+            drain.await;
+        }
+    };
     tasks
         .run_until(shutdown, &services.shutdown, SHUTDOWN_GRACE)
         .await
 }
 
 /// Builds the clients and spawns the controllers onto `tasks`. Each task must return when
-/// `services.shutdown` is cancelled.
-async fn wire_controllers(services: &Services, tasks: &mut Tasks) -> anyhow::Result<()> {
+/// `services.shutdown` is cancelled. Returns the drain to run on shutdown, if configured.
+async fn wire_controllers(
+    services: &Services,
+    tasks: &mut Tasks,
+) -> anyhow::Result<Option<futures::future::BoxFuture<'static, ()>>> {
     let config = &services.config;
     let kube = wiring::kube_client(config, Arc::clone(&services.metrics)).await?;
     let aci = wiring::aci_client(config)?;
@@ -437,7 +449,14 @@ async fn wire_controllers(services: &Services, tasks: &mut Tasks) -> anyhow::Res
             tasks.spawn(name, controller);
         }
     }
-    Ok(())
+    // HA replicas hand their nodes over instead: a standby takes over the pods.
+    let drain = (config.drain_on_shutdown && !config.ha.enabled).then(|| {
+        let nodes = config.nodes.iter().map(|n| n.name.clone()).collect();
+        let drain: futures::future::BoxFuture<'static, ()> =
+            Box::pin(wiring::drain(kube.clone(), nodes, SHUTDOWN_GRACE / 2));
+        drain
+    });
+    Ok(drain)
 }
 
 /// The process's long-running tasks, by name.

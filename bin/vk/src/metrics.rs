@@ -33,12 +33,6 @@ struct ReconcileLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct AciLabels {
-    operation: String,
-    status: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VerbLabels {
     verb: String,
 }
@@ -77,11 +71,8 @@ pub(crate) struct Metrics {
     registry: RwLock<Registry>,
     lease_renewals: Family<NodeLabels, Counter>,
     lease_renewal_failures: Family<NodeLabels, Counter>,
-    node_status_writes: Family<NodeLabels, Counter>,
     reconciles: Family<ReconcileLabels, Counter>,
     reconcile_duration: Family<NodeLabels, Histogram, fn() -> Histogram>,
-    aci_requests: Family<AciLabels, Counter>,
-    aci_throttled: Counter,
     kube_requests: Family<VerbLabels, Counter>,
     kube_throttled: Counter,
     pods: Family<PodLabels, Gauge>,
@@ -112,11 +103,8 @@ impl Metrics {
             registry: RwLock::new(Registry::default()),
             lease_renewals: Family::default(),
             lease_renewal_failures: Family::default(),
-            node_status_writes: Family::default(),
             reconciles: Family::default(),
             reconcile_duration: Family::new_with_constructor(reconcile_histogram),
-            aci_requests: Family::default(),
-            aci_throttled: Counter::default(),
             kube_requests: Family::default(),
             kube_throttled: Counter::default(),
             pods: Family::default(),
@@ -139,11 +127,6 @@ impl Metrics {
                 metrics.lease_renewal_failures.clone(),
             );
             r.register(
-                "vk_node_status_writes",
-                "Node status writes to the API server",
-                metrics.node_status_writes.clone(),
-            );
-            r.register(
                 "vk_reconcile",
                 "Pod reconciliations by outcome",
                 metrics.reconciles.clone(),
@@ -152,16 +135,6 @@ impl Metrics {
                 "vk_reconcile_duration_seconds",
                 "Duration of pod reconciliations",
                 metrics.reconcile_duration.clone(),
-            );
-            r.register(
-                "vk_aci_requests",
-                "ACI (ARM) requests by operation and HTTP status (\"error\" when no response)",
-                metrics.aci_requests.clone(),
-            );
-            r.register(
-                "vk_aci_throttled",
-                "ACI (ARM) requests answered with 429 or delayed by the client-side rate limit",
-                metrics.aci_throttled.clone(),
             );
             r.register(
                 "vk_kube_requests",
@@ -194,13 +167,6 @@ impl Metrics {
             .inc();
     }
 
-    /// A node's status was written (`vk_node_status_writes_total{node}`).
-    pub(crate) fn node_status_written(&self, node: &str) {
-        self.node_status_writes
-            .get_or_create(&node_labels(node))
-            .inc();
-    }
-
     /// A pod reconciliation finished (`vk_reconcile_total{node,result}` and
     /// `vk_reconcile_duration_seconds{node}`).
     pub(crate) fn reconciled(&self, node: &str, result: ReconcileResult, took: Duration) {
@@ -213,32 +179,6 @@ impl Metrics {
         self.reconcile_duration
             .get_or_create(&node_labels(node))
             .observe(took.as_secs_f64());
-    }
-
-    /// An ACI request got an HTTP response (`vk_aci_requests_total{operation,status}`);
-    /// `operation` is e.g. `create`, `get`, `list`, `delete`, `logs`, `exec`.
-    pub(crate) fn aci_request(&self, operation: &str, status: u16) {
-        self.aci_requests
-            .get_or_create(&AciLabels {
-                operation: operation.to_string(),
-                status: status.to_string(),
-            })
-            .inc();
-    }
-
-    /// An ACI request failed without a response (`status="error"`).
-    pub(crate) fn aci_request_failed(&self, operation: &str) {
-        self.aci_requests
-            .get_or_create(&AciLabels {
-                operation: operation.to_string(),
-                status: "error".to_string(),
-            })
-            .inc();
-    }
-
-    /// An ACI request was throttled (`vk_aci_throttled_total`).
-    pub(crate) fn aci_throttled(&self) {
-        self.aci_throttled.inc();
     }
 
     /// A Kubernetes API request was made (`vk_kube_requests_total{verb}`).
@@ -423,11 +363,7 @@ mod tests {
         m.lease_renewed("n1");
         m.lease_renewed("n1");
         m.lease_renewal_failed("n1");
-        m.node_status_written("n1");
         m.reconciled("n1", ReconcileResult::Success, Duration::from_millis(20));
-        m.aci_request("create", 201);
-        m.aci_request_failed("get");
-        m.aci_throttled();
         m.kube_request("patch");
         m.kube_throttled();
         m.set_pods("n1", "Running", 3);
@@ -436,12 +372,8 @@ mod tests {
             "vk_build_info{version=\"",
             "vk_lease_renewals_total{node=\"n1\"} 2",
             "vk_lease_renewal_failures_total{node=\"n1\"} 1",
-            "vk_node_status_writes_total{node=\"n1\"} 1",
             "vk_reconcile_total{node=\"n1\",result=\"success\"} 1",
             "vk_reconcile_duration_seconds_count{node=\"n1\"} 1",
-            "vk_aci_requests_total{operation=\"create\",status=\"201\"} 1",
-            "vk_aci_requests_total{operation=\"get\",status=\"error\"} 1",
-            "vk_aci_throttled_total 1",
             "vk_kube_requests_total{verb=\"patch\"} 1",
             "vk_kube_throttled_total 1",
             "vk_pods{node=\"n1\",phase=\"Running\"} 3",

@@ -162,6 +162,8 @@ async fn vk_runs_the_full_lifecycle_with_only_the_rbac_it_is_granted() {
          [reconciler]\nsync_interval_secs = 1\n"
     );
     let (mut text, admin_port) = config(&vk_kc, emu.base_url(), &[(node.clone(), "linux")], &ha);
+    // Drain on shutdown (eviction); HA off at the end of the test for that, see below.
+    text = format!("drain_on_shutdown = true\n{text}");
     // config() points the client CA at the admin kubeconfig's directory; keep it there.
     let ca = admin_kc.parent().unwrap().join("ca.crt");
     text = text.replace(
@@ -325,6 +327,35 @@ async fn vk_runs_the_full_lifecycle_with_only_the_rbac_it_is_granted() {
     nodes.delete(&node, &DeleteParams::default()).await.unwrap();
     wait_ready(&nodes, &node, "True", 30).await;
 
+    drop(vk);
+
+    // Without HA, --drain-on-shutdown cordons the node and evicts its pods on SIGTERM.
+    let mut vk = Vk::start(
+        &text.replace("enabled = true", "enabled = false"),
+        admin_port,
+    );
+    wait_ready(&nodes, &node, "True", 30).await;
+    let drained: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "drained"},
+        "spec": {"nodeName": node, "automountServiceAccountToken": false,
+                 "containers": [{"name": "main", "image": "busybox"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &drained).await.unwrap();
+    wait::until("drained pod Running", 60, || async {
+        pods.get("drained")
+            .await
+            .ok()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+    })
+    .await;
+    assert_eq!(vk.terminate(40).await, Some(0), "clean exit after draining");
+    assert!(
+        pods.get_opt("drained").await.unwrap().is_none(),
+        "evicted and deleted before exit"
+    );
+    let cordoned = nodes.get(&node).await.unwrap().spec.unwrap().unschedulable;
+    assert_eq!(cordoned, Some(true));
     drop(vk);
     let _ = nodes.delete(&node, &DeleteParams::default()).await;
     emu.shutdown().await.unwrap();

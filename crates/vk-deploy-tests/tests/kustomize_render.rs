@@ -20,6 +20,7 @@ const CLUSTER_RULES: &[(&str, &[&str], &[&str])] = &[
     ("", &["nodes"], &["get", "list", "watch", "create", "patch"]),
     ("", &["nodes/status"], &["patch"]),
     ("", &["pods"], &["list", "watch", "delete"]),
+    ("", &["pods/eviction"], &["create"]),
     ("", &["pods/status"], &["patch"]),
     ("events.k8s.io", &["events"], &["create", "patch"]),
     ("", &["secrets", "configmaps"], &["get"]),

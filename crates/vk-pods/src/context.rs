@@ -33,6 +33,10 @@ pub(crate) struct Ctx {
     /// Wakes the status sync from its steady interval when a pod starts
     /// transitioning (created, deleted), so it is refreshed at the short interval.
     pub(crate) wake: tokio::sync::Notify,
+    /// Set once the first provider listing succeeded: until then "no instance
+    /// known" does not mean "no instance", and creating would re-PUT groups
+    /// that already run (after a restart, say).
+    pub(crate) listed: std::sync::atomic::AtomicBool,
     /// Consecutive failures by pod UID, and when the next attempt may run.
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
@@ -63,6 +67,7 @@ impl Ctx {
             instances: Mutex::default(),
             events: Mutex::default(),
             wake: tokio::sync::Notify::new(),
+            listed: std::sync::atomic::AtomicBool::new(false),
             failures: Mutex::default(),
         }
     }
@@ -92,6 +97,8 @@ impl Ctx {
     /// Replaces the instance map with a fresh list, keeping local creations
     /// younger than the list could know about.
     pub(crate) fn replace_instances(&self, listed: Vec<Instance>) {
+        self.listed
+            .store(true, std::sync::atomic::Ordering::Release);
         let mut map = lock(&self.instances);
         let fresh: Vec<(String, (Instance, Option<Instant>))> = map
             .drain()

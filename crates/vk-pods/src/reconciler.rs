@@ -200,6 +200,10 @@ async fn reconcile_inner(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, E
         return Ok(Action::requeue(left));
     }
     match ctx.instance(&key.uid) {
+        // Before the first listing, adopt rather than guess: wait for it.
+        None if !ctx.listed.load(std::sync::atomic::Ordering::Acquire) => {
+            Ok(Action::requeue(Duration::from_millis(200)))
+        }
         None => create(pod, key, ctx).await,
         Some(inst)
             if inst

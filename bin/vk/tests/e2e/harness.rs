@@ -36,6 +36,19 @@ pub(crate) async fn emulator(addr: &str) -> RunningEmulator {
         .expect("emulator starts")
 }
 
+/// An emulator on `addr` that persists its state to `state_file` (and loads
+/// it at start), for restart tests.
+pub(crate) async fn emulator_with_state(
+    addr: std::net::SocketAddr,
+    state_file: &std::path::Path,
+) -> RunningEmulator {
+    Emulator::builder()
+        .state_file(state_file)
+        .start(addr)
+        .await
+        .expect("emulator with a state file starts")
+}
+
 /// One vk process.
 pub(crate) struct Vk {
     pub(crate) child: Option<Child>,
@@ -98,7 +111,15 @@ impl Vk {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_vk"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vk"));
+        // vk reads `VK_*` as configuration and refuses unknown keys; the fault
+        // tests' own knobs (`VK_CHAOS_ROUNDS`, `VK_CHAOS_SEED`) are not for it.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("VK_CHAOS_") {
+                cmd.env_remove(key);
+            }
+        }
+        let child = cmd
             .arg(format!("--config={}", self.config.display()))
             .env("RUST_LOG", "info,vk_node=debug,vk_pods=debug")
             .stdin(Stdio::null())
@@ -115,6 +136,31 @@ impl Vk {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// SIGKILL, then start again with the same configuration and log.
+    /// SIGTERM, then waits for vk to exit (at most `secs`); returns its exit code.
+    pub(crate) async fn terminate(&mut self, secs: u64) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let pid = rustix::process::Pid::from_child(&child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if tokio::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub(crate) fn restart9(&mut self) {
+        self.kill9();
+        self.spawn();
     }
 
     pub(crate) fn log_tail(&self) -> String {
