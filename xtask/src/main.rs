@@ -4,6 +4,7 @@
 //! machine needs nothing by hand: `cargo xtask test` builds (once) and starts a
 //! real control plane, runs every test against it and stops it again.
 
+mod bench;
 mod cluster;
 mod e2e;
 mod test;
@@ -39,6 +40,9 @@ enum Command {
     E2e(e2e::E2eArgs),
     /// The long fault tests: SIGKILL during bursts, many rounds (bin/vk/tests/e2e_chaos.rs).
     Chaos(e2e::ChaosArgs),
+    /// Benchmark vk against the local cluster and the ACI emulator, with a
+    /// control experiment on the same API server (docs/performance.md).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -57,6 +61,7 @@ fn main() -> std::process::ExitCode {
         Command::Down(args) => up::down(&args),
         Command::E2e(args) => e2e::e2e(&args),
         Command::Chaos(args) => e2e::chaos(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -429,6 +429,11 @@ async fn wire_controllers(
                     "Pods refused by admission or failed for an invalid spec.",
                     m.rejected,
                 ),
+                s(
+                    "vk_pod_events_dropped",
+                    "Normal events not published (event rate limit).",
+                    m.events_dropped,
+                ),
             ]
         });
         let stop = services.shutdown.clone();

@@ -25,11 +25,18 @@ pub struct ReconcilerConfig {
     pub orphan_grace: Duration,
     /// Field manager and event reporter name.
     pub field_manager: String,
+    /// Normal events published per second (Warning events are never limited);
+    /// like the kubelet's event QPS, so a burst of pods spends the API server's
+    /// budget on their status, not on Pulling/Started events.
+    pub event_qps: f64,
+    /// Burst of Normal events above `event_qps`.
+    pub event_burst: u32,
 }
 
 impl ReconcilerConfig {
     /// Defaults for `node_name`: linux, host IP 127.0.0.1, 32 concurrent
-    /// reconciles, sync every 5 s (60 s when steady), 20 refreshes per sync, 60 s orphan grace.
+    /// reconciles, sync every 5 s (60 s when steady), 20 refreshes per sync, 60 s orphan grace,
+    /// 5 Normal events per second (burst 25).
     pub fn new(node_name: impl Into<String>) -> Self {
         Self {
             node_name: node_name.into(),
@@ -41,6 +48,8 @@ impl ReconcilerConfig {
             refresh_budget: 20,
             orphan_grace: Duration::from_secs(60),
             field_manager: "vk".into(),
+            event_qps: 5.0,
+            event_burst: 25,
         }
     }
 }

@@ -37,6 +37,8 @@ pub(crate) struct Ctx {
     /// known" does not mean "no instance", and creating would re-PUT groups
     /// that already run (after a restart, say).
     pub(crate) listed: std::sync::atomic::AtomicBool,
+    /// Token bucket for Normal events: (tokens, last refill).
+    event_budget: Mutex<(f64, Instant)>,
     /// Consecutive failures by pod UID, and when the next attempt may run.
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
@@ -56,6 +58,7 @@ impl Ctx {
         node: Store<Node>,
     ) -> Self {
         let recorder = Recorder::new(client.clone(), config.field_manager.as_str().into());
+        let event_burst = config.event_burst;
         Self {
             client,
             provider,
@@ -68,6 +71,7 @@ impl Ctx {
             events: Mutex::default(),
             wake: tokio::sync::Notify::new(),
             listed: std::sync::atomic::AtomicBool::new(false),
+            event_budget: Mutex::new((f64::from(event_burst), Instant::now())),
             failures: Mutex::default(),
         }
     }
@@ -110,9 +114,11 @@ impl Ctx {
         }
     }
 
-    pub(crate) fn instances(&self) -> Vec<Instance> {
+    /// Instances not created by this process in the last moments.
+    pub(crate) fn settled_instances(&self) -> Vec<Instance> {
         lock(&self.instances)
             .values()
+            .filter(|(_, created)| created.is_none_or(|t| t.elapsed() >= FRESH_CREATE))
             .map(|(i, _)| i.clone())
             .collect()
     }
@@ -165,6 +171,10 @@ impl Ctx {
         };
         let reference = pod.object_ref(&());
         for e in new {
+            if e.type_ != "Warning" && !self.take_event_token() {
+                ReconcilerMetrics::inc(&self.metrics.events_dropped);
+                continue;
+            }
             let ev = KubeEvent {
                 type_: if e.type_ == "Warning" {
                     EventType::Warning
@@ -209,6 +219,20 @@ impl Ctx {
                 pod: key.to_string(),
                 source,
             }),
+        }
+    }
+
+    fn take_event_token(&self) -> bool {
+        let mut b = lock(&self.event_budget);
+        let now = Instant::now();
+        let refill = now.duration_since(b.1).as_secs_f64() * self.config.event_qps;
+        b.0 = (b.0 + refill).min(f64::from(self.config.event_burst));
+        b.1 = now;
+        if b.0 >= 1.0 {
+            b.0 -= 1.0;
+            true
+        } else {
+            false
         }
     }
 

@@ -14,6 +14,7 @@ pub struct ReconcilerMetrics {
     pub(crate) lists: AtomicU64,
     pub(crate) orphans_deleted: AtomicU64,
     pub(crate) rejected: AtomicU64,
+    pub(crate) events_dropped: AtomicU64,
 }
 
 /// A copy of [`ReconcilerMetrics`].
@@ -37,6 +38,8 @@ pub struct ReconcilerMetricsSnapshot {
     pub orphans_deleted: u64,
     /// Pods refused by admission or failed for an invalid spec.
     pub rejected: u64,
+    /// Normal events not published because of the event rate limit.
+    pub events_dropped: u64,
 }
 
 impl ReconcilerMetrics {
@@ -53,6 +56,7 @@ impl ReconcilerMetrics {
             lists: l(&self.lists),
             orphans_deleted: l(&self.orphans_deleted),
             rejected: l(&self.rejected),
+            events_dropped: l(&self.events_dropped),
         }
     }
 

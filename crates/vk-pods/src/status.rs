@@ -127,7 +127,8 @@ pub fn differs(current: Option<&PodStatus>, desired: &PodStatus) -> bool {
         || cur.reason != desired.reason
         || cur.message != desired.message
         || cur.pod_ip != desired.pod_ip
-        || cur.host_ip != desired.host_ip
+        // hostIP is added by the patch, not reported by providers.
+        || (desired.host_ip.is_some() && cur.host_ip != desired.host_ip)
         || (desired.start_time.is_some() && cur.start_time.is_none())
         || conds(cur, &owned) != conds(desired, &owned)
         || containers(cur.container_statuses.as_ref())

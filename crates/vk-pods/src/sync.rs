@@ -94,10 +94,8 @@ async fn sync_once(
     let mut busy = false;
     let mut urgent = Vec::new();
     let mut steady = Vec::new();
-    let mut uids = HashSet::with_capacity(pods.len());
     for pod in pods {
         let key = PodKey::of(&pod);
-        uids.insert(key.uid.clone());
         if pod.metadata.deletion_timestamp.is_some() {
             busy = true;
             let _ = trigger.unbounded_send(ObjectRef::from_obj(&*pod));
@@ -136,7 +134,7 @@ async fn sync_once(
             async move { refresh(&ctx, &pod).await }
         })
         .await;
-    collect_orphans(ctx, &uids).await;
+    collect_orphans(ctx, store).await;
     busy
 }
 
@@ -162,12 +160,20 @@ async fn refresh(ctx: &Ctx, pod: &Pod) {
 
 /// Deletes instances whose pod UID no longer exists, but never in the first
 /// `orphan_grace` after start (the pod cache must be complete and settled).
-async fn collect_orphans(ctx: &Arc<Ctx>, live: &HashSet<String>) {
+async fn collect_orphans(ctx: &Arc<Ctx>, store: &Store<Pod>) {
     if ctx.started.elapsed() < ctx.config.orphan_grace {
         return;
     }
-    let orphans: Vec<_> = ctx
-        .instances()
+    // Read the instances first, the pods second: an instance created after the
+    // pod snapshot would otherwise look orphaned (its pod is newer than the
+    // snapshot). Instances vk created moments ago are never orphans either.
+    let candidates = ctx.settled_instances();
+    let live: HashSet<String> = store
+        .state()
+        .iter()
+        .filter_map(|p| p.metadata.uid.clone())
+        .collect();
+    let orphans: Vec<_> = candidates
         .into_iter()
         .filter(|i| !live.contains(&i.key.uid))
         .collect();

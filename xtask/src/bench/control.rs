@@ -1,0 +1,200 @@
+//! The control experiment: no vk, a plain client doing what vk must do at
+//! the least — one status write per pod — straight to the API server. Its
+//! times are the limit this API server sets on this machine.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+use super::report::{ControlReport, Latency};
+use super::workload::{self, CONCURRENCY, Tracker};
+
+/// The fake node the control's pods are bound to. A Node object exists for
+/// it (tainted, unschedulable) so the pod garbage collector leaves its pods alone.
+pub(crate) const FAKE_NODE: &str = "bench-control-fake-node";
+
+/// The status a kubelet (or vk) writes once a pod runs: phase Running, Ready,
+/// one running container. A strategic-merge patch of the status subresource.
+pub(crate) fn running_status_patch(pod_ip: &str, now: &str) -> serde_json::Value {
+    json!({
+        "status": {
+            "phase": "Running",
+            "hostIP": "127.0.0.1",
+            "podIP": pod_ip,
+            "podIPs": [{"ip": pod_ip}],
+            "startTime": now,
+            "qosClass": "BestEffort",
+            "conditions": [
+                {"type": "Initialized", "status": "True", "lastTransitionTime": now},
+                {"type": "Ready", "status": "True", "lastTransitionTime": now},
+                {"type": "ContainersReady", "status": "True", "lastTransitionTime": now}
+            ],
+            "containerStatuses": [{
+                "name": "main",
+                "image": "busybox",
+                "imageID": "",
+                "ready": true,
+                "started": true,
+                "restartCount": 0,
+                "state": {"running": {"startedAt": now}}
+            }]
+        }
+    })
+}
+
+fn fake_ip(i: usize) -> String {
+    format!(
+        "10.{}.{}.{}",
+        200 + (i >> 16) % 50,
+        (i >> 8) & 0xff,
+        i & 0xff
+    )
+}
+
+async fn create_fake_node(client: &Client) -> anyhow::Result<()> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(json!({
+        "metadata": {"name": FAKE_NODE, "labels": {"type": "bench-control"}},
+        "spec": {
+            "unschedulable": true,
+            "taints": [{"key": "vk-bench/control", "effect": "NoSchedule"}]
+        }
+    }))?;
+    match nodes.create(&PostParams::default(), &node).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(()),
+        Err(e) => Err(e).context("creating the control's fake node"),
+    }
+}
+
+/// Runs the control in namespace `ns` with `n` pods.
+pub(crate) async fn run(client: &Client, ns: &str, n: usize) -> anyhow::Result<ControlReport> {
+    create_fake_node(client).await?;
+    workload::create_namespace(client, ns).await?;
+    let tracker = Arc::new(Tracker::default());
+    let watch = tokio::spawn(workload::watch_pods(
+        client.clone(),
+        ns.to_owned(),
+        Arc::clone(&tracker),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let limit = Duration::from_secs(120 + n as u64 / 2);
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let writes = Arc::new(AtomicUsize::new(0));
+    let patcher = {
+        let api = api.clone();
+        let writes = Arc::clone(&writes);
+        tokio::spawn(async move {
+            tokio_stream_from(rx)
+                .map(|name| {
+                    let api = api.clone();
+                    let writes = Arc::clone(&writes);
+                    async move {
+                        let i: usize = name
+                            .rsplit('-')
+                            .next()
+                            .and_then(|s| s.parse().ok())
+                            .unwrap_or(0);
+                        let now = Timestamp::now().round(k8s_openapi::jiff::Unit::Second);
+                        let body = running_status_patch(&fake_ip(i), &now.map_or_else(
+                            |_| "2020-01-01T00:00:00Z".to_owned(),
+                            |t| t.to_string(),
+                        ));
+                        for _ in 0..5 {
+                            match api
+                                .patch_status(&name, &PatchParams::default(), &Patch::Strategic(&body))
+                                .await
+                            {
+                                Ok(_) => {
+                                    writes.fetch_add(1, Ordering::Relaxed);
+                                    return;
+                                }
+                                Err(e) => {
+                                    tracing::warn!(pod = %name, error = %e, "control: status patch failed; retrying");
+                                    tokio::time::sleep(Duration::from_millis(100)).await;
+                                }
+                            }
+                        }
+                    }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .for_each(|()| async {})
+                .await;
+        })
+    };
+    eprintln!("bench: control: creating {n} pods bound to {FAKE_NODE} and writing their status…");
+    let start = Instant::now();
+    workload::create_pods(client, ns, n, Some(FAKE_NODE), &tracker, Some(&tx)).await?;
+    drop(tx);
+    let (running, ok) =
+        workload::wait_until(&tracker, start, limit, "control Running", |c| c.1 >= n).await;
+    let _ = patcher.await;
+    let (lat, _) = tracker.latencies();
+    let running_complete = tracker.counts().1;
+    if !ok {
+        eprintln!("bench: control: only {running_complete}/{n} pods Running");
+    }
+
+    eprintln!("bench: control: deleting {n} pods (grace 0)…");
+    let start = Instant::now();
+    workload::delete_pods(client, ns, n, Some(0)).await?;
+    let (deleted, _) =
+        workload::wait_until(&tracker, start, limit, "control deletion", |c| c.2 >= n).await;
+    let deleted_complete = tracker.counts().2;
+    watch.abort();
+    workload::delete_namespace(client, ns).await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let _ = nodes.delete(FAKE_NODE, &DeleteParams::default()).await;
+
+    let running_secs = running.as_secs_f64();
+    Ok(ControlReport {
+        pods: n,
+        running_secs,
+        running_complete,
+        pods_per_sec: if running_secs > 0.0 {
+            running_complete as f64 / running_secs
+        } else {
+            0.0
+        },
+        latency_watch: Latency::of(&lat),
+        delete_secs: deleted.as_secs_f64(),
+        deleted_complete,
+        status_writes: writes.load(Ordering::Relaxed),
+    })
+}
+
+/// An unbounded receiver as a stream.
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+) -> impl futures::Stream<Item = String> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_patch_makes_the_pod_running_and_ready() {
+        let body = running_status_patch("10.0.0.1", "2020-01-01T00:00:00Z");
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "x"},
+            "status": body["status"].clone()
+        }))
+        .expect("a pod status");
+        assert!(workload::running_ready(&pod));
+        let cs = &pod.status.expect("status").container_statuses.expect("cs")[0];
+        assert!(cs.state.as_ref().expect("state").running.is_some());
+        assert_ne!(fake_ip(1), fake_ip(257));
+    }
+}

@@ -1,0 +1,559 @@
+//! `cargo xtask bench`: vk against the local cluster and the ACI emulator
+//! (zero provisioning delay), N pods, compared with a control experiment on
+//! the same API server. See docs/performance.md.
+
+mod control;
+mod probe;
+mod report;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use vk_control_plane::{ClusterInfo, ClusterSpec, process};
+
+use report::{BenchReport, Latency, ModeReport};
+use workload::Tracker;
+
+/// The benchmark's own cluster (fresh each run).
+const CLUSTER: &str = "bench";
+/// vk's one node.
+const NODE: &str = "virtual-kubelet-bench-linux";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Mode {
+    /// Pods created with `spec.nodeName` already set to vk's node.
+    Nodename,
+    /// A Deployment whose pods go through the scheduler.
+    Deployment,
+    /// Both, one after the other.
+    Both,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Number of pods.
+    #[arg(long, default_value_t = 1000)]
+    pods: usize,
+    /// Which workload to run.
+    #[arg(long, value_enum, default_value_t = Mode::Both)]
+    mode: Mode,
+    /// Leave the cluster, the emulator and vk running afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// How long to sample ACI calls with every pod idle.
+    #[arg(long, default_value_t = 60)]
+    steady_secs: u64,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn stop_services(dir: &Path) {
+    for name in ["vk", "aci-emulator"] {
+        if let Some(rec) = process::read_pid_file(dir, name) {
+            process::stop(&rec, Duration::from_secs(10));
+        }
+    }
+}
+
+/// What the harness started.
+struct Setup {
+    vk_pid: i32,
+    vk_metrics: SocketAddr,
+    emulator: SocketAddr,
+    vk_config: String,
+    dir: PathBuf,
+}
+
+pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.pods == 0 {
+        bail!("--pods must be at least 1");
+    }
+    let command = format!(
+        "cargo xtask {}",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+    );
+    eprintln!("bench: building vk and aci-emulator (release)…");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release", "-p", "vk", "-p", "vk-aci-emulator"])
+        .current_dir(workspace_root())
+        .status()?;
+    if !status.success() {
+        bail!("cargo build --release failed");
+    }
+    let bin = target_dir().join("release");
+
+    let spec = ClusterSpec::named(CLUSTER)?;
+    if spec.state_dir.exists() {
+        eprintln!("bench: removing the previous `{CLUSTER}` cluster…");
+        stop_services(&spec.state_dir.join("vk"));
+        vk_control_plane::down(&spec.state_dir).context("stopping the previous bench cluster")?;
+    }
+    let info = crate::cluster::up(CLUSTER)?;
+    let result = start_and_measure(args, &info, &bin, &command);
+    if args.keep {
+        eprintln!(
+            "bench: --keep: cluster `{CLUSTER}`, the emulator and vk keep running \
+             (export KUBECONFIG={}; stop: cargo xtask down --name {CLUSTER})",
+            info.kubeconfig.display()
+        );
+    } else {
+        stop_services(&spec.state_dir.join("vk"));
+        if let Err(e) = vk_control_plane::down(&spec.state_dir) {
+            eprintln!("bench: stopping the cluster: {e}");
+        }
+    }
+    let report = result?;
+    let md = report.to_markdown();
+    println!("{md}");
+    let dir = workspace_root().join("target").join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let stamp = report.date.replace([':', '-'], "");
+    let json = serde_json::to_string_pretty(&report)?;
+    for (name, body) in [
+        (format!("bench-{stamp}.json"), &json),
+        (format!("bench-{stamp}.md"), &md),
+        ("latest.json".to_owned(), &json),
+        ("latest.md".to_owned(), &md),
+    ] {
+        std::fs::write(dir.join(&name), body)?;
+    }
+    eprintln!("bench: report saved in {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn start_and_measure(
+    args: &BenchArgs,
+    info: &ClusterInfo,
+    bin: &Path,
+    command: &str,
+) -> anyhow::Result<BenchReport> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let client = rt.block_on(vk_control_plane::kube_client(&info.kubeconfig))?;
+    let stamp = Timestamp::now().strftime("%H%M%S").to_string();
+
+    // 1. The control, before vk exists.
+    let control = rt.block_on(control::run(
+        &client,
+        &format!("bench-control-{stamp}"),
+        args.pods,
+    ))?;
+    eprintln!(
+        "bench: control: {:.2} s to all Running, {:.2} s to delete all",
+        control.running_secs, control.delete_secs
+    );
+
+    // 2. The emulator and vk.
+    let setup = start_services(args, info, bin)?;
+    let ready = rt.block_on(wait_node_ready(&client));
+    if let Err(e) = ready {
+        eprintln!(
+            "--- last lines of {} ---\n{}",
+            process::log_path(&setup.dir, "vk").display(),
+            tail(&process::log_path(&setup.dir, "vk"), 40)
+        );
+        return Err(e);
+    }
+    // Let vk's pod watch and status sync start.
+    std::thread::sleep(Duration::from_secs(3));
+
+    let mut modes = Vec::new();
+    let selected: &[&str] = match args.mode {
+        Mode::Nodename => &["nodename"],
+        Mode::Deployment => &["deployment"],
+        Mode::Both => &["nodename", "deployment"],
+    };
+    for mode in selected {
+        let ns = format!("bench-{mode}-{stamp}");
+        let mut m = rt.block_on(run_mode(&client, &setup, args, mode, &ns))?;
+        m.running_ratio_to_control =
+            (control.running_secs > 0.0).then(|| m.running_secs / control.running_secs);
+        m.delete_ratio_to_control =
+            (control.delete_secs > 0.0).then(|| m.delete_secs / control.delete_secs);
+        modes.push(m);
+    }
+    let vk_log = process::log_path(&setup.dir, "vk");
+    let warnings = std::fs::read_to_string(&vk_log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .count();
+    let mut notes = vec![
+        "control: a plain client (no vk) creates the same pods bound to a fake node, writes one \
+         status patch per pod (Running, Ready, one running container; 32 concurrent) and deletes \
+         them with grace 0."
+            .to_owned(),
+        "latency (watch): from the create answer (or first watch event, for Deployment pods) to \
+         the first watch event showing Running+Ready; creationTimestamp latencies are up to 1 s \
+         longer (whole seconds)."
+            .to_owned(),
+        format!(
+            "steady state: sampled for {} s, after a 10 s settle once every pod was Running.",
+            args.steady_secs
+        ),
+        "ACI client-side rate limits are set far above any rate the emulator sees (the \
+         emulator is the backend: ARM's own limits are not modelled); kube qps/burst and the \
+         reconciler settings are vk's defaults."
+            .to_owned(),
+    ];
+    if warnings > 0 {
+        notes.push(format!(
+            "vk logged {warnings} WARN/ERROR lines during the run ({}).",
+            vk_log.display()
+        ));
+    }
+    Ok(BenchReport {
+        date: Timestamp::now()
+            .round(k8s_openapi::jiff::Unit::Second)
+            .unwrap_or_else(|_| Timestamp::now())
+            .to_string(),
+        command: command.to_owned(),
+        machine: probe::machine(),
+        pods: args.pods,
+        vk_config: setup.vk_config,
+        control,
+        modes,
+        notes,
+    })
+}
+
+fn wait_for_url(log: &Path) -> anyhow::Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(log)
+            && let Some(url) = text.lines().find(|l| l.starts_with("http://"))
+        {
+            return Ok(url.trim().to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!(
+        "the ACI emulator printed no URL within 30 s; see {}",
+        log.display()
+    )
+}
+
+fn start_services(args: &BenchArgs, info: &ClusterInfo, bin: &Path) -> anyhow::Result<Setup> {
+    let dir = info.state_dir.join("vk");
+    let _ = std::fs::remove_dir_all(dir.join("logs"));
+    std::fs::create_dir_all(dir.join("logs"))?;
+    let n = args.pods;
+    let emu_port = free_port()?;
+    process::spawn(
+        &dir,
+        "aci-emulator",
+        &bin.join("aci-emulator"),
+        &[
+            format!("--listen=127.0.0.1:{emu_port}"),
+            format!("--quota-groups={}", 2 * n + 100),
+            format!("--quota-cores={}", 4 * n + 100),
+            "--pull-delay-ms=0".into(),
+            "--start-delay-ms=0".into(),
+            "--delete-delay-ms=0".into(),
+        ],
+    )?;
+    let emulator_url = wait_for_url(&process::log_path(&dir, "aci-emulator"))?;
+    let admin_port = free_port()?;
+    let kubelet_port = free_port()?;
+    let capacity = n.max(1000) + 100;
+    let config = format!(
+        "# Written by `cargo xtask bench`.\n\
+         cluster_id = \"bench\"\n\
+         kubeconfig = \"{kubeconfig}\"\n\n\
+         [[nodes]]\n\
+         name = \"{NODE}\"\n\
+         os = \"linux\"\n\
+         internal_ip = \"127.0.0.1\"\n\
+         kubelet_port = {kubelet_port}\n\n\
+         [nodes.capacity]\n\
+         pods = {capacity}\n\n\
+         [aci]\n\
+         subscription_id = \"00000000-0000-0000-0000-000000000000\"\n\
+         resource_group = \"vk-bench\"\n\
+         region = \"westeurope\"\n\
+         arm_endpoint = \"{emulator_url}\"\n\
+         authority_host = \"{emulator_url}\"\n\n\
+         # The emulator is the backend: client-side ARM limits far above what it sees.\n\
+         [aci.rate_limit]\n\
+         reads_per_sec = 1000000.0\n\
+         read_burst = 1000000\n\
+         writes_per_sec = 1000000.0\n\
+         write_burst = 1000000\n\n\
+         [aci.credentials]\n\
+         kind = \"client-secret\"\n\
+         tenant_id = \"vk-local\"\n\
+         client_id = \"vk\"\n\
+         client_secret = \"bench-{secret}\"\n\n\
+         [admin]\n\
+         listen = \"127.0.0.1:{admin_port}\"\n\n\
+         [kubelet]\n\
+         client_ca = \"{ca}\"\n",
+        kubeconfig = info.kubeconfig.display(),
+        ca = info.state_dir.join("ca.crt").display(),
+        secret = std::process::id(),
+    );
+    let config_path = dir.join("vk.toml");
+    std::fs::write(&config_path, &config)?;
+    let child = process::spawn(
+        &dir,
+        "vk",
+        &bin.join("vk"),
+        &[format!("--config={}", config_path.display())],
+    )?;
+    let vk_pid = i32::try_from(child.id())?;
+    Ok(Setup {
+        vk_pid,
+        vk_metrics: SocketAddr::from(([127, 0, 0, 1], admin_port)),
+        emulator: SocketAddr::from(([127, 0, 0, 1], emu_port)),
+        vk_config: format!(
+            "release build, one linux node ({NODE}, capacity {capacity} pods), kube qps/burst \
+             and reconciler at defaults, ACI client limits 10^6/s; emulator with zero delays, \
+             quota {} groups / {} cores, page size 100",
+            2 * n + 100,
+            4 * n + 100
+        ),
+        dir,
+    })
+}
+
+async fn wait_node_ready(client: &Client) -> anyhow::Result<()> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let ready = nodes.get_opt(NODE).await.ok().flatten().is_some_and(|n| {
+            n.status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        });
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the virtual node was not Ready within 90 s");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The counters the harness diffs around each phase.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    cpu: f64,
+    kube: BTreeMap<String, f64>,
+    throttled: f64,
+    pod_counters: BTreeMap<String, f64>,
+    aci: probe::Counters,
+}
+
+fn snapshot(setup: &Setup, ticks: f64) -> anyhow::Result<Snapshot> {
+    let cpu = probe::cpu_secs(setup.vk_pid, ticks)?;
+    let text = probe::http_get(setup.vk_metrics, "/metrics").context("vk's /metrics")?;
+    let samples = probe::parse_metrics(&text);
+    let mut pod_counters = BTreeMap::new();
+    for s in &samples {
+        if let Some(short) = s
+            .name
+            .strip_prefix("vk_pod_")
+            .and_then(|n| n.strip_suffix("_total"))
+        {
+            *pod_counters.entry(short.to_owned()).or_insert(0.0) += s.value;
+        }
+    }
+    let aci = probe::parse_counters(
+        &probe::http_get(setup.emulator, "/_emulator/counters").context("emulator counters")?,
+    )?;
+    Ok(Snapshot {
+        cpu,
+        kube: probe::sum_by(&samples, "vk_kube_requests_total", Some("verb")),
+        throttled: probe::sum_by(&samples, "vk_kube_throttled_total", None)
+            .values()
+            .sum(),
+        pod_counters,
+        aci,
+    })
+}
+
+fn writes(per_verb: &BTreeMap<String, f64>) -> f64 {
+    ["create", "update", "patch", "delete"]
+        .iter()
+        .map(|v| per_verb.get(*v).copied().unwrap_or(0.0))
+        .sum()
+}
+
+fn nonzero(m: BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    m.into_iter().filter(|(_, v)| v.abs() > 1e-9).collect()
+}
+
+async fn run_mode(
+    client: &Client,
+    setup: &Setup,
+    args: &BenchArgs,
+    mode: &str,
+    ns: &str,
+) -> anyhow::Result<ModeReport> {
+    let n = args.pods;
+    let ticks = probe::clock_ticks();
+    let limit = Duration::from_secs(120 + n as u64 / 2);
+    workload::create_namespace(client, ns).await?;
+    let tracker = Arc::new(Tracker::default());
+    let watch = tokio::spawn(workload::watch_pods(
+        client.clone(),
+        ns.to_owned(),
+        Arc::clone(&tracker),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let peak_rss_reset = probe::reset_peak_rss(setup.vk_pid);
+
+    // Creation.
+    eprintln!("bench: {mode}: creating {n} pods…");
+    let s0 = snapshot(setup, ticks)?;
+    let start = Instant::now();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    if mode == "nodename" {
+        workload::create_pods(client, ns, n, Some(NODE), &tracker, None).await?;
+    } else {
+        deployments
+            .create(&PostParams::default(), &workload::deployment("bench", n))
+            .await
+            .context("creating the Deployment")?;
+    }
+    let (running, _) =
+        workload::wait_until(&tracker, start, limit, &format!("{mode} Running"), |c| {
+            c.1 >= n
+        })
+        .await;
+    let s1 = snapshot(setup, ticks)?;
+    let running_complete = tracker.counts().1;
+    let (lat_watch, lat_ts) = tracker.latencies();
+    eprintln!(
+        "bench: {mode}: {running_complete}/{n} Running+Ready in {:.2} s",
+        running.as_secs_f64()
+    );
+
+    // Steady state.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    eprintln!(
+        "bench: {mode}: sampling steady state for {} s…",
+        args.steady_secs
+    );
+    let s2 = snapshot(setup, ticks)?;
+    tokio::time::sleep(Duration::from_secs(args.steady_secs)).await;
+    let s3 = snapshot(setup, ticks)?;
+    let per_min = 60.0 / args.steady_secs.max(1) as f64;
+
+    // Deletion.
+    eprintln!("bench: {mode}: deleting {n} pods…");
+    let s4 = snapshot(setup, ticks)?;
+    let start = Instant::now();
+    if mode == "nodename" {
+        workload::delete_pods(client, ns, n, None).await?;
+    } else {
+        deployments
+            .patch(
+                "bench",
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"spec": {"replicas": 0}})),
+            )
+            .await
+            .context("scaling the Deployment to 0")?;
+    }
+    let (deleted, _) =
+        workload::wait_until(&tracker, start, limit, &format!("{mode} deletion"), |c| {
+            c.2 >= c.0 && c.0 >= n
+        })
+        .await;
+    let s5 = snapshot(setup, ticks)?;
+    let deleted_complete = tracker.counts().2;
+    let peak_rss_mb = probe::status_mb(setup.vk_pid, "VmHWM").unwrap_or(0.0);
+    eprintln!(
+        "bench: {mode}: {deleted_complete}/{n} deleted in {:.2} s",
+        deleted.as_secs_f64()
+    );
+    watch.abort();
+    if mode == "deployment" {
+        let _ = deployments.delete("bench", &DeleteParams::default()).await;
+    }
+    workload::delete_namespace(client, ns).await;
+
+    let nf = n as f64;
+    let api_create = nonzero(probe::diff(&s0.kube, &s1.kube));
+    let api_delete = nonzero(probe::diff(&s4.kube, &s5.kube));
+    let by_op = |s: &Snapshot| probe::counters_by_op(&s.aci);
+    let running_secs = running.as_secs_f64();
+    Ok(ModeReport {
+        mode: mode.to_owned(),
+        pods: n,
+        running_secs,
+        running_complete,
+        pods_per_sec: if running_secs > 0.0 {
+            running_complete as f64 / running_secs
+        } else {
+            0.0
+        },
+        latency_watch: Latency::of(&lat_watch),
+        latency_creation_ts: Latency::of(&lat_ts),
+        running_ratio_to_control: None,
+        delete_secs: deleted.as_secs_f64(),
+        deleted_complete,
+        delete_ratio_to_control: None,
+        cpu_create_secs: s1.cpu - s0.cpu,
+        cpu_delete_secs: s5.cpu - s4.cpu,
+        peak_rss_mb,
+        peak_rss_reset,
+        api_writes_per_pod_create: writes(&api_create) / nf,
+        api_writes_per_pod_delete: writes(&api_delete) / nf,
+        api_per_pod_create: probe::scale(&api_create, nf),
+        api_per_pod_delete: probe::scale(&api_delete, nf),
+        kube_throttled: s5.throttled - s0.throttled,
+        aci_per_pod_create: probe::scale(&nonzero(probe::diff(&by_op(&s0), &by_op(&s1))), nf),
+        aci_per_pod_delete: probe::scale(&nonzero(probe::diff(&by_op(&s4), &by_op(&s5))), nf),
+        aci_errors: nonzero(probe::diff(
+            &probe::counters_errors(&s0.aci),
+            &probe::counters_errors(&s5.aci),
+        )),
+        steady_secs: args.steady_secs,
+        steady_aci_per_min: probe::scale(
+            &nonzero(probe::diff(&by_op(&s2), &by_op(&s3))),
+            1.0 / per_min,
+        ),
+        steady_api_per_min: probe::scale(&nonzero(probe::diff(&s2.kube, &s3.kube)), 1.0 / per_min),
+        vk_pod_counters: nonzero(probe::diff(&s0.pod_counters, &s5.pod_counters)),
+    })
+}
