@@ -3,6 +3,7 @@
 //! cluster given by kubeconfig; on failure the cluster's state is collected
 //! into `target/e2e-artifacts/`.
 
+use crate::up::workspace_root;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -37,12 +38,6 @@ pub(crate) struct ChaosArgs {
     /// Rounds of SIGKILL during a burst (the test command runs 2).
     #[arg(long, default_value_t = 10)]
     rounds: u32,
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 fn artifacts_dir() -> PathBuf {

@@ -34,18 +34,18 @@ pub(crate) struct DownArgs {
     name: String,
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
@@ -60,7 +60,7 @@ fn random_hex() -> String {
     format!("{:x}{:x}", nanos, std::process::id())
 }
 
-fn wait_for_url(log: &Path) -> anyhow::Result<String> {
+pub(crate) fn wait_for_url(log: &Path) -> anyhow::Result<String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while std::time::Instant::now() < deadline {
         if let Ok(text) = std::fs::read_to_string(log)
@@ -76,7 +76,7 @@ fn wait_for_url(log: &Path) -> anyhow::Result<String> {
     )
 }
 
-fn tail(path: &Path, lines: usize) -> String {
+pub(crate) fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -229,7 +229,7 @@ async fn wait_nodes_ready(kubeconfig: &Path) -> anyhow::Result<()> {
     }
 }
 
-fn stop_services(dir: &Path) {
+pub(crate) fn stop_services(dir: &Path) {
     for name in ["vk", "aci-emulator"] {
         if let Some(rec) = process::read_pid_file(dir, name) {
             process::stop(&rec, Duration::from_secs(10));

@@ -7,6 +7,7 @@ mod probe;
 mod report;
 mod workload;
 
+use crate::up::{free_port, stop_services, tail, target_dir, wait_for_url, workspace_root};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,37 +56,6 @@ pub(crate) struct BenchArgs {
     /// How long to sample ACI calls with every pod idle.
     #[arg(long, default_value_t = 60)]
     steady_secs: u64,
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn stop_services(dir: &Path) {
-    for name in ["vk", "aci-emulator"] {
-        if let Some(rec) = process::read_pid_file(dir, name) {
-            process::stop(&rec, Duration::from_secs(10));
-        }
-    }
 }
 
 /// What the harness started.
@@ -250,22 +220,6 @@ fn start_and_measure(
         modes,
         notes,
     })
-}
-
-fn wait_for_url(log: &Path) -> anyhow::Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(text) = std::fs::read_to_string(log)
-            && let Some(url) = text.lines().find(|l| l.starts_with("http://"))
-        {
-            return Ok(url.trim().to_owned());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!(
-        "the ACI emulator printed no URL within 30 s; see {}",
-        log.display()
-    )
 }
 
 fn start_services(args: &BenchArgs, info: &ClusterInfo, bin: &Path) -> anyhow::Result<Setup> {
