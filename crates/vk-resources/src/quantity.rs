@@ -33,7 +33,9 @@
 //!   `2000` → `2k`, `1500` → `1500`); decimal-SI inputs get an SI suffix,
 //!   exponent inputs get `e<exp>` (`1.5e-3` → `1500e-6`).
 //!
-//! Every canonical string parses back to the same value and format class.
+//! Every canonical string parses back to the same value. The format class can
+//! change, as in apimachinery: `62.5Ki` (64000 bytes, not a whole number of Ki)
+//! is written `64000`, which reads back as a decimal quantity (canonical `64k`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -77,11 +79,21 @@ pub struct ExactQuantity {
     format: QuantityFormat,
 }
 
+/// The input as errors show it: whole when short, else its first 64
+/// characters and its length, so a hostile 1 MB string makes no 1 MB message.
+fn shown(input: &str) -> String {
+    const MAX: usize = 64;
+    match input.char_indices().nth(MAX) {
+        None => input.to_owned(),
+        Some((cut, _)) => format!("{}…({} bytes)", &input[..cut], input.len()),
+    }
+}
+
 impl ExactQuantity {
-    /// Parses a quantity string; errors name the input.
+    /// Parses a quantity string; errors name the input (truncated past 64 characters).
     pub fn parse(input: &str) -> Result<Self, Error> {
         parse(input).map_err(|reason| Error::InvalidQuantity {
-            input: input.to_owned(),
+            input: shown(input),
             reason,
         })
     }
@@ -344,7 +356,7 @@ fn interpret_suffix(suffix: &str) -> Result<(QuantityFormat, i32, u32), String> 
             }
             let exponent: i32 = rest
                 .parse()
-                .map_err(|_| format!("exponent {rest:?} out of range"))?;
+                .map_err(|_| format!("exponent {:?} out of range", shown(rest)))?;
             Ok((QuantityFormat::DecimalExponent, exponent, 0))
         }
     }
