@@ -269,18 +269,22 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
     }
 }
 
-async fn recreate(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
-    tracing::info!("container image changed: re-creating the instance");
+/// Deletes `key`'s instance through the provider (counted in the metrics).
+async fn provider_delete(ctx: &Ctx, key: &PodKey, action: &'static str) -> Result<bool, Error> {
     ReconcilerMetrics::inc(&ctx.metrics.deletes);
-    let gone = ctx
-        .provider
+    ctx.provider
         .delete_pod(key)
         .await
         .map_err(|source| Error::Provider {
-            action: "delete (recreate)",
+            action,
             pod: key.to_string(),
             source,
-        })?;
+        })
+}
+
+async fn recreate(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
+    tracing::info!("container image changed: re-creating the instance");
+    let gone = provider_delete(ctx, key, "delete (recreate)").await?;
     let desired = pending(
         "Recreating",
         "a container image changed; Azure Container Instances cannot update a group in place, so it is re-created",
@@ -297,16 +301,7 @@ async fn recreate(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
 }
 
 async fn delete(key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
-    ReconcilerMetrics::inc(&ctx.metrics.deletes);
-    let gone = ctx
-        .provider
-        .delete_pod(key)
-        .await
-        .map_err(|source| Error::Provider {
-            action: "delete",
-            pod: key.to_string(),
-            source,
-        })?;
+    let gone = provider_delete(ctx, key, "delete").await?;
     if !gone {
         ctx.wake.notify_one();
         return Ok(Action::requeue(Duration::from_secs(1)));
@@ -355,16 +350,7 @@ async fn active_deadline(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Ac
     match deadline_left(pod) {
         Some(left) if left.is_zero() => {
             tracing::info!("active deadline exceeded");
-            ReconcilerMetrics::inc(&ctx.metrics.deletes);
-            let gone = ctx
-                .provider
-                .delete_pod(key)
-                .await
-                .map_err(|source| Error::Provider {
-                    action: "delete (deadline)",
-                    pod: key.to_string(),
-                    source,
-                })?;
+            let gone = provider_delete(ctx, key, "delete (deadline)").await?;
             if !gone {
                 return Ok(Some(Action::requeue(Duration::from_secs(1))));
             }
