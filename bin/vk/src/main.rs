@@ -301,6 +301,17 @@ async fn wire_controllers(
                 ));
             }
         }
+        for op in aci_for_metrics.operation_counts() {
+            samples.push(
+                metrics::Sample::counter(
+                    "vk_aci_requests",
+                    "ARM requests by operation and HTTP status (0: no response).",
+                    op.count as f64,
+                )
+                .label("operation", op.operation)
+                .label("status", op.status.to_string()),
+            );
+        }
         samples
     });
     let mut controllers: Vec<(
@@ -434,6 +445,12 @@ async fn wire_controllers(
                     "Normal events not published (event rate limit).",
                     m.events_dropped,
                 ),
+                metrics::Sample::counter(
+                    "vk_pod_reconcile_duration_seconds_sum",
+                    "Time spent reconciling pods (divide by vk_pod_reconciles_total for the mean).",
+                    m.reconcile_micros as f64 / 1e6,
+                )
+                .label("node", &name),
             ]
         });
         let stop = services.shutdown.clone();

@@ -72,6 +72,15 @@ async fn two_nodes_ready_renewed_and_recreated() {
     );
     // ARM traffic is visible in vk's metrics (the health probe at least).
     assert!(vk.metric("vk_aci_attempts_total", "").await >= 1.0);
+    assert!(
+        vk.metric(
+            "vk_aci_requests_total",
+            "operation=\"usages\",status=\"200\""
+        )
+        .await
+            >= 1.0
+    );
+    assert!(vk.metric("vk_pod_reconcile_duration_seconds_sum", "").await >= 0.0);
 
     // A deleted node is back within 15 s; a deleted lease within a renew interval (10 s) or so.
     let uid = l.metadata.uid.unwrap();

@@ -261,7 +261,12 @@ impl ContainerInstances {
         &self.resource_group
     }
 
-    /// A snapshot of the counters.
+    /// Requests sent so far, by operation and HTTP status.
+    pub fn operation_counts(&self) -> Vec<crate::metrics::OperationCount> {
+        self.shared.metrics.operation_counts()
+    }
+
+    /// A snapshot of the client's counters.
     pub fn metrics(&self) -> ClientMetrics {
         self.shared.metrics.snapshot()
     }
@@ -851,8 +856,10 @@ impl Shared {
                 Ok::<_, reqwest::Error>((status, headers, body.to_vec()))
             }
             .await;
+            let op = crate::metrics::operation(&method, url.path());
             let delay = match outcome {
                 Ok((status, headers, body)) => {
+                    self.metrics.record(op, status.as_u16());
                     self.metrics.observe_headers(&headers);
                     let raw = RawResponse {
                         status,
@@ -893,6 +900,7 @@ impl Shared {
                     delay
                 }
                 Err(err) => {
+                    self.metrics.record(op, 0);
                     Metrics::incr(&self.metrics.transport_errors);
                     let retryable = !err.is_builder() && !err.is_redirect();
                     let mut failure = Failure::from_reqwest(err);

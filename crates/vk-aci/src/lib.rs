@@ -87,7 +87,7 @@ pub use cloud::AzureCloud;
 pub use error::{Error, Failure, FailureDetail, FailureKind};
 pub use http::{http_client, tls_config};
 pub use lro::LroOptions;
-pub use metrics::ClientMetrics;
+pub use metrics::{ClientMetrics, OperationCount};
 pub use rate_limit::{BucketConfig, RateLimits};
 pub use retry::{RetryPolicy, retry_after};
 pub use secret::Secret;

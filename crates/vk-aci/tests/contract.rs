@@ -136,6 +136,20 @@ async fn every_operation_against_the_emulator() {
     assert!(aci.get("g0").await.unwrap_err().is_not_found());
     aci.delete("g0").await.unwrap();
 
+    // Every request is counted by operation and status.
+    let counts = aci.operation_counts();
+    let count = |op: &str, status: u16| {
+        counts
+            .iter()
+            .filter(|c| c.operation == op && c.status == status)
+            .map(|c| c.count)
+            .sum::<u64>()
+    };
+    assert_eq!(count("create", 201), 5, "{counts:?}");
+    assert!(count("list", 200) >= 3, "{counts:?}");
+    assert!(count("logs", 200) >= 2, "{counts:?}");
+    assert!(count("delete", 204) >= 1, "{counts:?}");
+
     // Validation errors come back typed, with ARM's code.
     let mut bad = group("true");
     bad.location = None;

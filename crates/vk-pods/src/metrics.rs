@@ -15,6 +15,7 @@ pub struct ReconcilerMetrics {
     pub(crate) orphans_deleted: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) events_dropped: AtomicU64,
+    pub(crate) reconcile_micros: AtomicU64,
 }
 
 /// A copy of [`ReconcilerMetrics`].
@@ -40,6 +41,8 @@ pub struct ReconcilerMetricsSnapshot {
     pub rejected: u64,
     /// Normal events not published because of the event rate limit.
     pub events_dropped: u64,
+    /// Time spent in reconcile runs, in microseconds (with `reconciles`, the mean latency).
+    pub reconcile_micros: u64,
 }
 
 impl ReconcilerMetrics {
@@ -57,6 +60,7 @@ impl ReconcilerMetrics {
             orphans_deleted: l(&self.orphans_deleted),
             rejected: l(&self.rejected),
             events_dropped: l(&self.events_dropped),
+            reconcile_micros: l(&self.reconcile_micros),
         }
     }
 

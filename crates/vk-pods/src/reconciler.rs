@@ -180,7 +180,13 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let span = tracing::debug_span!("reconcile", pod = %key);
     async move {
         ReconcilerMetrics::inc(&ctx.metrics.reconciles);
-        reconcile_inner(&pod, &key, &ctx).await
+        let started = std::time::Instant::now();
+        let result = reconcile_inner(&pod, &key, &ctx).await;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        ctx.metrics
+            .reconcile_micros
+            .fetch_add(micros, std::sync::atomic::Ordering::Relaxed);
+        result
     }
     .instrument(span)
     .await
