@@ -198,28 +198,14 @@ async fn the_seed_iis_deployment_scales_out_up_and_down() {
     .await;
 
     // Scale up: cpu request 2 → the group is created with 2 CPUs.
+    // (A patch, not get-modify-replace: the deployment controller writes the
+    // object concurrently.)
+    let scale_up = serde_json::json!({"spec": {"template": {"spec": {"containers": [{
+        "name": "iis",
+        "resources": {"requests": {"memory": "1G", "cpu": "2"}, "limits": {"memory": "1G", "cpu": "2"}}
+    }]}}}});
     deployments
-        .replace("iis", &PostParams::default(), &{
-            let mut d = deployments.get("iis").await.unwrap();
-            let c = &mut d
-                .spec
-                .as_mut()
-                .unwrap()
-                .template
-                .spec
-                .as_mut()
-                .unwrap()
-                .containers[0];
-            *c = iis(&ns.name, "2", &world.windows)
-                .spec
-                .unwrap()
-                .template
-                .spec
-                .unwrap()
-                .containers[0]
-                .clone();
-            d
-        })
+        .patch("iis", &PatchParams::default(), &Patch::Strategic(&scale_up))
         .await
         .unwrap();
     wait::until("5 IIS pods with cpu 2 Running", 120, || async {
