@@ -570,6 +570,10 @@ pub(crate) struct ReconcilerSpec {
     pub(crate) steady_sync_interval_secs: u32,
     /// Age before a container group without a pod is deleted.
     pub(crate) orphan_gc_grace_secs: u32,
+    /// Delay between creating a group that is still provisioning and reading its status once.
+    pub(crate) first_look_delay_ms: u32,
+    /// How often a group the listing still shows as provisioning is read in full.
+    pub(crate) provisioning_refresh_interval_secs: u32,
 }
 
 impl Default for ReconcilerSpec {
@@ -579,6 +583,8 @@ impl Default for ReconcilerSpec {
             sync_interval_secs: 5,
             steady_sync_interval_secs: 60,
             orphan_gc_grace_secs: 60,
+            first_look_delay_ms: 250,
+            provisioning_refresh_interval_secs: 30,
         }
     }
 }
@@ -598,6 +604,16 @@ impl ReconcilerSpec {
     /// [`Self::orphan_gc_grace_secs`] as a duration.
     pub(crate) fn orphan_gc_grace(&self) -> Duration {
         secs(self.orphan_gc_grace_secs)
+    }
+
+    /// [`Self::first_look_delay_ms`] as a duration.
+    pub(crate) fn first_look_delay(&self) -> Duration {
+        Duration::from_millis(u64::from(self.first_look_delay_ms))
+    }
+
+    /// [`Self::provisioning_refresh_interval_secs`] as a duration.
+    pub(crate) fn provisioning_refresh_interval(&self) -> Duration {
+        secs(self.provisioning_refresh_interval_secs)
     }
 }
 
@@ -1232,6 +1248,11 @@ impl Config {
                 ),
             );
         }
+        positive(
+            e,
+            "reconciler.provisioning_refresh_interval_secs",
+            self.reconciler.provisioning_refresh_interval_secs,
+        );
         if !(self.kube.qps.is_finite() && self.kube.qps > 0.0) {
             e.add("kube.qps", "must be a positive number");
         }

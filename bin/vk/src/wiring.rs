@@ -336,6 +336,8 @@ pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::Re
     rc.sync_interval = config.reconciler.sync_interval();
     rc.steady_sync_interval = config.reconciler.steady_sync_interval();
     rc.orphan_grace = config.reconciler.orphan_gc_grace();
+    rc.first_look_delay = config.reconciler.first_look_delay();
+    rc.provisioning_refresh_interval = config.reconciler.provisioning_refresh_interval();
     rc
 }
 

@@ -17,6 +17,14 @@ pub struct ReconcilerConfig {
     pub sync_interval: Duration,
     /// Status sync interval when every pod is steady.
     pub steady_sync_interval: Duration,
+    /// How long after creating an instance that is still provisioning its
+    /// status is read once (a fast backend is Running by then, so the pod goes
+    /// straight to Running with one status write). Later reads follow the sync.
+    pub first_look_delay: Duration,
+    /// While the listing still reports an instance as provisioning (the same
+    /// state as the last full read), its full status is re-read only this often;
+    /// a change of the listed state is read at the next sync.
+    pub provisioning_refresh_interval: Duration,
     /// Steady pods whose full status is refreshed per sync (round robin), so
     /// provider reads per minute are bounded by this, not by the pod count.
     pub refresh_budget: usize,
@@ -35,8 +43,9 @@ pub struct ReconcilerConfig {
 
 impl ReconcilerConfig {
     /// Defaults for `node_name`: linux, host IP 127.0.0.1, 32 concurrent
-    /// reconciles, sync every 5 s (60 s when steady), 20 refreshes per sync, 60 s orphan grace,
-    /// 5 Normal events per second (burst 25).
+    /// reconciles, first status read 250 ms after creation, sync every 5 s (60 s
+    /// when steady), provisioning instances re-read every 30 s, 20 refreshes per
+    /// sync, 60 s orphan grace, 5 Normal events per second (burst 25).
     pub fn new(node_name: impl Into<String>) -> Self {
         Self {
             node_name: node_name.into(),
@@ -45,6 +54,8 @@ impl ReconcilerConfig {
             concurrency: 32,
             sync_interval: Duration::from_secs(5),
             steady_sync_interval: Duration::from_secs(60),
+            first_look_delay: Duration::from_millis(250),
+            provisioning_refresh_interval: Duration::from_secs(30),
             refresh_budget: 20,
             orphan_grace: Duration::from_secs(60),
             field_manager: "vk".into(),

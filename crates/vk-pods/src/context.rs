@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::metrics::ReconcilerMetrics;
 use crate::status::{differs, patch, qos_class};
-use crate::{Error, Instance, PodKey, PodReport, Provider, ReconcilerConfig};
+use crate::{Error, Instance, InstanceState, PodKey, PodReport, Provider, ReconcilerConfig};
 
 /// A locally created instance is trusted for this long even if a list does not show it yet.
 const FRESH_CREATE: Duration = Duration::from_secs(30);
@@ -41,6 +41,11 @@ pub(crate) struct Ctx {
     event_budget: Mutex<(f64, Instant)>,
     /// Consecutive failures by pod UID, and when the next attempt may run.
     failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Instances created while still provisioning, by pod UID: when their
+    /// status is read for the first time.
+    first_looks: Mutex<HashMap<String, Instant>>,
+    /// The state the last full status read reported, by pod UID, and when.
+    observed: Mutex<HashMap<String, (InstanceState, Instant)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -73,6 +78,8 @@ impl Ctx {
             listed: std::sync::atomic::AtomicBool::new(false),
             event_budget: Mutex::new((f64::from(event_burst), Instant::now())),
             failures: Mutex::default(),
+            first_looks: Mutex::default(),
+            observed: Mutex::default(),
         }
     }
 
@@ -96,6 +103,49 @@ impl Ctx {
         lock(&self.instances).remove(uid);
         lock(&self.events).remove(uid);
         lock(&self.failures).remove(uid);
+        lock(&self.first_looks).remove(uid);
+        lock(&self.observed).remove(uid);
+    }
+
+    /// Reads `uid`'s status once `after` has passed (see
+    /// [`ReconcilerConfig::first_look_delay`]).
+    pub(crate) fn schedule_first_look(&self, uid: &str, after: Duration) {
+        lock(&self.first_looks).insert(uid.to_owned(), Instant::now() + after);
+    }
+
+    /// When `uid`'s first status read is due, if it has not happened yet.
+    pub(crate) fn first_look_due(&self, uid: &str) -> Option<Instant> {
+        lock(&self.first_looks).get(uid).copied()
+    }
+
+    /// Marks `uid`'s first status read as done.
+    pub(crate) fn first_look_taken(&self, uid: &str) {
+        lock(&self.first_looks).remove(uid);
+    }
+
+    /// Records the state a full status read reported (and updates the
+    /// instance's coarse state with it).
+    pub(crate) fn observe(&self, uid: &str, state: Option<InstanceState>) {
+        let Some(state) = state else { return };
+        lock(&self.observed).insert(uid.to_owned(), (state, Instant::now()));
+        if let Some((inst, _)) = lock(&self.instances).get_mut(uid) {
+            inst.state = state;
+        }
+    }
+
+    /// True when a full read already reported `listed` recently enough that
+    /// reading again now would only repeat it: provisioning instances are
+    /// re-read every [`ReconcilerConfig::provisioning_refresh_interval`],
+    /// others when the last read is older than half a sync interval.
+    pub(crate) fn recently_observed(&self, uid: &str, listed: InstanceState) -> bool {
+        let fresh_for = if listed == InstanceState::Creating {
+            self.config.provisioning_refresh_interval
+        } else {
+            self.config.sync_interval / 2
+        };
+        lock(&self.observed)
+            .get(uid)
+            .is_some_and(|(state, at)| *state == listed && at.elapsed() < fresh_for)
     }
 
     /// Replaces the instance map with a fresh list, keeping local creations

@@ -36,6 +36,7 @@ pub struct InMemoryProvider {
     next_ip: AtomicU64,
     fail_creates: Mutex<Vec<ProviderError>>,
     pending_on_create: std::sync::atomic::AtomicBool,
+    provisioning: std::sync::atomic::AtomicBool,
     /// Calls by operation: create, delete, status, list.
     calls: [AtomicU64; 4],
 }
@@ -65,6 +66,23 @@ impl InMemoryProvider {
     /// sees it Running.
     pub fn report_pending_on_create(&self, pending: bool) {
         self.pending_on_create.store(pending, Ordering::Relaxed);
+    }
+
+    /// While set, every instance is reported as still provisioning (by
+    /// creation, status reads and listings), like a slow backend.
+    pub fn hold_provisioning(&self, hold: bool) {
+        self.provisioning.store(hold, Ordering::Relaxed);
+    }
+
+    fn held(&self) -> bool {
+        self.provisioning.load(Ordering::Relaxed)
+    }
+
+    fn still_starting(mut report: PodReport) -> PodReport {
+        report.status.phase = Some("Pending".into());
+        report.status.container_statuses = None;
+        report.state = Some(InstanceState::Creating);
+        report
     }
 
     /// How many instances run now.
@@ -231,11 +249,9 @@ impl Provider for InMemoryProvider {
                     .unwrap_or_else(|| "Always".into()),
                 containers,
             });
-            let mut report = Self::report(r);
-            if self.pending_on_create.load(Ordering::Relaxed) {
-                report.status.phase = Some("Pending".into());
-                report.status.container_statuses = None;
-                report.state = Some(InstanceState::Creating);
+            let report = Self::report(r);
+            if self.pending_on_create.load(Ordering::Relaxed) || self.held() {
+                return Ok(Some(Self::still_starting(report)));
             }
             Ok(Some(report))
         })
@@ -256,7 +272,12 @@ impl Provider for InMemoryProvider {
         Box::pin(async move {
             self.calls[2].fetch_add(1, Ordering::Relaxed);
             let uid = pod.metadata.uid.clone().unwrap_or_default();
-            Ok(lock(&self.pods).get(&uid).map(Self::report))
+            let report = lock(&self.pods).get(&uid).map(Self::report);
+            Ok(if self.held() {
+                report.map(Self::still_starting)
+            } else {
+                report
+            })
         })
     }
 
@@ -267,7 +288,11 @@ impl Provider for InMemoryProvider {
                 .values()
                 .map(|r| Instance {
                     key: r.key.clone(),
-                    state: InstanceState::Running,
+                    state: if self.held() {
+                        InstanceState::Creating
+                    } else {
+                        InstanceState::Running
+                    },
                     spec_hash: Some(r.hash.clone()),
                 })
                 .collect())

@@ -124,8 +124,10 @@ pub trait Provider: Send + Sync + 'static {
         pod: &'a Pod,
     ) -> BoxFuture<'a, Result<Option<PodReport>, ProviderError>>;
 
-    /// Starts deleting the instance of `key`. Returns true once it is gone
-    /// (also when it never existed), false while deletion is in progress.
+    /// Deletes the instance of `key`. Returns true once it is gone, never
+    /// existed, or its deletion was accepted by a backend that finishes it on
+    /// its own (a deletion that fails later leaves an instance the status
+    /// sync collects as an orphan); false while the reconciler must call again.
     fn delete_pod<'a>(&'a self, key: &'a PodKey) -> BoxFuture<'a, Result<bool, ProviderError>>;
 
     /// The current report of `pod`'s instance; `None` when no instance exists.

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{DeleteParams, Preconditions};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::{WatchStreamExt as _, reflector, watcher};
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt as _};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
@@ -107,6 +107,8 @@ impl PodReconciler {
         let (cache_ready_tx, cache_ready_rx) = tokio::sync::watch::channel(false);
         let pod_stream = watcher(pods, wc)
             .default_backoff()
+            // managedFields are often half of a pod's size and vk never reads them.
+            .modify(|pod: &mut Pod| pod.managed_fields_mut().clear())
             .reflect(writer)
             .inspect(move |ev| {
                 if matches!(ev, Ok(watcher::Event::InitDone)) {
@@ -219,7 +221,31 @@ async fn reconcile_inner(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, E
         {
             recreate(pod, key, ctx).await
         }
-        Some(_) => Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change)),
+        Some(_) => {
+            if let Some(action) = first_look(pod, key, ctx).await? {
+                return Ok(action);
+            }
+            Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change))
+        }
+    }
+}
+
+/// The first status read of an instance that was still provisioning when it
+/// was created: `Some(requeue)` while it is not due yet.
+async fn first_look(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Action>, Error> {
+    let Some(due) = ctx.first_look_due(&key.uid) else {
+        return Ok(None);
+    };
+    let now = tokio::time::Instant::now();
+    if due > now {
+        return Ok(Some(Action::requeue(due - now)));
+    }
+    ctx.first_look_taken(&key.uid);
+    if sync::refresh(ctx, pod).await {
+        Ok(None)
+    } else {
+        // The instance vanished right after its creation: create it again.
+        Ok(Some(Action::requeue(Duration::from_secs(1))))
     }
 }
 
@@ -246,10 +272,22 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
                 spec_hash: Some(spec_hash(pod)),
             });
             ctx.succeeded(&key.uid);
-            if let Some(report) = report {
-                ctx.publish(pod, &report).await?;
+            match report {
+                // Still provisioning: the pod already says Pending, so write
+                // nothing now and read the status once shortly (a fast backend
+                // is Running by then: one status write per pod).
+                _ if state == InstanceState::Creating => {
+                    let after = ctx.config.first_look_delay;
+                    ctx.schedule_first_look(&key.uid, after);
+                    Ok(Action::requeue(after))
+                }
+                Some(report) => {
+                    ctx.observe(&key.uid, report.state);
+                    ctx.publish(pod, &report).await?;
+                    Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change))
+                }
+                None => Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change)),
             }
-            Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change))
         }
         Err(e) => match e.kind {
             ErrorKind::InvalidSpec | ErrorKind::Unsupported => {

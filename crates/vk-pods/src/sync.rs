@@ -110,9 +110,14 @@ async fn sync_once(
                 busy = true;
                 let _ = trigger.unbounded_send(ObjectRef::from_obj(&*pod));
             }
+            // Just created: the reconciler reads it shortly.
+            Some(_) if ctx.first_look_due(&key.uid).is_some() => busy = true,
             Some(inst) if transitioning(&pod, inst.state) => {
                 busy = true;
-                urgent.push(pod);
+                // The listing says nothing new about it: do not read it again yet.
+                if !ctx.recently_observed(&key.uid, inst.state) {
+                    urgent.push(pod);
+                }
             }
             Some(_) => {
                 busy |= runs_to_completion(&pod);
@@ -131,29 +136,37 @@ async fn sync_once(
     futures::stream::iter(urgent)
         .for_each_concurrent(usize::from(ctx.config.concurrency.max(1)), |pod| {
             let ctx = Arc::clone(ctx);
-            async move { refresh(&ctx, &pod).await }
+            async move {
+                refresh(&ctx, &pod).await;
+            }
         })
         .await;
     collect_orphans(ctx, store).await;
     busy
 }
 
-async fn refresh(ctx: &Ctx, pod: &Pod) {
+/// Reads `pod`'s full status and publishes it; false when the instance is gone
+/// (it is forgotten, so the next reconcile re-creates it).
+pub(crate) async fn refresh(ctx: &Ctx, pod: &Pod) -> bool {
     let key = PodKey::of(pod);
     ReconcilerMetrics::inc(&ctx.metrics.status_refreshes);
     match ctx.provider.pod_status(pod).await {
         Ok(Some(report)) => {
+            ctx.observe(&key.uid, report.state);
             if let Err(e) = ctx.publish(pod, &report).await {
                 tracing::warn!(pod = %key, error = %e, "status not written; retrying next sync");
             }
+            true
         }
         Ok(None) => {
             // Gone behind our back (deleted in the portal, emulator reset): re-create.
             tracing::warn!(pod = %key, "instance disappeared; it will be re-created");
             ctx.forget(&key.uid);
+            false
         }
         Err(e) => {
-            tracing::warn!(pod = %key, error = %e, "reading status failed; retrying next sync")
+            tracing::warn!(pod = %key, error = %e, "reading status failed; retrying next sync");
+            true
         }
     }
 }
