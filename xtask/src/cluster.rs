@@ -104,7 +104,12 @@ pub(crate) fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
 
 /// Resolves (or builds) the binaries and starts the named cluster.
 pub(crate) fn up(name: &str) -> anyhow::Result<ClusterInfo> {
-    let spec = ClusterSpec::named(name)?;
+    up_spec(ClusterSpec::named(name)?)
+}
+
+/// Resolves (or builds) the binaries and starts the cluster `spec` describes.
+pub(crate) fn up_spec(spec: ClusterSpec) -> anyhow::Result<ClusterInfo> {
+    let name = spec.name.clone();
     let bins = Binaries::resolve_or_build()?;
     eprintln!("starting cluster `{name}`...");
     crate::runtime()?
