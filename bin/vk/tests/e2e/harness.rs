@@ -56,7 +56,12 @@ pub(crate) struct Vk {
     pub(crate) log: PathBuf,
     pub(crate) admin: u16,
     pub(crate) dir: PathBuf,
+    /// vk's `RUST_LOG`.
+    pub(crate) rust_log: String,
 }
+
+/// The `RUST_LOG` of a vk started with [`Vk::start`].
+pub(crate) const DEFAULT_RUST_LOG: &str = "info,vk_node=debug,vk_pods=debug";
 
 /// vk's configuration for the given nodes (name, os) against `emulator_url`.
 pub(crate) fn config(
@@ -89,6 +94,11 @@ pub(crate) fn config(
 
 impl Vk {
     pub(crate) fn start(config_text: &str, admin: u16) -> Self {
+        Self::start_with_log(config_text, admin, DEFAULT_RUST_LOG)
+    }
+
+    /// Like [`Vk::start`], with `rust_log` as vk's `RUST_LOG` (e.g. `trace`).
+    pub(crate) fn start_with_log(config_text: &str, admin: u16, rust_log: &str) -> Self {
         let dir = std::env::temp_dir().join(unique("vk-e2e"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let config = dir.join("vk.toml");
@@ -100,6 +110,7 @@ impl Vk {
             log,
             admin,
             dir,
+            rust_log: rust_log.to_owned(),
         };
         vk.spawn();
         vk
@@ -121,7 +132,7 @@ impl Vk {
         }
         let child = cmd
             .arg(format!("--config={}", self.config.display()))
-            .env("RUST_LOG", "info,vk_node=debug,vk_pods=debug")
+            .env("RUST_LOG", &self.rust_log)
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log"))
             .stderr(out)
@@ -161,6 +172,12 @@ impl Vk {
     pub(crate) fn restart9(&mut self) {
         self.kill9();
         self.spawn();
+    }
+
+    /// Everything vk wrote to stdout and stderr so far (all its runs).
+    pub(crate) fn log_text(&self) -> String {
+        let bytes = std::fs::read(&self.log).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     pub(crate) fn log_tail(&self) -> String {
