@@ -46,7 +46,13 @@ pub(crate) struct Ctx {
     first_looks: Mutex<HashMap<String, Instant>>,
     /// The state the last full status read reported, by pod UID, and when.
     observed: Mutex<HashMap<String, (InstanceState, Instant)>>,
+    /// Pods whose deletion vk completed (instance and object), by UID, and
+    /// when: a reconcile queued before the object left the cache is a no-op.
+    deleted: Mutex<HashMap<String, Instant>>,
 }
+
+/// How long a completed deletion is remembered.
+const DELETED_MEMORY: Duration = Duration::from_secs(300);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these small maps cannot leave them
@@ -80,7 +86,24 @@ impl Ctx {
             failures: Mutex::default(),
             first_looks: Mutex::default(),
             observed: Mutex::default(),
+            deleted: Mutex::default(),
         }
+    }
+
+    /// Records that `uid`'s instance and pod object are gone.
+    pub(crate) fn deletion_done(&self, uid: &str) {
+        let mut d = lock(&self.deleted);
+        if d.len() >= 1024 && d.len().is_power_of_two() {
+            d.retain(|_, at| at.elapsed() < DELETED_MEMORY);
+        }
+        d.insert(uid.to_owned(), Instant::now());
+    }
+
+    /// True when vk completed `uid`'s deletion moments ago.
+    pub(crate) fn deletion_was_done(&self, uid: &str) -> bool {
+        lock(&self.deleted)
+            .get(uid)
+            .is_some_and(|at| at.elapsed() < DELETED_MEMORY)
     }
 
     pub(crate) fn node_taints(&self) -> Vec<Taint> {

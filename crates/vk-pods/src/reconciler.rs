@@ -345,6 +345,10 @@ async fn recreate(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
 }
 
 async fn delete(key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
+    if ctx.deletion_was_done(&key.uid) {
+        // A reconcile queued by the object's last updates, before it left the cache.
+        return Ok(Action::await_change());
+    }
     let gone = provider_delete(ctx, key, "delete").await?;
     if !gone {
         ctx.wake.notify_one();
@@ -371,6 +375,7 @@ async fn delete(key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
             });
         }
     }
+    ctx.deletion_done(&key.uid);
     tracing::info!("pod deleted after its instance was removed");
     Ok(Action::await_change())
 }

@@ -164,6 +164,42 @@ async fn pods_run_complete_and_are_deleted_gracefully() {
 }
 
 #[tokio::test]
+async fn each_deleted_pod_costs_one_provider_delete() {
+    // The pod's last updates (deletion timestamp, then vk's own grace-0
+    // delete) queue reconciles after the deletion completed: they must not
+    // call the provider again.
+    let h = Harness::start("pods-del1", serde_json::json!([])).await;
+    let n = 20;
+    for i in 0..n {
+        h.create(
+            &format!("p{i}"),
+            serde_json::json!({"restartPolicy": "Always"}),
+        )
+        .await;
+    }
+    for i in 0..n {
+        h.phase(&format!("p{i}"), "Running").await;
+    }
+    let before = h.provider.calls().1;
+    let pods = h.pods();
+    for i in 0..n {
+        pods.delete(&format!("p{i}"), &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    for i in 0..n {
+        wait::deleted(&pods, &format!("p{i}"), 30).await;
+    }
+    assert!(h.provider.is_empty());
+    assert_eq!(
+        h.provider.calls().1 - before,
+        n,
+        "one provider delete per pod"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn admission_and_invalid_specs_fail_with_reasons_without_retry_storms() {
     // (A NoExecute taint the pod does not tolerate is covered by unit tests:
     // on a real cluster the controller-manager's taint manager evicts such a

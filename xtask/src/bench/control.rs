@@ -1,6 +1,7 @@
 //! The control experiment: no vk, a plain client doing what vk must do at
-//! the least — one status write per pod — straight to the API server. Its
-//! times are the limit this API server sets on this machine.
+//! the least — one status write per pod, and one grace-0 delete confirming
+//! each graceful deletion — straight to the API server. Its times are the
+//! limit this API server sets on this machine.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -145,11 +146,15 @@ pub(crate) async fn run(client: &Client, ns: &str, n: usize) -> anyhow::Result<C
         eprintln!("bench: control: only {running_complete}/{n} pods Running");
     }
 
-    eprintln!("bench: control: deleting {n} pods (grace 0)…");
+    eprintln!(
+        "bench: control: deleting {n} pods (default grace; the control confirms each with grace 0)…"
+    );
+    let confirmer = tokio::spawn(confirm_deletions(api.clone()));
     let start = Instant::now();
-    workload::delete_pods(client, ns, n, Some(0)).await?;
+    workload::delete_pods(client, ns, n, None).await?;
     let (deleted, _) =
         workload::wait_until(&tracker, start, limit, "control deletion", |c| c.2 >= n).await;
+    confirmer.abort();
     let deleted_complete = tracker.counts().2;
     watch.abort();
     workload::delete_namespace(client, ns).await;
@@ -171,6 +176,41 @@ pub(crate) async fn run(client: &Client, ns: &str, n: usize) -> anyhow::Result<C
         deleted_complete,
         status_writes: writes.load(Ordering::Relaxed),
     })
+}
+
+/// What a kubelet does at the least when a pod is deleted gracefully: once
+/// its containers are gone, delete the object with grace 0 (UID precondition).
+/// The control's containers are imaginary, so it confirms as soon as its
+/// watch sees the deletion timestamp.
+async fn confirm_deletions(api: Api<Pod>) {
+    use kube::runtime::{WatchStreamExt as _, watcher};
+    watcher(api.clone(), watcher::Config::default())
+        .applied_objects()
+        .filter_map(|p| async move { p.ok() })
+        .filter(|p| {
+            let deleting = p.metadata.deletion_timestamp.is_some();
+            async move { deleting }
+        })
+        .map(|p| {
+            let api = api.clone();
+            async move {
+                let name = p.metadata.name.clone().unwrap_or_default();
+                let dp = DeleteParams {
+                    grace_period_seconds: Some(0),
+                    preconditions: Some(kube::api::Preconditions {
+                        uid: p.metadata.uid.clone(),
+                        resource_version: None,
+                    }),
+                    ..DeleteParams::default()
+                };
+                if let Err(e) = api.delete(&name, &dp).await {
+                    tracing::debug!(pod = %name, error = %e, "control: confirming a deletion failed");
+                }
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .for_each(|()| async {})
+        .await;
 }
 
 /// An unbounded receiver as a stream.
