@@ -80,9 +80,11 @@ fn container_key(c: &ContainerStatus) -> Value {
         c.restart_count,
         c.image,
         c.started,
+        // Whole seconds: the API server stores times at that precision, so a
+        // provider's sub-second start time would otherwise always differ.
         state
             .and_then(|s| s.running.as_ref())
-            .map(|r| r.started_at.as_ref().map(|t| t.0.to_string())),
+            .map(|r| r.started_at.as_ref().map(|t| t.0.as_second())),
         state
             .and_then(|s| s.waiting.as_ref())
             .map(|w| (w.reason.clone(), w.message.clone())),
@@ -219,6 +221,26 @@ mod tests {
         cur.phase = Some("Pending".into());
         assert!(differs(Some(&cur), &desired));
         assert!(differs(None, &desired));
+    }
+
+    #[test]
+    fn sub_second_start_times_do_not_count_as_a_change() {
+        let status = |started: &str| -> PodStatus {
+            serde_json::from_value(json!({
+                "phase": "Running",
+                "containerStatuses": [{"name": "main", "image": "busybox", "imageID": "",
+                    "ready": true, "restartCount": 0,
+                    "state": {"running": {"startedAt": started}}}]
+            }))
+            .unwrap()
+        };
+        // What the API server gives back (whole seconds) against a provider's report.
+        let stored = status("2026-11-28T05:00:01Z");
+        assert!(!differs(
+            Some(&stored),
+            &status("2026-11-28T05:00:01.734512Z")
+        ));
+        assert!(differs(Some(&stored), &status("2026-11-28T05:00:02.1Z")));
     }
 
     #[test]
