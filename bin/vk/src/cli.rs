@@ -286,12 +286,12 @@ pub(crate) struct AciArgs {
 #[derive(Debug, Clone, Default, Args, Serialize)]
 #[command(next_help_heading = "Kubernetes client")]
 pub(crate) struct KubeArgs {
-    /// Sustained requests per second to the API server [default: 200].
+    /// Sustained requests per second to the API server [default: 500].
     #[arg(id = "kube_qps", long = "kube-qps", value_name = "QPS", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) qps: Option<f64>,
 
-    /// Request burst above --kube-qps [default: 400].
+    /// Request burst above --kube-qps [default: 1000].
     #[arg(
         id = "kube_burst",
         long = "kube-burst",

@@ -630,8 +630,8 @@ pub(crate) struct KubeSpec {
 impl Default for KubeSpec {
     fn default() -> Self {
         Self {
-            qps: 200.0,
-            burst: 400,
+            qps: 500.0,
+            burst: 1000,
         }
     }
 }

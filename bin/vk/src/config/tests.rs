@@ -69,8 +69,8 @@ fn defaults() {
         assert_eq!(config.lease.duration(), Duration::from_secs(40));
         assert_eq!(config.lease.renew_interval(), Duration::from_secs(10));
         assert_eq!(config.admin.listen.to_string(), "0.0.0.0:10255");
-        assert_eq!(config.kube.qps, 200.0);
-        assert_eq!(config.kube.burst, 400);
+        assert_eq!(config.kube.qps, 500.0);
+        assert_eq!(config.kube.burst, 1000);
         assert_eq!(config.reconciler.concurrency, 32);
         assert!(!config.ha.enabled);
         assert!(!config.drain_on_shutdown);
