@@ -467,15 +467,13 @@ impl ContainerInstances {
             .map_err(CallError::from);
         let rg = self.resource_group.to_string();
         self.shared
-            .pages::<ContainerGroupListResult>(first, "container group list")
-            .map_ok(|page| futures::stream::iter(page.value.into_iter().map(Ok)))
+            .items::<ContainerGroupListResult>(first)
             .map_err(move |e| {
                 e.into_error(|failure| Error::List {
                     resource_group: rg.clone(),
                     failure,
                 })
             })
-            .try_flatten()
     }
 
     /// Starts a stopped group and waits for the start operation.
@@ -661,62 +659,55 @@ impl ContainerInstances {
 
     /// Capabilities of a region (CPU, memory and GPU maxima per OS), all pages.
     pub async fn capabilities(&self, location: &str) -> Result<Vec<Capabilities>, Error> {
-        let first = self
-            .location_url(location, "capabilities")
-            .map_err(CallError::from);
-        self.shared
-            .pages::<CapabilitiesListResult>(first, "capabilities")
-            .map_ok(|page| futures::stream::iter(page.value.into_iter().map(Ok)))
-            .try_flatten()
-            .try_collect()
-            .instrument(tracing::debug_span!("aci.capabilities", location))
-            .await
-            .map_err(|e: CallError| {
-                e.into_error(|failure| Error::Capabilities {
-                    location: location.to_owned(),
-                    failure,
-                })
-            })
+        self.location_list::<CapabilitiesListResult>(
+            location,
+            "capabilities",
+            tracing::debug_span!("aci.capabilities", location),
+            |location, failure| Error::Capabilities { location, failure },
+        )
+        .await
     }
 
     /// Quota usage of a region.
     pub async fn usages(&self, location: &str) -> Result<Vec<Usage>, Error> {
-        let first = self
-            .location_url(location, "usages")
-            .map_err(CallError::from);
-        self.shared
-            .pages::<UsageListResult>(first, "usages")
-            .map_ok(|page| futures::stream::iter(page.value.into_iter().map(Ok)))
-            .try_flatten()
-            .try_collect()
-            .instrument(tracing::debug_span!("aci.usages", location))
-            .await
-            .map_err(|e: CallError| {
-                e.into_error(|failure| Error::Usages {
-                    location: location.to_owned(),
-                    failure,
-                })
-            })
+        self.location_list::<UsageListResult>(
+            location,
+            "usages",
+            tracing::debug_span!("aci.usages", location),
+            |location, failure| Error::Usages { location, failure },
+        )
+        .await
     }
 
     /// Images cached in a region.
     pub async fn cached_images(&self, location: &str) -> Result<Vec<CachedImage>, Error> {
+        self.location_list::<CachedImagesListResult>(
+            location,
+            "cachedImages",
+            tracing::debug_span!("aci.cached_images", location),
+            |location, failure| Error::CachedImages { location, failure },
+        )
+        .await
+    }
+
+    /// Every item of a per-region list (`locations/{location}/{segment}`), all pages; a failure
+    /// is wrapped by `wrap` with the location.
+    async fn location_list<P: Page>(
+        &self,
+        location: &str,
+        segment: &str,
+        span: tracing::Span,
+        wrap: fn(String, Failure) -> Error,
+    ) -> Result<Vec<P::Item>, Error> {
         let first = self
-            .location_url(location, "cachedImages")
+            .location_url(location, segment)
             .map_err(CallError::from);
         self.shared
-            .pages::<CachedImagesListResult>(first, "cached images")
-            .map_ok(|page| futures::stream::iter(page.value.into_iter().map(Ok)))
-            .try_flatten()
+            .items::<P>(first)
             .try_collect()
-            .instrument(tracing::debug_span!("aci.cached_images", location))
+            .instrument(span)
             .await
-            .map_err(|e: CallError| {
-                e.into_error(|failure| Error::CachedImages {
-                    location: location.to_owned(),
-                    failure,
-                })
-            })
+            .map_err(|e: CallError| e.into_error(|failure| wrap(location.to_owned(), failure)))
     }
 
     fn group_url(&self, name: &str, rest: &[&str]) -> Result<Url, Failure> {
@@ -764,15 +755,21 @@ impl Shared {
         Ok(url)
     }
 
-    /// Pages of a list, following absolute `nextLink`s.
-    fn pages<'a, P>(
+    /// The items of a list, page after page.
+    fn items<'a, P: Page + 'a>(
         &'a self,
         first: Result<Url, CallError>,
-        what: &'static str,
-    ) -> impl Stream<Item = Result<P, CallError>> + Send + 'a
-    where
-        P: DeserializeOwned + NextLink + Send + 'a,
-    {
+    ) -> impl Stream<Item = Result<P::Item, CallError>> + Send + 'a {
+        self.pages::<P>(first)
+            .map_ok(|page| futures::stream::iter(page.into_items().into_iter().map(Ok)))
+            .try_flatten()
+    }
+
+    /// Pages of a list, following absolute `nextLink`s.
+    fn pages<'a, P: Page + 'a>(
+        &'a self,
+        first: Result<Url, CallError>,
+    ) -> impl Stream<Item = Result<P, CallError>> + Send + 'a {
         futures::stream::try_unfold(Some(first), move |next| async move {
             let Some(url) = next else { return Ok(None) };
             let url = url?;
@@ -782,7 +779,7 @@ impl Shared {
             if raw.status != StatusCode::OK {
                 return Err(raw.failure().into());
             }
-            let page: P = raw.json(what)?;
+            let page: P = raw.json(P::WHAT)?;
             let next = match page.next_link().filter(|l| !l.is_empty()) {
                 Some(link) => {
                     let next = Url::parse(link).map_err(|e| {
@@ -892,7 +889,7 @@ impl Shared {
                     if transitioning {
                         delay = delay.max(policy.transitioning_delay);
                     }
-                    if attempt >= policy.max_attempts || Instant::now() + delay >= deadline {
+                    if attempt >= policy.max_attempts || past_deadline(delay, deadline) {
                         tracing::warn!(%method, path = url.path(), status = status.as_u16(), attempt, "giving up");
                         return Ok(raw);
                     }
@@ -908,7 +905,7 @@ impl Shared {
                     let delay = policy.backoff(attempt);
                     if !retryable
                         || attempt >= policy.max_attempts
-                        || Instant::now() + delay >= deadline
+                        || past_deadline(delay, deadline)
                     {
                         tracing::warn!(%method, path = url.path(), attempt, error = %failure, "giving up");
                         return Err(failure.into());
@@ -922,31 +919,63 @@ impl Shared {
     }
 }
 
-/// List pages with a `nextLink`.
-pub(crate) trait NextLink {
+/// Whether waiting `delay` from now reaches `deadline` (then the call gives up). A delay
+/// beyond what an `Instant` can hold (a huge `Retry-After`) is past any deadline.
+pub(crate) fn past_deadline(delay: Duration, deadline: Instant) -> bool {
+    Instant::now()
+        .checked_add(delay)
+        .is_none_or(|at| at >= deadline)
+}
+
+/// A page of a list: its items and the absolute URL of the next page.
+pub(crate) trait Page: DeserializeOwned + Send {
+    /// What the list holds.
+    type Item: Send;
+    /// The list, in decode errors ("invalid {WHAT} in response").
+    const WHAT: &'static str;
+    /// The next page, if any (empty means none).
     fn next_link(&self) -> Option<&str>;
+    /// The items of this page.
+    fn into_items(self) -> Vec<Self::Item>;
 }
 
-impl NextLink for ContainerGroupListResult {
-    fn next_link(&self) -> Option<&str> {
-        self.next_link.as_deref()
-    }
+/// Implements [`Page`] for list results with `value` and `nextLink`.
+macro_rules! page {
+    ($($page:ty => $item:ty, $what:literal;)*) => {$(
+        impl Page for $page {
+            type Item = $item;
+            const WHAT: &'static str = $what;
+            fn next_link(&self) -> Option<&str> {
+                self.next_link.as_deref()
+            }
+            fn into_items(self) -> Vec<$item> {
+                self.value
+            }
+        }
+    )*};
 }
 
-impl NextLink for CapabilitiesListResult {
-    fn next_link(&self) -> Option<&str> {
-        self.next_link.as_deref()
-    }
+page! {
+    ContainerGroupListResult => ContainerGroup, "container group list";
+    CapabilitiesListResult => Capabilities, "capabilities";
+    UsageListResult => Usage, "usages";
+    CachedImagesListResult => CachedImage, "cached images";
 }
 
-impl NextLink for UsageListResult {
-    fn next_link(&self) -> Option<&str> {
-        self.next_link.as_deref()
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl NextLink for CachedImagesListResult {
-    fn next_link(&self) -> Option<&str> {
-        self.next_link.as_deref()
+    /// Fuzz crash `arm_failure/crash-d2c0b3dd380dc457c44508490fc2a2e0408dac05`, second layer:
+    /// once `retry_after` saturated, a `Retry-After` of `Duration::MAX` (and already before, an
+    /// integer one of `u64::MAX` seconds) overflowed `Instant::now() + delay` in the retry
+    /// loop's deadline check, a panic on any throttled or failed response carrying it.
+    #[test]
+    fn huge_delays_are_past_the_deadline() {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        assert!(past_deadline(Duration::MAX, deadline));
+        assert!(past_deadline(Duration::from_secs(u64::MAX), deadline));
+        assert!(past_deadline(Duration::from_secs(121), deadline));
+        assert!(!past_deadline(Duration::from_secs(1), deadline));
     }
 }

@@ -73,6 +73,8 @@ mod cloud;
 pub mod credentials;
 mod error;
 pub mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod lro;
 mod metrics;

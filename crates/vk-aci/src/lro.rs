@@ -248,7 +248,7 @@ fn parse_link(link: &str) -> Result<Url, CallError> {
     })
 }
 
-fn wait_for(options: &crate::lro::LroOptions, headers: &HeaderMap) -> Duration {
+pub(crate) fn wait_for(options: &crate::lro::LroOptions, headers: &HeaderMap) -> Duration {
     retry_after(headers)
         .unwrap_or(options.poll_interval)
         .min(options.max_poll_interval)

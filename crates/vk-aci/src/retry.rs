@@ -112,7 +112,8 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         && secs.is_finite()
         && secs >= 0.0
     {
-        return Some(Duration::from_secs_f64(secs));
+        // Beyond `Duration::MAX` (~5.8e11 years): as long as can be, not a panic.
+        return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
     let date = jiff::fmt::rfc2822::DateTimeParser::new()
         .parse_timestamp(value)
@@ -198,5 +199,24 @@ mod tests {
         h.insert("retry-after-ms", "1500".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_millis(1500)));
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    /// Fuzz crash `arm_failure/crash-d2c0b3dd380dc457c44508490fc2a2e0408dac05` (minimized:
+    /// `retry-after: 1111111111111111111111`): too large for `u64`, so parsed as a float, and
+    /// `Duration::from_secs_f64(1.1e21)` panicked, taking the client down on any failed
+    /// response carrying it.
+    #[test]
+    fn huge_retry_after_saturates() {
+        let mut h = HeaderMap::new();
+        for value in ["1111111111111111111111", "1e300", "18446744073709551616.5"] {
+            h.insert("retry-after", value.parse().unwrap());
+            assert_eq!(retry_after(&h), Some(Duration::MAX), "{value}");
+        }
+        h.insert("retry-after", "18446744073709551615".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(u64::MAX)));
+        for value in ["NaN", "inf", "-1", "-0.5"] {
+            h.insert("retry-after", value.parse().unwrap());
+            assert_eq!(retry_after(&h), None, "{value}");
+        }
     }
 }

@@ -121,6 +121,27 @@ async fn retries_stop_at_the_deadline() {
     assert!((2..=3).contains(&attempts), "{attempts} attempts");
 }
 
+/// Fuzz crash `arm_failure/crash-d2c0b3dd380dc457c44508490fc2a2e0408dac05` end to end: a
+/// throttled response asking to wait ~forever (`Retry-After` beyond `u64` seconds, or exactly
+/// `u64::MAX` seconds) panicked the client; now the call gives up at once with the 429.
+#[tokio::test]
+async fn absurd_retry_after_gives_up_instead_of_panicking() {
+    for value in ["1111111111111111111111", "18446744073709551615"] {
+        let server = Server::start(move |_, _, _| {
+            reply(
+                429,
+                &[("retry-after", value.into())],
+                r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#,
+            )
+        })
+        .await;
+        let err = client(&server).get("g1").await.unwrap_err();
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(429), "{value}");
+        assert!(err.failure().unwrap().retry_after.is_some());
+        assert_eq!(server.count("GET", GROUP_PATH), 1, "{value}");
+    }
+}
+
 #[tokio::test]
 async fn connection_errors_are_retried_then_reported() {
     // A port with nothing listening.
@@ -380,6 +401,54 @@ async fn logs_exec_capabilities_usages() {
     );
     let usages = c.usages("westus").await.unwrap();
     assert_eq!(usages[0].limit, Some(100));
+}
+
+/// The per-region lists share one paging helper: pages are followed, and failures name the
+/// operation and the location.
+#[tokio::test]
+async fn region_lists_page_and_name_the_location_in_errors() {
+    let server = Server::start(|req, _, base| {
+        let last = req.path.rsplit('/').next().unwrap_or("");
+        match (last, req.query.contains("page=2")) {
+            ("cachedImages", false) => {
+                let next = format!("{base}{}?api-version=2023-05-01&page=2", &req.path[1..]);
+                let body = serde_json::json!({
+                    "value": [{"osType": "Linux", "image": "nginx"}],
+                    "nextLink": next,
+                });
+                reply(200, &[], body.to_string())
+            }
+            ("cachedImages", true) => reply(
+                200,
+                &[],
+                r#"{"value":[{"osType":"Windows","image":"mcr.microsoft.com/windows/servercore"}]}"#,
+            ),
+            ("usages", _) => reply(
+                404,
+                &[("x-ms-request-id", "req-404".into())],
+                r#"{"error":{"code":"NoRegisteredProviderFound","message":"no such location"}}"#,
+            ),
+            _ => reply(403, &[], r#"{"error":{"code":"AuthorizationFailed","message":"denied"}}"#),
+        }
+    })
+    .await;
+    let c = client(&server);
+    let images = c.cached_images("westus").await.unwrap();
+    let names: Vec<_> = images.iter().map(|i| i.image.as_str()).collect();
+    assert_eq!(names, ["nginx", "mcr.microsoft.com/windows/servercore"]);
+    let err = c.usages("nowhere").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Usages { location, .. } if location == "nowhere"),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), Some("NoRegisteredProviderFound"));
+    assert_eq!(err.request_id(), Some("req-404"));
+    let err = c.capabilities("westus").await.unwrap_err();
+    assert!(matches!(&err, Error::Capabilities { location, .. } if location == "westus"));
+    assert!(err.is_auth());
+    let err = c.cached_images("").await.unwrap_err();
+    assert!(matches!(&err, Error::CachedImages { location, .. } if location.is_empty()));
+    assert_eq!(err.failure().unwrap().kind, FailureKind::InvalidArgument);
 }
 
 #[tokio::test]
