@@ -105,6 +105,32 @@ fn pod_corpus_replays() {
     }
 }
 
+/// The SPDY, WebSocket and ARM failure targets keep their checks in the
+/// crates' hidden `fuzzing` modules, so the replays run exactly those.
+#[test]
+fn spdy_corpus_replays() {
+    for (path, data) in corpus("spdy_frames") {
+        let r = std::panic::catch_unwind(|| vk_kubelet_api::fuzzing::spdy_frames(&data));
+        assert!(r.is_ok(), "{}", path.display());
+    }
+}
+
+#[test]
+fn websocket_corpus_replays() {
+    for (path, data) in corpus("websocket_channel") {
+        let r = std::panic::catch_unwind(|| vk_kubelet_api::fuzzing::websocket_channel(&data));
+        assert!(r.is_ok(), "{}", path.display());
+    }
+}
+
+#[test]
+fn arm_failure_corpus_replays() {
+    for (path, data) in corpus("arm_failure") {
+        let r = std::panic::catch_unwind(|| vk_aci::fuzzing::arm_failure_input(&data));
+        assert!(r.is_ok(), "{}", path.display());
+    }
+}
+
 /// Fuzz crash `quantity_parse/crash-1a2c8254c95b799e3a266b5a86eb85d030a7cfa4`,
 /// input `62.5Ki`: the canonical form `64000` re-parses as decimal SI and
 /// canonicalizes to `64k`, so `canonical()` is not a fixed point, against the

@@ -62,6 +62,8 @@ mod auth;
 mod backend;
 mod error;
 mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 mod logs;
 pub mod quote;
 mod server;

@@ -155,6 +155,77 @@ impl Running {
     }
 }
 
+/// Stdin on its way from the client to the backend.
+///
+/// The session loops must not await the backend's stdin channel inside the loop: a backend
+/// that writes its output before it reads more input (`cat`, the ACI bridge) blocks on a full
+/// stdout channel while the loop blocks on a full stdin channel, and the session hangs. So
+/// received stdin is queued here and delivered by [`flush`](Self::flush), one branch of the
+/// loop's `select!`, while output keeps flowing; the loop reads nothing more from the client
+/// until the queue is empty ([`is_idle`](Self::is_idle)), which keeps back-pressure on the
+/// client.
+#[derive(Debug)]
+pub(crate) struct StdinPipe {
+    tx: Option<mpsc::Sender<Bytes>>,
+    queue: std::collections::VecDeque<Bytes>,
+    close_when_flushed: bool,
+}
+
+impl StdinPipe {
+    /// A pipe to the backend's stdin; `None` when the command takes no stdin.
+    pub(crate) fn new(tx: Option<mpsc::Sender<Bytes>>) -> Self {
+        Self {
+            tx,
+            queue: std::collections::VecDeque::new(),
+            close_when_flushed: false,
+        }
+    }
+
+    /// Nothing waits to be delivered: the loop may read from the client.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Queues data for the backend (dropped if stdin is closed).
+    pub(crate) fn push(&mut self, data: Bytes) {
+        if self.tx.is_some() && !self.close_when_flushed {
+            self.queue.push_back(data);
+        }
+    }
+
+    /// Closes stdin once the queued data is delivered.
+    pub(crate) fn close(&mut self) {
+        if self.queue.is_empty() {
+            self.tx = None;
+        } else {
+            self.close_when_flushed = true;
+        }
+    }
+
+    /// Delivers the queued data, waiting for room in the backend's channel. Cancel-safe: what
+    /// is not delivered stays queued. If the backend dropped its stdin, the data is discarded.
+    pub(crate) async fn flush(&mut self) {
+        while !self.queue.is_empty() {
+            let Some(tx) = &self.tx else {
+                self.queue.clear();
+                break;
+            };
+            let Ok(permit) = tx.reserve().await else {
+                // The backend no longer reads stdin.
+                self.tx = None;
+                self.queue.clear();
+                break;
+            };
+            if let Some(data) = self.queue.pop_front() {
+                permit.send(data);
+            }
+        }
+        if self.close_when_flushed {
+            self.tx = None;
+        }
+    }
+}
+
 /// Parses resize messages: a stream of `{"Width":…,"Height":…}` JSON objects.
 #[derive(Debug, Default)]
 pub(crate) struct ResizeDecoder {

@@ -10,9 +10,9 @@
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use base64::Engine as _;
 use bytes::Bytes;
-use futures::{SinkExt as _, StreamExt as _};
+use futures::{Sink, SinkExt as _, Stream, StreamExt as _};
 
-use super::{ResizeDecoder, Running, status_json};
+use super::{ResizeDecoder, Running, StdinPipe, status_json};
 use crate::Error;
 use crate::backend::{ExecRequest, ExitStatus};
 
@@ -74,7 +74,7 @@ fn encode(protocol: Protocol, channel: u8, data: &[u8]) -> Message {
     }
 }
 
-fn decode(protocol: Protocol, message: Message) -> Result<Option<(u8, Vec<u8>)>, Error> {
+pub(crate) fn decode(protocol: Protocol, message: Message) -> Result<Option<(u8, Vec<u8>)>, Error> {
     match message {
         Message::Binary(data) if !protocol.base64 => match data.split_first() {
             Some((channel, rest)) => Ok(Some((*channel, rest.to_vec()))),
@@ -106,14 +106,31 @@ pub(crate) async fn serve(
     socket: WebSocket,
     protocol: Protocol,
     request: ExecRequest,
-    mut running: Running,
+    running: Running,
 ) -> Result<(), Error> {
-    let (mut tx, mut rx) = socket.split();
-    let ws_err = |e: axum::Error| Error::Stream(format!("WebSocket: {e}"));
+    let (tx, rx) = socket.split();
+    serve_messages(tx, rx, protocol, request, running).await
+}
+
+/// Runs one exec session on the two halves of a WebSocket (or, for tests and fuzzing, any
+/// message sink and stream).
+pub(crate) async fn serve_messages<Tx, Rx, E>(
+    mut tx: Tx,
+    mut rx: Rx,
+    protocol: Protocol,
+    request: ExecRequest,
+    mut running: Running,
+) -> Result<(), Error>
+where
+    Tx: Sink<Message> + Unpin,
+    Tx::Error: std::fmt::Display,
+    Rx: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let ws_err = |e: Tx::Error| Error::Stream(format!("WebSocket: {e}"));
     let mut resize = ResizeDecoder::default();
     let mut stdout_open = true;
     let mut stderr_open = true;
-    let mut stdin = running.stdin.take();
+    let mut stdin = StdinPipe::new(running.stdin.take());
     while stdout_open || stderr_open {
         tokio::select! {
             out = running.stdout.recv(), if stdout_open => match out {
@@ -127,7 +144,8 @@ pub(crate) async fn serve(
                 }
                 None => stderr_open = false,
             },
-            incoming = rx.next() => match incoming {
+            () = stdin.flush(), if !stdin.is_idle() => {}
+            incoming = rx.next(), if stdin.is_idle() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {
                     // The client went away: stop the command and drop its output.
                     running.abort();
@@ -136,20 +154,14 @@ pub(crate) async fn serve(
                 Some(Ok(message)) => {
                     let Some((channel, data)) = decode(protocol, message)? else { continue };
                     match channel {
-                        STDIN => {
-                            if let Some(s) = &stdin
-                                && s.send(Bytes::from(data)).await.is_err()
-                            {
-                                stdin = None;
-                            }
-                        }
+                        STDIN => stdin.push(Bytes::from(data)),
                         RESIZE => {
                             for size in resize.push(&data) {
                                 let _ = running.resize.try_send(size);
                             }
                         }
                         CLOSE if protocol.version >= 5 && data.first() == Some(&STDIN) => {
-                            stdin = None;
+                            stdin.close();
                         }
                         _ => {}
                     }

@@ -13,7 +13,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use crate::Error;
 
 /// Largest decompressed header block accepted.
-const MAX_HEADER_BLOCK: usize = 256 * 1024;
+pub(crate) const MAX_HEADER_BLOCK: usize = 256 * 1024;
 
 /// Length-prefixed words at the start of the dictionary.
 const WORDS: &[&str] = &[
@@ -217,7 +217,8 @@ impl HeaderDecompressor {
 
     /// Decompresses and parses one header block.
     pub(crate) fn decompress(&mut self, block: &[u8]) -> Result<HeaderList, Error> {
-        let mut out: Vec<u8> = Vec::with_capacity(block.len() * 4 + 64);
+        // Room for the limit and one byte more, at most: a pass fills the spare capacity.
+        let mut out: Vec<u8> = Vec::with_capacity((block.len() * 4 + 64).min(MAX_HEADER_BLOCK + 1));
         let mut consumed = 0usize;
         loop {
             if out.len() > MAX_HEADER_BLOCK {
@@ -251,6 +252,10 @@ impl HeaderDecompressor {
             if !progressed {
                 return Err(bad("truncated header block"));
             }
+        }
+        // The last pass may have gone past the limit (the check above runs before each pass).
+        if out.len() > MAX_HEADER_BLOCK {
+            return Err(bad("header block too large"));
         }
         decode_headers(&out)
     }

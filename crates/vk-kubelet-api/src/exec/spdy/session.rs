@@ -23,7 +23,7 @@ use super::compress::{HeaderCompressor, HeaderDecompressor, HeaderList, header};
 use super::frame::{FLAG_FIN, Frame, SETTINGS_INITIAL_WINDOW_SIZE, goaway, rst};
 use crate::Error;
 use crate::backend::{ContainerRef, DynBackend, ExecRequest};
-use crate::exec::{ResizeDecoder, Running, status_json};
+use crate::exec::{ResizeDecoder, Running, StdinPipe, status_json};
 
 /// The initial window of SPDY/3.1 streams and sessions.
 pub(crate) const DEFAULT_WINDOW: i64 = 64 * 1024;
@@ -470,14 +470,12 @@ where
 
         // Phase 2: run the command.
         let mut running = Running::start(backend, container, request.clone());
-        let mut stdin = running.stdin.take();
+        let mut stdin = StdinPipe::new(running.stdin.take());
         for data in early_stdin {
-            if let Some(s) = &stdin {
-                let _ = s.send(data).await;
-            }
+            stdin.push(data);
         }
         if stdin_closed {
-            stdin = None;
+            stdin.close();
         }
         let stdout_id = streams.get(&Kind::Stdout).copied();
         let stderr_id = if request.tty {
@@ -513,7 +511,8 @@ where
                     },
                     None => stderr_open = false,
                 },
-                event = self.reader.next(), if !client_gone => {
+                () = stdin.flush(), if !stdin.is_idle() => {}
+                event = self.reader.next(), if !client_gone && stdin.is_idle() => {
                     let event = match event? {
                         None => {
                             client_gone = true;
@@ -526,14 +525,11 @@ where
                         Some(Event::Frame(Frame::Data { stream_id, flags, data })) => {
                             self.acknowledge(stream_id, data.len()).await?;
                             if Some(stream_id) == stdin_id {
-                                if let Some(s) = &stdin
-                                    && !data.is_empty()
-                                    && s.send(data).await.is_err()
-                                {
-                                    stdin = None;
+                                if !data.is_empty() {
+                                    stdin.push(data);
                                 }
                                 if flags & FLAG_FIN != 0 {
-                                    stdin = None;
+                                    stdin.close();
                                 }
                             } else if Some(stream_id) == resize_id {
                                 for size in resize.push(&data) {
@@ -544,7 +540,7 @@ where
                         Some(Event::Frame(Frame::RstStream { stream_id, .. }))
                             if Some(stream_id) == stdin_id =>
                         {
-                            stdin = None;
+                            stdin.close();
                         }
                         Some(Event::Frame(Frame::GoAway { .. })) => {
                             client_gone = true;
@@ -801,6 +797,80 @@ mod tests {
         }
         assert_eq!(stdout, b"hello\n");
         assert!(String::from_utf8_lossy(&status).contains("Success"));
+        writer
+            .send(Out::Frame(Frame::GoAway {
+                last_good_stream_id: 0,
+                status: goaway::OK,
+            }))
+            .await
+            .unwrap();
+        task.await.unwrap().unwrap();
+    }
+
+    /// The deadlock the `websocket_channel` fuzz target found (see `crate::fuzzing` and
+    /// `exec::StdinPipe`), on the SPDY side: the client streams stdin to `cat` faster than it
+    /// is echoed. The session used to await the backend's full stdin channel while the backend
+    /// awaited the session's full stdout channel, and hung.
+    #[tokio::test]
+    async fn stdin_flood_to_a_cat_does_not_deadlock() {
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let backend: Arc<dyn DynBackend> = Arc::new(crate::tests::FakeBackend::default());
+        let request = ExecRequest {
+            command: vec!["cat".into()],
+            stdin: true,
+            stdout: true,
+            ..Default::default()
+        };
+        let container = ContainerRef {
+            namespace: "ns".into(),
+            pod: "p".into(),
+            container: "c".into(),
+        };
+        let task = tokio::spawn(serve_exec(server, backend, container, request));
+        let (r, w) = tokio::io::split(client);
+        let mut reader = FrameReader::new(r);
+        let mut writer = FrameWriter::new(w).unwrap();
+        for (id, kind) in [(1, "error"), (3, "stdin"), (5, "stdout")] {
+            writer
+                .send(Out::SynStream {
+                    stream_id: id,
+                    flags: 0,
+                    headers: vec![("streamtype".into(), kind.into())],
+                })
+                .await
+                .unwrap();
+        }
+        const CHUNKS: usize = 200;
+        for i in 0..CHUNKS {
+            writer
+                .send(Out::Frame(Frame::Data {
+                    stream_id: 3,
+                    flags: if i + 1 == CHUNKS { FLAG_FIN } else { 0 },
+                    data: Bytes::from(vec![b'x'; 10]),
+                }))
+                .await
+                .unwrap();
+        }
+        let read = async {
+            let mut stdout = 0;
+            loop {
+                match reader.next().await.unwrap().unwrap() {
+                    Event::Frame(Frame::Data {
+                        stream_id: 5, data, ..
+                    }) => stdout += data.len(),
+                    Event::Frame(Frame::Data {
+                        stream_id: 1,
+                        flags,
+                        ..
+                    }) if flags & FLAG_FIN != 0 => return stdout,
+                    _ => {}
+                }
+            }
+        };
+        let stdout = tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("the session hung");
+        assert_eq!(stdout, CHUNKS * 10);
         writer
             .send(Out::Frame(Frame::GoAway {
                 last_good_stream_id: 0,
