@@ -149,7 +149,12 @@ pub(crate) async fn run(client: &Client, ns: &str, n: usize) -> anyhow::Result<C
     eprintln!(
         "bench: control: deleting {n} pods (default grace; the control confirms each with grace 0)…"
     );
-    let confirmer = tokio::spawn(confirm_deletions(api.clone()));
+    // All pods run: the fake kubelet only confirms the deletions.
+    let confirmer = tokio::spawn(fake_kubelet(
+        api.clone(),
+        FAKE_NODE,
+        Arc::new(AtomicUsize::new(0)),
+    ));
     let start = Instant::now();
     workload::delete_pods(client, ns, n, None).await?;
     let (deleted, _) =
@@ -178,23 +183,77 @@ pub(crate) async fn run(client: &Client, ns: &str, n: usize) -> anyhow::Result<C
     })
 }
 
-/// What a kubelet does at the least when a pod is deleted gracefully: once
-/// its containers are gone, delete the object with grace 0 (UID precondition).
-/// The control's containers are imaginary, so it confirms as soon as its
-/// watch sees the deletion timestamp.
-async fn confirm_deletions(api: Api<Pod>) {
+/// The schedulable fake node of the deployment-mode control.
+pub(crate) const SCHED_NODE: &str = "bench-control-sched-node";
+const SCHED_NODE_TYPE: &str = "bench-control-sched";
+
+/// A Node the scheduler can place `n` pods on: Ready, with room for them.
+/// Nothing renews its Lease; the control is over long before the node
+/// lifecycle controller would mark it unreachable (40 s), and its pods
+/// tolerate every taint anyway.
+async fn create_sched_node(client: &Client, n: usize) -> anyhow::Result<()> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(json!({
+        "metadata": {"name": SCHED_NODE, "labels": {"type": SCHED_NODE_TYPE}}
+    }))?;
+    match nodes.create(&PostParams::default(), &node).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.is_already_exists() => {}
+        Err(e) => return Err(e).context("creating the deployment control's fake node"),
+    }
+    let room = json!({"pods": (n + 100).to_string(), "cpu": "1000", "memory": "4Ti"});
+    let now = Timestamp::now()
+        .round(k8s_openapi::jiff::Unit::Second)?
+        .to_string();
+    let status = json!({"status": {
+        "capacity": room,
+        "allocatable": room,
+        "conditions": [{"type": "Ready", "status": "True", "reason": "BenchControl",
+                        "lastHeartbeatTime": now, "lastTransitionTime": now}]
+    }});
+    nodes
+        .patch_status(
+            SCHED_NODE,
+            &PatchParams::default(),
+            &Patch::Strategic(&status),
+        )
+        .await
+        .context("making the deployment control's fake node Ready")?;
+    Ok(())
+}
+
+/// The least a kubelet does for the pods bound to `node` in `api`'s
+/// namespace: one Running status patch per pod, and one grace-0 delete per
+/// graceful deletion. Counts the status writes.
+async fn fake_kubelet(api: Api<Pod>, node: &'static str, writes: Arc<AtomicUsize>) {
     use kube::runtime::{WatchStreamExt as _, watcher};
-    watcher(api.clone(), watcher::Config::default())
-        .applied_objects()
-        .filter_map(|p| async move { p.ok() })
-        .filter(|p| {
+    let done = Arc::new(std::sync::Mutex::new(
+        std::collections::HashSet::<String>::new(),
+    ));
+    watcher(
+        api.clone(),
+        watcher::Config::default().fields(&format!("spec.nodeName={node}")),
+    )
+    .applied_objects()
+    .filter_map(|p| async move { p.ok() })
+    .filter_map(|p| {
+        let done = Arc::clone(&done);
+        async move {
+            let uid = p.metadata.uid.clone()?;
             let deleting = p.metadata.deletion_timestamp.is_some();
-            async move { deleting }
-        })
-        .map(|p| {
-            let api = api.clone();
-            async move {
-                let name = p.metadata.name.clone().unwrap_or_default();
+            let key = format!("{uid}/{deleting}");
+            let mut d = done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            (!workload::running_ready(&p) || deleting)
+                .then_some(())
+                .and_then(|()| d.insert(key).then_some((p, deleting)))
+        }
+    })
+    .map(|(p, deleting)| {
+        let api = api.clone();
+        let writes = Arc::clone(&writes);
+        async move {
+            let name = p.metadata.name.clone().unwrap_or_default();
+            if deleting {
                 let dp = DeleteParams {
                     grace_period_seconds: Some(0),
                     preconditions: Some(kube::api::Preconditions {
@@ -206,11 +265,113 @@ async fn confirm_deletions(api: Api<Pod>) {
                 if let Err(e) = api.delete(&name, &dp).await {
                     tracing::debug!(pod = %name, error = %e, "control: confirming a deletion failed");
                 }
+                return;
             }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .for_each(|()| async {})
-        .await;
+            let i = writes.load(Ordering::Relaxed);
+            let now = Timestamp::now()
+                .round(k8s_openapi::jiff::Unit::Second)
+                .map_or_else(|_| "2020-01-01T00:00:00Z".to_owned(), |t| t.to_string());
+            let body = running_status_patch(&fake_ip(i), &now);
+            match api
+                .patch_status(&name, &PatchParams::default(), &Patch::Strategic(&body))
+                .await
+            {
+                Ok(_) => {
+                    writes.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::warn!(pod = %name, error = %e, "control: status patch failed"),
+            }
+        }
+    })
+    .buffer_unordered(CONCURRENCY)
+    .for_each(|()| async {})
+    .await;
+}
+
+/// The deployment-mode control in namespace `ns`: the same Deployment of `n`
+/// pods as vk's deployment mode, through the scheduler and the ReplicaSet
+/// controller, to a fake node whose "kubelet" is [`fake_kubelet`]; then
+/// scaled to 0.
+pub(crate) async fn run_deployment(
+    client: &Client,
+    ns: &str,
+    n: usize,
+) -> anyhow::Result<ControlReport> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    create_sched_node(client, n).await?;
+    workload::create_namespace(client, ns).await?;
+    let tracker = Arc::new(Tracker::default());
+    let watch = tokio::spawn(workload::watch_pods(
+        client.clone(),
+        ns.to_owned(),
+        Arc::clone(&tracker),
+    ));
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let writes = Arc::new(AtomicUsize::new(0));
+    let kubelet = tokio::spawn(fake_kubelet(api, SCHED_NODE, Arc::clone(&writes)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let limit = Duration::from_secs(120 + n as u64 / 2);
+    eprintln!("bench: control (deployment): a Deployment of {n} pods onto {SCHED_NODE}…");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let start = Instant::now();
+    deployments
+        .create(
+            &PostParams::default(),
+            &workload::deployment_on("bench", n, SCHED_NODE_TYPE, true),
+        )
+        .await
+        .context("creating the control's Deployment")?;
+    let (running, _) = workload::wait_until(
+        &tracker,
+        start,
+        limit,
+        "control (deployment) Running",
+        |c| c.1 >= n,
+    )
+    .await;
+    let (lat, _) = tracker.latencies();
+    let running_complete = tracker.counts().1;
+
+    let start = Instant::now();
+    deployments
+        .patch(
+            "bench",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 0}})),
+        )
+        .await
+        .context("scaling the control's Deployment to 0")?;
+    let (deleted, _) = workload::wait_until(
+        &tracker,
+        start,
+        limit,
+        "control (deployment) deletion",
+        |c| c.2 >= c.0 && c.0 >= n,
+    )
+    .await;
+    let deleted_complete = tracker.counts().2;
+    kubelet.abort();
+    watch.abort();
+    workload::delete_namespace(client, ns).await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let _ = nodes.delete(SCHED_NODE, &DeleteParams::default()).await;
+
+    let running_secs = running.as_secs_f64();
+    Ok(ControlReport {
+        pods: n,
+        running_secs,
+        running_complete,
+        pods_per_sec: if running_secs > 0.0 {
+            running_complete as f64 / running_secs
+        } else {
+            0.0
+        },
+        latency_watch: Latency::of(&lat),
+        delete_secs: deleted.as_secs_f64(),
+        deleted_complete,
+        status_writes: writes.load(Ordering::Relaxed),
+    })
 }
 
 /// An unbounded receiver as a stream.

@@ -116,7 +116,11 @@ pub(crate) struct BenchReport {
     pub(crate) machine: String,
     pub(crate) pods: usize,
     pub(crate) vk_config: String,
+    /// The control for pods created with `nodeName` set.
     pub(crate) control: ControlReport,
+    /// The control for the deployment mode (through the scheduler and the
+    /// ReplicaSet controller to a fake node), when that mode ran.
+    pub(crate) control_deployment: Option<ControlReport>,
     pub(crate) modes: Vec<ModeReport>,
     pub(crate) notes: Vec<String>,
 }
@@ -170,22 +174,31 @@ impl BenchReport {
         let _ = writeln!(out, "- machine: {}", self.machine);
         let _ = writeln!(out, "- vk: {}\n", self.vk_config);
 
-        let c = &self.control;
+        let mut controls = vec![&self.control];
         let mut header = vec!["metric".to_owned(), "control".to_owned()];
+        if let Some(cd) = &self.control_deployment {
+            controls.push(cd);
+            header.push("control (deployment)".to_owned());
+        }
         header.extend(self.modes.iter().map(|m| format!("vk {}", m.mode)));
         let mut rows: Vec<Vec<String>> = Vec::new();
-        let mut row = |name: &str, control: String, f: &dyn Fn(&ModeReport) -> String| {
-            let mut r = vec![name.to_owned(), control];
+        let mut row = |name: &str,
+                       cf: &dyn Fn(&ControlReport) -> String,
+                       f: &dyn Fn(&ModeReport) -> String| {
+            let mut r = vec![name.to_owned()];
+            r.extend(controls.iter().map(|c| cf(c)));
             r.extend(self.modes.iter().map(f));
             rows.push(r);
         };
         row(
             "time to all Running+Ready (s)",
-            format!(
-                "{:.2}{}",
-                c.running_secs,
-                complete(c.running_complete, c.pods)
-            ),
+            &|c| {
+                format!(
+                    "{:.2}{}",
+                    c.running_secs,
+                    complete(c.running_complete, c.pods)
+                )
+            },
             &|m| {
                 format!(
                     "{:.2}{}",
@@ -194,24 +207,30 @@ impl BenchReport {
                 )
             },
         );
-        row("ratio to control", "1.00x".into(), &|m| {
+        row("ratio to control", &|_| "1.00x".into(), &|m| {
             ratio(m.running_ratio_to_control)
         });
-        row("pods/s", format!("{:.1}", c.pods_per_sec), &|m| {
+        row("pods/s", &|c| format!("{:.1}", c.pods_per_sec), &|m| {
             format!("{:.1}", m.pods_per_sec)
         });
-        row("latency p50 (s, watch)", secs(c.latency_watch.p50), &|m| {
-            secs(m.latency_watch.p50)
-        });
-        row("latency p90 (s, watch)", secs(c.latency_watch.p90), &|m| {
-            secs(m.latency_watch.p90)
-        });
-        row("latency p99 (s, watch)", secs(c.latency_watch.p99), &|m| {
-            secs(m.latency_watch.p99)
-        });
+        row(
+            "latency p50 (s, watch)",
+            &|c| secs(c.latency_watch.p50),
+            &|m| secs(m.latency_watch.p50),
+        );
+        row(
+            "latency p90 (s, watch)",
+            &|c| secs(c.latency_watch.p90),
+            &|m| secs(m.latency_watch.p90),
+        );
+        row(
+            "latency p99 (s, watch)",
+            &|c| secs(c.latency_watch.p99),
+            &|m| secs(m.latency_watch.p99),
+        );
         row(
             "latency p50/p99 (s, creationTimestamp)",
-            "–".into(),
+            &|_| "–".into(),
             &|m| {
                 format!(
                     "{} / {}",
@@ -222,11 +241,13 @@ impl BenchReport {
         );
         row(
             "time to delete all (s)",
-            format!(
-                "{:.2}{}",
-                c.delete_secs,
-                complete(c.deleted_complete, c.pods)
-            ),
+            &|c| {
+                format!(
+                    "{:.2}{}",
+                    c.delete_secs,
+                    complete(c.deleted_complete, c.pods)
+                )
+            },
             &|m| {
                 format!(
                     "{:.2}{}",
@@ -235,16 +256,16 @@ impl BenchReport {
                 )
             },
         );
-        row("delete ratio to control", "1.00x".into(), &|m| {
+        row("delete ratio to control", &|_| "1.00x".into(), &|m| {
             ratio(m.delete_ratio_to_control)
         });
-        row("vk CPU create / delete (s)", "–".into(), &|m| {
+        row("vk CPU create / delete (s)", &|_| "–".into(), &|m| {
             format!("{:.2} / {:.2}", m.cpu_create_secs, m.cpu_delete_secs)
         });
-        row("vk CPU total (s)", "–".into(), &|m| {
+        row("vk CPU total (s)", &|_| "–".into(), &|m| {
             format!("{:.2}", m.cpu_create_secs + m.cpu_delete_secs)
         });
-        row("vk peak RSS (MB)", "–".into(), &|m| {
+        row("vk peak RSS (MB)", &|_| "–".into(), &|m| {
             format!(
                 "{:.1}{}",
                 m.peak_rss_mb,
@@ -257,44 +278,54 @@ impl BenchReport {
         });
         row(
             "API writes/pod, create",
-            format!(
-                "{:.2}",
-                if c.pods == 0 {
-                    0.0
-                } else {
-                    c.status_writes as f64 / c.pods as f64
-                }
-            ),
+            &|c| {
+                format!(
+                    "{:.2}",
+                    if c.pods == 0 {
+                        0.0
+                    } else {
+                        c.status_writes as f64 / c.pods as f64
+                    }
+                )
+            },
             &|m| format!("{:.2}", m.api_writes_per_pod_create),
         );
-        row("API requests/pod by verb, create", "–".into(), &|m| {
-            map_line(&m.api_per_pod_create)
-        });
-        row("API writes/pod, delete", "–".into(), &|m| {
+        row(
+            "API requests/pod by verb, create",
+            &|_| "–".into(),
+            &|m| map_line(&m.api_per_pod_create),
+        );
+        row("API writes/pod, delete", &|_| "–".into(), &|m| {
             format!("{:.2}", m.api_writes_per_pod_delete)
         });
-        row("API requests/pod by verb, delete", "–".into(), &|m| {
-            map_line(&m.api_per_pod_delete)
-        });
-        row("API throttled (client-side)", "–".into(), &|m| {
+        row(
+            "API requests/pod by verb, delete",
+            &|_| "–".into(),
+            &|m| map_line(&m.api_per_pod_delete),
+        );
+        row("API throttled (client-side)", &|_| "–".into(), &|m| {
             trim_num(m.kube_throttled)
         });
-        row("ACI calls/pod by op, create", "–".into(), &|m| {
+        row("ACI calls/pod by op, create", &|_| "–".into(), &|m| {
             map_line(&m.aci_per_pod_create)
         });
-        row("ACI calls/pod by op, delete", "–".into(), &|m| {
+        row("ACI calls/pod by op, delete", &|_| "–".into(), &|m| {
             map_line(&m.aci_per_pod_delete)
         });
-        row("ACI non-2xx (op/status: count)", "–".into(), &|m| {
+        row("ACI non-2xx (op/status: count)", &|_| "–".into(), &|m| {
             map_line(&m.aci_errors)
         });
-        row("steady ACI calls/min (pods idle)", "–".into(), &|m| {
-            format!("{} ({} s)", map_line(&m.steady_aci_per_min), m.steady_secs)
-        });
-        row("steady API requests/min (pods idle)", "–".into(), &|m| {
-            map_line(&m.steady_api_per_min)
-        });
-        row("vk pod counters (whole mode)", "–".into(), &|m| {
+        row(
+            "steady ACI calls/min (pods idle)",
+            &|_| "–".into(),
+            &|m| format!("{} ({} s)", map_line(&m.steady_aci_per_min), m.steady_secs),
+        );
+        row(
+            "steady API requests/min (pods idle)",
+            &|_| "–".into(),
+            &|m| map_line(&m.steady_api_per_min),
+        );
+        row("vk pod counters (whole mode)", &|_| "–".into(), &|m| {
             map_line(&m.vk_pod_counters)
         });
         out.push_str(&markdown_table(&header, &rows));
@@ -404,6 +435,42 @@ mod tests {
         assert!(md.contains("- a|b"), "{md}");
         let json = serde_json::to_value(&r).expect("serializes");
         assert_eq!(json["modes"][0]["running_ratio_to_control"], 1.25);
+    }
+
+    #[test]
+    fn the_deployment_control_gets_its_own_column() {
+        let r = BenchReport {
+            pods: 10,
+            control: ControlReport {
+                pods: 10,
+                running_secs: 1.0,
+                running_complete: 10,
+                ..ControlReport::default()
+            },
+            control_deployment: Some(ControlReport {
+                pods: 10,
+                running_secs: 2.5,
+                running_complete: 9,
+                ..ControlReport::default()
+            }),
+            modes: vec![ModeReport {
+                mode: "deployment".into(),
+                pods: 10,
+                running_secs: 3.0,
+                running_complete: 10,
+                ..ModeReport::default()
+            }],
+            ..BenchReport::default()
+        };
+        let md = r.to_markdown();
+        assert!(
+            md.contains("| metric | control | control (deployment) | vk deployment |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| time to all Running+Ready (s) | 1.00 | 2.50 (only 9/10) | 3.00 |"),
+            "{md}"
+        );
     }
 
     #[test]

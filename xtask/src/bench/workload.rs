@@ -248,8 +248,22 @@ fn pod_spec() -> serde_json::Value {
 
 /// A Deployment of `replicas` pods scheduled onto virtual nodes.
 pub(crate) fn deployment(name: &str, replicas: usize) -> Deployment {
+    deployment_on(name, replicas, "virtual-kubelet", false)
+}
+
+/// A Deployment of `replicas` pods scheduled onto nodes labelled
+/// `type=<node_type>`, tolerating every taint when `tolerate_all`.
+pub(crate) fn deployment_on(
+    name: &str,
+    replicas: usize,
+    node_type: &str,
+    tolerate_all: bool,
+) -> Deployment {
     let mut spec = pod_spec();
-    spec["nodeSelector"] = json!({"type": "virtual-kubelet"});
+    spec["nodeSelector"] = json!({ "type": node_type });
+    if tolerate_all {
+        spec["tolerations"] = json!([{"operator": "Exists"}]);
+    }
     spec["terminationGracePeriodSeconds"] = json!(30);
     serde_json::from_value(json!({
         "apiVersion": "apps/v1",
