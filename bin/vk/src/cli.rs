@@ -306,7 +306,7 @@ pub(crate) struct KubeArgs {
 #[derive(Debug, Clone, Default, Args, Serialize)]
 #[command(next_help_heading = "Pod reconciler")]
 pub(crate) struct ReconcilerArgs {
-    /// Pods reconciled concurrently [default: 32].
+    /// Pods reconciled concurrently [default: 128].
     #[arg(
         id = "reconcile_concurrency",
         long = "reconcile-concurrency",

@@ -579,11 +579,11 @@ pub(crate) struct ReconcilerSpec {
 impl Default for ReconcilerSpec {
     fn default() -> Self {
         Self {
-            concurrency: 32,
+            concurrency: 128,
             sync_interval_secs: 5,
             steady_sync_interval_secs: 60,
             orphan_gc_grace_secs: 60,
-            first_look_delay_ms: 250,
+            first_look_delay_ms: 100,
             provisioning_refresh_interval_secs: 30,
         }
     }

@@ -71,7 +71,7 @@ fn defaults() {
         assert_eq!(config.admin.listen.to_string(), "0.0.0.0:10255");
         assert_eq!(config.kube.qps, 500.0);
         assert_eq!(config.kube.burst, 1000);
-        assert_eq!(config.reconciler.concurrency, 32);
+        assert_eq!(config.reconciler.concurrency, 128);
         assert!(!config.ha.enabled);
         assert!(!config.drain_on_shutdown);
         Ok(())
