@@ -583,7 +583,7 @@ impl Default for ReconcilerSpec {
             sync_interval_secs: 5,
             steady_sync_interval_secs: 60,
             orphan_gc_grace_secs: 60,
-            first_look_delay_ms: 100,
+            first_look_delay_ms: 50,
             provisioning_refresh_interval_secs: 30,
         }
     }

@@ -43,7 +43,7 @@ pub struct ReconcilerConfig {
 
 impl ReconcilerConfig {
     /// Defaults for `node_name`: linux, host IP 127.0.0.1, 128 concurrent
-    /// reconciles, first status read 100 ms after creation, sync every 5 s (60 s
+    /// reconciles, first status read 50 ms after creation, sync every 5 s (60 s
     /// when steady), provisioning instances re-read every 30 s, 20 refreshes per
     /// sync, 60 s orphan grace, 5 Normal events per second (burst 25).
     pub fn new(node_name: impl Into<String>) -> Self {
@@ -54,7 +54,7 @@ impl ReconcilerConfig {
             concurrency: 128,
             sync_interval: Duration::from_secs(5),
             steady_sync_interval: Duration::from_secs(60),
-            first_look_delay: Duration::from_millis(100),
+            first_look_delay: Duration::from_millis(50),
             provisioning_refresh_interval: Duration::from_secs(30),
             refresh_budget: 20,
             orphan_grace: Duration::from_secs(60),
