@@ -42,8 +42,8 @@ pub(crate) struct Ctx {
     /// Consecutive failures by pod UID, and when the next attempt may run.
     failures: Mutex<HashMap<String, (u32, Instant)>>,
     /// Instances created while still provisioning, by pod UID: when their
-    /// status is read for the first time.
-    first_looks: Mutex<HashMap<String, Instant>>,
+    /// status is read next, and how many reads were taken already.
+    first_looks: Mutex<HashMap<String, (Instant, u8)>>,
     /// The state the last full status read reported, by pod UID, and when.
     observed: Mutex<HashMap<String, (InstanceState, Instant)>>,
     /// Pods whose deletion vk completed (instance and object), by UID, and
@@ -130,20 +130,22 @@ impl Ctx {
         lock(&self.observed).remove(uid);
     }
 
-    /// Reads `uid`'s status once `after` has passed (see
-    /// [`ReconcilerConfig::first_look_delay`]).
-    pub(crate) fn schedule_first_look(&self, uid: &str, after: Duration) {
-        lock(&self.first_looks).insert(uid.to_owned(), Instant::now() + after);
+    /// Reads `uid`'s status once `after` has passed, counting `taken` reads
+    /// so far (see [`ReconcilerConfig::first_look_delay`]).
+    pub(crate) fn schedule_look(&self, uid: &str, after: Duration, taken: u8) {
+        lock(&self.first_looks).insert(uid.to_owned(), (Instant::now() + after, taken));
     }
 
-    /// When `uid`'s first status read is due, if it has not happened yet.
+    /// When `uid`'s next early status read is due, if one is planned.
     pub(crate) fn first_look_due(&self, uid: &str) -> Option<Instant> {
-        lock(&self.first_looks).get(uid).copied()
+        lock(&self.first_looks).get(uid).map(|(due, _)| *due)
     }
 
-    /// Marks `uid`'s first status read as done.
-    pub(crate) fn first_look_taken(&self, uid: &str) {
-        lock(&self.first_looks).remove(uid);
+    /// Takes `uid`'s planned early read; returns how many were taken before it.
+    pub(crate) fn take_look(&self, uid: &str) -> u8 {
+        lock(&self.first_looks)
+            .remove(uid)
+            .map_or(0, |(_, taken)| taken)
     }
 
     /// Records the state a full status read reported (and updates the

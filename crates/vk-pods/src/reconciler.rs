@@ -230,8 +230,15 @@ async fn reconcile_inner(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, E
     }
 }
 
-/// The first status read of an instance that was still provisioning when it
-/// was created: `Some(requeue)` while it is not due yet.
+/// Early status reads of an instance still provisioning when it was created:
+/// the first after [`ReconcilerConfig::first_look_delay`], one more this long
+/// later if it was still provisioning; then the status sync takes over.
+const SECOND_LOOK_AFTER: Duration = Duration::from_secs(1);
+
+/// An early status read (see [`SECOND_LOOK_AFTER`]): `Some(requeue)` while it
+/// is not due yet or another one is planned. A read that finds the instance
+/// still provisioning writes nothing unless it is the last early one, so a
+/// pod usually goes from the API server's Pending to Running in one write.
 async fn first_look(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Action>, Error> {
     let Some(due) = ctx.first_look_due(&key.uid) else {
         return Ok(None);
@@ -240,12 +247,30 @@ async fn first_look(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Action>
     if due > now {
         return Ok(Some(Action::requeue(due - now)));
     }
-    ctx.first_look_taken(&key.uid);
-    if sync::refresh(ctx, pod).await {
-        Ok(None)
-    } else {
-        // The instance vanished right after its creation: create it again.
-        Ok(Some(Action::requeue(Duration::from_secs(1))))
+    let taken = ctx.take_look(&key.uid) + 1;
+    ReconcilerMetrics::inc(&ctx.metrics.status_refreshes);
+    match ctx.provider.pod_status(pod).await {
+        Ok(Some(report)) if report.state == Some(InstanceState::Creating) && taken < 2 => {
+            ctx.schedule_look(&key.uid, SECOND_LOOK_AFTER, taken);
+            Ok(Some(Action::requeue(SECOND_LOOK_AFTER)))
+        }
+        Ok(Some(report)) => {
+            ctx.observe(&key.uid, report.state);
+            if let Err(e) = ctx.publish(pod, &report).await {
+                tracing::warn!(error = %e, "status not written; the status sync retries");
+            }
+            Ok(None)
+        }
+        Ok(None) => {
+            // The instance vanished right after its creation: create it again.
+            tracing::warn!("instance disappeared; it will be re-created");
+            ctx.forget(&key.uid);
+            Ok(Some(Action::requeue(Duration::from_secs(1))))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "reading status failed; the status sync retries");
+            Ok(None)
+        }
     }
 }
 
@@ -278,7 +303,7 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
                 // is Running by then: one status write per pod).
                 _ if state == InstanceState::Creating => {
                     let after = ctx.config.first_look_delay;
-                    ctx.schedule_first_look(&key.uid, after);
+                    ctx.schedule_look(&key.uid, after, 0);
                     Ok(Action::requeue(after))
                 }
                 Some(report) => {

@@ -451,6 +451,37 @@ async fn a_pod_provisioning_at_create_gets_one_status_write_when_its_first_look_
 }
 
 #[tokio::test]
+async fn a_group_still_provisioning_at_the_first_look_is_read_again_without_an_extra_write() {
+    // The first look finds the instance provisioning: nothing is written,
+    // and a second look (not the 300 s sync) finds it Running.
+    let provider = Arc::new(InMemoryProvider::default());
+    provider.hold_provisioning(true);
+    let (ns, node, metrics, shutdown, task) = start_with("pods-look2", provider.clone(), |c| {
+        c.sync_interval = Duration::from_secs(300);
+        c.steady_sync_interval = Duration::from_secs(600);
+    })
+    .await;
+    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    pods.create(&PostParams::default(), &simple_pod("later", &node))
+        .await
+        .unwrap();
+    wait::until("the first look", 30, || async {
+        (metrics.snapshot().status_refreshes >= 1).then_some(())
+    })
+    .await;
+    provider.hold_provisioning(false);
+    wait_phase(&pods, "later", "Running").await;
+    let m = metrics.snapshot();
+    assert_eq!(m.status_refreshes, 2, "two early looks: {m:?}");
+    assert_eq!(m.status_writes, 1, "one status write: {m:?}");
+    shutdown.cancel();
+    task.await.unwrap();
+    let _ = Api::<Node>::all(ns.client.clone())
+        .delete(&node, &DeleteParams::default())
+        .await;
+}
+
+#[tokio::test]
 async fn a_provisioning_instance_is_read_again_only_when_its_listed_state_changes() {
     // The listing says "still provisioning" round after round: no full status
     // read beyond the first look until it says something else.
@@ -465,8 +496,8 @@ async fn a_provisioning_instance_is_read_again_only_when_its_listed_state_change
     pods.create(&PostParams::default(), &simple_pod("slow", &node))
         .await
         .unwrap();
-    wait::until("the first look", 30, || async {
-        (metrics.snapshot().status_refreshes >= 1).then_some(())
+    wait::until("the two early looks", 30, || async {
+        (metrics.snapshot().status_refreshes >= 2).then_some(())
     })
     .await;
     let lists = provider.calls().3;
@@ -476,12 +507,12 @@ async fn a_provisioning_instance_is_read_again_only_when_its_listed_state_change
     .await;
     assert_eq!(
         provider.calls().2,
-        1,
+        2,
         "no status read while the listing shows nothing new"
     );
     provider.hold_provisioning(false);
     wait_phase(&pods, "slow", "Running").await;
-    assert!(provider.calls().2 >= 2, "read once the listing changed");
+    assert!(provider.calls().2 >= 3, "read once the listing changed");
     shutdown.cancel();
     task.await.unwrap();
     let _ = Api::<Node>::all(ns.client.clone())
