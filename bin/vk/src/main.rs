@@ -404,9 +404,23 @@ async fn wire_controllers(
             }),
         ));
         let pod_metrics = reconciler.metrics_handle();
+        let pod_cache = reconciler.pods();
         let name = node.name.clone();
         services.metrics.register_collector(move || {
             let m = pod_metrics.snapshot();
+            let mut phases: std::collections::BTreeMap<String, u64> =
+                ["Pending", "Running", "Succeeded", "Failed"]
+                    .into_iter()
+                    .map(|p| (p.to_owned(), 0))
+                    .collect();
+            for pod in pod_cache.state() {
+                let phase = pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.phase.clone())
+                    .unwrap_or_else(|| "Pending".to_owned());
+                *phases.entry(phase).or_default() += 1;
+            }
             let s = |metric: &str, help: &str, v: u64| {
                 metrics::Sample::counter(metric, help, v as f64).label("node", &name)
             };
@@ -452,6 +466,17 @@ async fn wire_controllers(
                 )
                 .label("node", &name),
             ]
+            .into_iter()
+            .chain(phases.into_iter().map(|(phase, count)| {
+                metrics::Sample::gauge(
+                    "vk_pods",
+                    "Pods bound to the node, by phase (from vk's pod cache).",
+                    count as f64,
+                )
+                .label("node", &name)
+                .label("phase", phase)
+            }))
+            .collect()
         });
         let stop = services.shutdown.clone();
         controllers.push((

@@ -1,20 +1,18 @@
 //! Prometheus metrics of the process, served on the admin port's `/metrics` (OpenMetrics text).
 //!
 //! [`Metrics`] owns the registry and the metric families vk updates directly, through typed
-//! methods (`metrics.lease_renewed(node)`). Counters that library crates keep themselves (as
+//! methods (`metrics.kube_request(verb)`). Counters that library crates keep themselves (as
 //! atomics, e.g. `vk_node::NodeMetrics`) are exported at scrape time by a collector callback
 //! registered with [`Metrics::register_collector`], which returns [`Sample`]s.
 
 use std::fmt;
 use std::sync::RwLock;
-use std::time::Duration;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
@@ -22,60 +20,15 @@ use prometheus_client::registry::Registry;
 pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct NodeLabels {
-    node: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReconcileLabels {
-    node: String,
-    result: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VerbLabels {
     verb: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PodLabels {
-    node: String,
-    phase: String,
-}
-
-/// The outcome of one reconciliation (the `result` label of `vk_reconcile_total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code, reason = "used by the pod controller wiring")]
-pub(crate) enum ReconcileResult {
-    /// Done, nothing to retry.
-    Success,
-    /// Failed; will be retried.
-    Error,
-    /// Not done yet (e.g. a long-running operation); requeued.
-    Requeue,
-}
-
-impl ReconcileResult {
-    /// The label value.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::Error => "error",
-            Self::Requeue => "requeue",
-        }
-    }
 }
 
 /// The process's metrics. Share it as `Arc<Metrics>`; every method takes `&self`.
 pub(crate) struct Metrics {
     registry: RwLock<Registry>,
-    lease_renewals: Family<NodeLabels, Counter>,
-    lease_renewal_failures: Family<NodeLabels, Counter>,
-    reconciles: Family<ReconcileLabels, Counter>,
-    reconcile_duration: Family<NodeLabels, Histogram, fn() -> Histogram>,
     kube_requests: Family<VerbLabels, Counter>,
     kube_throttled: Counter,
-    pods: Family<PodLabels, Gauge>,
 }
 
 impl fmt::Debug for Metrics {
@@ -90,24 +43,13 @@ impl Default for Metrics {
     }
 }
 
-fn reconcile_histogram() -> Histogram {
-    // 5 ms … ~41 s.
-    Histogram::new(exponential_buckets(0.005, 2.0, 14))
-}
-
-#[allow(dead_code, reason = "used by the controllers' wiring")]
 impl Metrics {
     /// A registry with all of vk's families (and `vk_build_info`).
     pub(crate) fn new() -> Self {
         let metrics = Self {
             registry: RwLock::new(Registry::default()),
-            lease_renewals: Family::default(),
-            lease_renewal_failures: Family::default(),
-            reconciles: Family::default(),
-            reconcile_duration: Family::new_with_constructor(reconcile_histogram),
             kube_requests: Family::default(),
             kube_throttled: Counter::default(),
-            pods: Family::default(),
         };
         {
             let mut r = metrics.registry.write().unwrap_or_else(|e| e.into_inner());
@@ -115,26 +57,6 @@ impl Metrics {
                 "vk_build",
                 "vk's version",
                 Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
-            );
-            r.register(
-                "vk_lease_renewals",
-                "Successful node Lease renewals",
-                metrics.lease_renewals.clone(),
-            );
-            r.register(
-                "vk_lease_renewal_failures",
-                "Failed node Lease renewal attempts",
-                metrics.lease_renewal_failures.clone(),
-            );
-            r.register(
-                "vk_reconcile",
-                "Pod reconciliations by outcome",
-                metrics.reconciles.clone(),
-            );
-            r.register(
-                "vk_reconcile_duration_seconds",
-                "Duration of pod reconciliations",
-                metrics.reconcile_duration.clone(),
             );
             r.register(
                 "vk_kube_requests",
@@ -146,39 +68,8 @@ impl Metrics {
                 "Kubernetes API requests throttled (429 or client-side limit)",
                 metrics.kube_throttled.clone(),
             );
-            r.register(
-                "vk_pods",
-                "Pods on each virtual node by phase",
-                metrics.pods.clone(),
-            );
         }
         metrics
-    }
-
-    /// A node Lease was renewed (`vk_lease_renewals_total{node}`).
-    pub(crate) fn lease_renewed(&self, node: &str) {
-        self.lease_renewals.get_or_create(&node_labels(node)).inc();
-    }
-
-    /// A node Lease renewal failed (`vk_lease_renewal_failures_total{node}`).
-    pub(crate) fn lease_renewal_failed(&self, node: &str) {
-        self.lease_renewal_failures
-            .get_or_create(&node_labels(node))
-            .inc();
-    }
-
-    /// A pod reconciliation finished (`vk_reconcile_total{node,result}` and
-    /// `vk_reconcile_duration_seconds{node}`).
-    pub(crate) fn reconciled(&self, node: &str, result: ReconcileResult, took: Duration) {
-        self.reconciles
-            .get_or_create(&ReconcileLabels {
-                node: node.to_string(),
-                result: result.as_str().to_string(),
-            })
-            .inc();
-        self.reconcile_duration
-            .get_or_create(&node_labels(node))
-            .observe(took.as_secs_f64());
     }
 
     /// A Kubernetes API request was made (`vk_kube_requests_total{verb}`).
@@ -193,16 +84,6 @@ impl Metrics {
     /// A Kubernetes API request was throttled (`vk_kube_throttled_total`).
     pub(crate) fn kube_throttled(&self) {
         self.kube_throttled.inc();
-    }
-
-    /// Sets the number of pods of `node` in `phase` (`vk_pods{node,phase}`).
-    pub(crate) fn set_pods(&self, node: &str, phase: &str, count: i64) {
-        self.pods
-            .get_or_create(&PodLabels {
-                node: node.to_string(),
-                phase: phase.to_string(),
-            })
-            .set(count);
     }
 
     /// Registers a callback run at every scrape; its samples are exported as they are.
@@ -232,12 +113,6 @@ impl Metrics {
         let registry = self.registry.read().unwrap_or_else(|e| e.into_inner());
         prometheus_client::encoding::text::encode(&mut out, &registry)?;
         Ok(out)
-    }
-}
-
-fn node_labels(node: &str) -> NodeLabels {
-    NodeLabels {
-        node: node.to_string(),
     }
 }
 
@@ -360,24 +235,14 @@ mod tests {
     #[test]
     fn families_are_exported_with_labels() {
         let m = Metrics::new();
-        m.lease_renewed("n1");
-        m.lease_renewed("n1");
-        m.lease_renewal_failed("n1");
-        m.reconciled("n1", ReconcileResult::Success, Duration::from_millis(20));
+        m.kube_request("patch");
         m.kube_request("patch");
         m.kube_throttled();
-        m.set_pods("n1", "Running", 3);
         let text = m.encode().expect("encodes");
         for line in [
             "vk_build_info{version=\"",
-            "vk_lease_renewals_total{node=\"n1\"} 2",
-            "vk_lease_renewal_failures_total{node=\"n1\"} 1",
-            "vk_reconcile_total{node=\"n1\",result=\"success\"} 1",
-            "vk_reconcile_duration_seconds_count{node=\"n1\"} 1",
-            "vk_kube_requests_total{verb=\"patch\"} 1",
+            "vk_kube_requests_total{verb=\"patch\"} 2",
             "vk_kube_throttled_total 1",
-            "vk_pods{node=\"n1\",phase=\"Running\"} 3",
-            "# TYPE vk_reconcile_duration_seconds histogram",
             "# EOF",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");

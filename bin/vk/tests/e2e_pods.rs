@@ -177,6 +177,12 @@ async fn the_seed_iis_deployment_scales_out_up_and_down() {
     })
     .await;
     assert_eq!(world.groups(&prefix).len(), 5);
+    // vk's /metrics counts them among the Windows node's Running pods.
+    let running_label = format!("node=\"{}\",phase=\"Running\"", world.windows);
+    wait::until("vk_pods counting 5 Running pods", 30, || async {
+        (world.vk.metric("vk_pods{", &running_label).await >= 5.0).then_some(())
+    })
+    .await;
     let mut ips: Vec<String> = running
         .iter()
         .map(|p| p.status.as_ref().unwrap().pod_ip.clone().unwrap())
