@@ -341,7 +341,8 @@ async fn sigkill_during_a_burst() {
             node.clone(),
             batch.clone(),
         ));
-        let delay = rng.millis(3000);
+        // vk settles a 200-pod burst in about a second: kill within it.
+        let delay = rng.millis(1000);
         tokio::time::sleep(delay).await;
         let created = list(&pods, &selector).await.len();
         let groups = emu.admin().groups().len();
@@ -359,7 +360,7 @@ async fn sigkill_during_a_burst() {
         let forced = all[50..60].to_vec();
         let deleter = tokio::spawn(delete_all(pods.clone(), graceful.clone(), false));
         let forcer = tokio::spawn(delete_all(pods.clone(), forced.clone(), true));
-        let delay = rng.millis(2000);
+        let delay = rng.millis(600);
         tokio::time::sleep(delay).await;
         vk.restart9();
         eprintln!("[round {round}] kill -9 {delay:?} into the deletions; restarted");
