@@ -377,12 +377,14 @@ async fn wire_controllers(
         ));
 
         let provider = Arc::new(wiring::aci_provider(config, node, &aci, &kube));
+        let group_names = provider.group_names();
         let reconciler = vk_pods::PodReconciler::new(
             kube.clone(),
             provider,
             wiring::reconciler_config(config, node),
         );
-        let kubelet = wiring::kubelet_server(config, node, &aci, &kube, reconciler.pods())?;
+        let kubelet =
+            wiring::kubelet_server(config, node, &aci, &kube, reconciler.pods(), group_names)?;
         let addr = (node.internal_ip().to_owned(), node.kubelet_port);
         let stop = services.shutdown.clone();
         controllers.push((

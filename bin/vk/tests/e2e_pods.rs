@@ -543,3 +543,86 @@ async fn kubectl_logs_and_exec_reach_the_container_through_the_api_server() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("err"));
     world.stop().await;
 }
+
+#[tokio::test]
+async fn pods_whose_plain_group_names_collide_get_their_own_groups_and_logs() {
+    // `<ns>/b-p` and `<ns>-b/p` both map to the plain group name `<ns>-b-p`:
+    // the second pod must get the hashed name instead of overwriting the
+    // first pod's group, and `kubectl logs` must reach each pod's own group.
+    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+    let world = World::start("").await;
+    let env = TestEnv::get().await;
+    let ns = env.namespace("clash").await;
+    let other = format!("{}-b", ns.name);
+    let namespaces: Api<Namespace> = Api::all(ns.client.clone());
+    let other_ns: Namespace = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": other, "labels": {"vk.test/namespace": "true"}}
+    }))
+    .unwrap();
+    namespaces
+        .create(&PostParams::default(), &other_ns)
+        .await
+        .unwrap();
+    let sas: Api<ServiceAccount> = Api::namespaced(ns.client.clone(), &other);
+    wait::until(
+        "the second namespace's ServiceAccount token",
+        60,
+        || async {
+            sas.get_opt("default")
+                .await
+                .ok()
+                .flatten()
+                .filter(|sa| sa.secrets.as_ref().is_some_and(|s| !s.is_empty()))
+        },
+    )
+    .await;
+    let talker = |name: &str, word: &str| -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "spec": {
+                "nodeName": world.linux,
+                "automountServiceAccountToken": false,
+                "containers": [{"name": "main", "image": "busybox",
+                    "command": ["sh", "-c", format!("echo {word}; sleep 1000")]}]
+            }
+        }))
+        .unwrap()
+    };
+    let first: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    let second: Api<Pod> = Api::namespaced(ns.client.clone(), &other);
+    first
+        .create(&PostParams::default(), &talker("b-p", "one"))
+        .await
+        .unwrap();
+    wait::until("the first pod running", 60, || async {
+        first.get("b-p").await.ok().filter(running_ready)
+    })
+    .await;
+    second
+        .create(&PostParams::default(), &talker("p", "two"))
+        .await
+        .unwrap();
+    wait::until("the second pod running", 60, || async {
+        second.get("p").await.ok().filter(running_ready)
+    })
+    .await;
+
+    let plain = vk_provider_aci::naming::group_name(&ns.name, "b-p");
+    assert_eq!(plain, vk_provider_aci::naming::group_name(&other, "p"));
+    let groups: Vec<String> = world.groups(&ns.name).into_iter().map(|g| g.name).collect();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert!(groups.contains(&plain), "{groups:?}");
+    assert!(
+        groups.contains(&vk_provider_aci::naming::hashed_group_name(&other, "p")),
+        "{groups:?}"
+    );
+    for (api, name, word) in [(&first, "b-p", "one"), (&second, "p", "two")] {
+        let logs = api
+            .logs(name, &kube::api::LogParams::default())
+            .await
+            .unwrap();
+        assert_eq!(logs, format!("{word}\n"), "logs of {name}");
+    }
+    let _ = namespaces.delete(&other, &DeleteParams::background()).await;
+    world.stop().await;
+}

@@ -34,6 +34,9 @@ use crate::{Error, quote};
 /// Supplies the pods vk runs on this node.
 pub type PodSource = Arc<dyn Fn() -> Vec<Arc<Pod>> + Send + Sync>;
 
+/// Names the container group of a pod.
+pub type GroupNamer = Arc<dyn Fn(&Pod) -> String + Send + Sync>;
+
 /// How long a TTY exec waits for the client's first terminal size.
 const FIRST_RESIZE_WAIT: Duration = Duration::from_secs(2);
 
@@ -42,6 +45,7 @@ const FIRST_RESIZE_WAIT: Duration = Duration::from_secs(2);
 pub struct AciBackend {
     client: ContainerInstances,
     pods: PodSource,
+    group_of: GroupNamer,
     binary_is_stderr: bool,
 }
 
@@ -83,8 +87,25 @@ impl AciBackend {
         Self {
             client,
             pods: Arc::new(pods),
+            group_of: Arc::new(|pod: &Pod| {
+                vk_provider_aci::naming::group_name(
+                    pod.metadata.namespace.as_deref().unwrap_or_default(),
+                    pod.metadata.name.as_deref().unwrap_or_default(),
+                )
+            }),
             binary_is_stderr: true,
         }
+    }
+
+    /// How a pod's container group is named (default: `<namespace>-<pod>` as
+    /// [`vk_provider_aci::naming::group_name`]; pass the provider's
+    /// [`vk_provider_aci::GroupNames`] so collision-renamed groups are found).
+    pub fn group_names(
+        mut self,
+        group_of: impl Fn(&Pod) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.group_of = Arc::new(group_of);
+        self
     }
 
     /// Whether binary WebSocket frames of an exec carry stderr (default `true`, the emulator's
@@ -122,8 +143,8 @@ impl AciBackend {
         Ok(pod)
     }
 
-    fn group(container: &ContainerRef) -> String {
-        vk_provider_aci::naming::group_name(&container.namespace, &container.pod)
+    fn group(&self, pod: &Pod) -> String {
+        (self.group_of)(pod)
     }
 }
 
@@ -137,7 +158,7 @@ fn is_windows(pod: &Pod) -> bool {
 
 impl KubeletBackend for AciBackend {
     async fn logs(&self, container: &ContainerRef, request: &LogRequest) -> Result<String, Error> {
-        self.pod(container)?;
+        let pod = self.pod(container)?;
         let options = vk_aci::LogOptions {
             tail: request
                 .tail_lines
@@ -145,7 +166,7 @@ impl KubeletBackend for AciBackend {
             timestamps: Some(request.timestamps),
         };
         self.client
-            .logs(&Self::group(container), &container.container, options)
+            .logs(&self.group(&pod), &container.container, options)
             .await
             .map_err(|e| map_aci(format!("logs of {container}"), e))
     }
@@ -191,7 +212,7 @@ impl KubeletBackend for AciBackend {
         let answer = self
             .client
             .exec(
-                &Self::group(container),
+                &self.group(&pod),
                 &container.container,
                 &ContainerExecRequest::new(command, rows, cols),
             )

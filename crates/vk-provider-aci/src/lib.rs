@@ -59,7 +59,7 @@ mod util;
 
 pub use error::{CREATE_CONTAINER_CONFIG_ERROR, Error};
 pub use naming::group_name;
-pub use provider::{AciProvider, provider_error};
+pub use provider::{AciProvider, GroupNames, provider_error};
 pub use refs::{ConfigMapData, KubeRefSource, RefSource, ResolvedRefs, Resolver, SecretData};
 pub use status::{group_to_instance, group_to_report, instance_state};
 pub use translate::{ClusterDns, TranslateConfig, pod_to_group};

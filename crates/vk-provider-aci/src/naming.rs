@@ -10,8 +10,9 @@
 //!
 //! Caveat: `<namespace>-<pod>` is ambiguous when namespaces contain `-`
 //! (`a-b/c` and `a/b-c` both give `a-b-c`). The tags ([`crate::tags`]) record
-//! the pod; a provider that finds a group of that name tagged for another pod
-//! uses [`hashed_group_name`] instead, which is always unambiguous.
+//! the pod; [`crate::GroupNames`] (kept by [`crate::AciProvider`]) gives a pod
+//! whose plain name belongs to another pod the [`hashed_group_name`] instead,
+//! which is always unambiguous.
 
 /// Longest container-group name ACI accepts.
 pub const MAX_GROUP_NAME: usize = 63;

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Pod;
 use vk_aci::ContainerInstances;
 use vk_pods::{ErrorKind, Instance, PodKey, PodReport, Provider, ProviderError};
 
-use crate::naming::group_name;
+use crate::naming::{group_name, hashed_group_name};
 use crate::refs::Resolver;
 use crate::status::{group_to_instance, group_to_report};
 use crate::tags::parse_tags;
@@ -27,9 +27,8 @@ pub struct AciProvider {
     aci: ContainerInstances,
     resolver: Resolver,
     config: Arc<TranslateConfig>,
-    /// Group name → (owning pod UID, listing epoch when learnt), as last
-    /// listed or created by this provider.
-    owners: Mutex<Owners>,
+    /// Which group belongs to which pod, as last listed or created.
+    names: Arc<GroupNames>,
 }
 
 impl std::fmt::Debug for AciProvider {
@@ -46,14 +45,18 @@ impl AciProvider {
             aci,
             resolver: Resolver::new(client),
             config: Arc::new(config),
-            owners: Mutex::default(),
+            names: Arc::default(),
         }
     }
 
+    /// The pod → group name directory this provider keeps (share it with a
+    /// kubelet API backend so logs and exec reach the same groups).
+    pub fn group_names(&self) -> Arc<GroupNames> {
+        Arc::clone(&self.names)
+    }
+
     fn owners(&self) -> std::sync::MutexGuard<'_, Owners> {
-        self.owners
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.names.lock()
     }
 
     fn owned_by(&self, group: &vk_aci::models::ContainerGroup, uid: &str) -> bool {
@@ -73,7 +76,40 @@ struct Owners {
     epoch: u64,
 }
 
+/// Which container group runs which pod, as far as this process knows (from
+/// its listings and creations): a pod's group is `<namespace>-<name>`
+/// ([`group_name`]) unless that name belongs to another pod, then the
+/// unambiguous [`hashed_group_name`].
+#[derive(Debug, Default)]
+pub struct GroupNames {
+    owners: Mutex<Owners>,
+}
+
+impl GroupNames {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Owners> {
+        self.owners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The group of pod `namespace/name` whose UID is `uid`.
+    pub fn group_of(&self, namespace: &str, name: &str, uid: &str) -> String {
+        self.lock().group_of(namespace, name, uid)
+    }
+}
+
 impl Owners {
+    /// See [`GroupNames::group_of`].
+    fn group_of(&self, namespace: &str, name: &str, uid: &str) -> String {
+        let hashed = hashed_group_name(namespace, name);
+        let plain = group_name(namespace, name);
+        if self.owns(&hashed, uid) || self.by_group.get(&plain).is_some_and(|(u, _)| u != uid) {
+            hashed
+        } else {
+            plain
+        }
+    }
+
     fn learn(&mut self, group: String, uid: String) {
         self.by_group.insert(group, (uid, self.epoch));
     }
@@ -145,13 +181,19 @@ impl Provider for AciProvider {
             for w in &warnings {
                 tracing::info!(pod = %key, warning = %w, "translation warning");
             }
-            let name = group_name(&key.namespace, &key.name);
+            let name = {
+                // Choose and reserve the name at once, so two pods whose plain
+                // names collide (`a-b/c`, `a/b-c`) never PUT the same group.
+                let mut owners = self.owners();
+                let name = owners.group_of(&key.namespace, &key.name, &key.uid);
+                owners.learn(name.clone(), key.uid.clone());
+                name
+            };
             let created = self
                 .aci
                 .begin_create_or_update(&name, &group)
                 .await
                 .map_err(|e| provider_error("creating the container group", &e))?;
-            self.owners().learn(name, key.uid.clone());
             Ok(Some(group_to_report(
                 &created,
                 pod,
@@ -162,8 +204,12 @@ impl Provider for AciProvider {
 
     fn delete_pod<'a>(&'a self, key: &'a PodKey) -> BoxFuture<'a, Result<bool, ProviderError>> {
         Box::pin(async move {
-            let name = group_name(&key.namespace, &key.name);
-            let known = self.owners().owns(&name, &key.uid);
+            let (name, known) = {
+                let owners = self.owners();
+                let name = owners.group_of(&key.namespace, &key.name, &key.uid);
+                let known = owners.owns(&name, &key.uid);
+                (name, known)
+            };
             if !known {
                 let Some(group) = self
                     .aci
@@ -193,7 +239,7 @@ impl Provider for AciProvider {
     ) -> BoxFuture<'a, Result<Option<PodReport>, ProviderError>> {
         Box::pin(async move {
             let key = PodKey::of(pod);
-            let name = group_name(&key.namespace, &key.name);
+            let name = self.owners().group_of(&key.namespace, &key.name, &key.uid);
             match self.aci.try_get(&name).await {
                 Ok(Some(g)) if self.owned_by(&g, &key.uid) => Ok(Some(group_to_report(
                     &g,
@@ -223,11 +269,14 @@ impl Provider for AciProvider {
                 })
                 .filter_map(group_to_instance)
                 .collect();
+            // Every vk group of the resource group, whichever node runs it:
+            // their names are taken.
             self.owners().listed(
                 epoch,
-                instances
-                    .iter()
-                    .map(|i| (group_name(&i.key.namespace, &i.key.name), i.key.uid.clone())),
+                groups.iter().filter_map(|g| {
+                    let owner = g.tags.as_ref().and_then(parse_tags)?;
+                    Some((g.name.clone()?, owner.key.uid))
+                }),
             );
             Ok(instances)
         })
@@ -268,6 +317,28 @@ mod tests {
         listed(&mut o, epoch, &[("ns-c", "uid-c-old")]);
         assert!(o.owns("ns-new", "uid-new"));
         assert!(o.owns("ns-c", "uid-c-new"), "newer knowledge is kept");
+    }
+
+    #[test]
+    fn a_pod_whose_plain_name_belongs_to_another_pod_gets_the_hashed_name() {
+        use crate::naming::{group_name, hashed_group_name};
+        let mut o = Owners::default();
+        // Unknown: the plain name.
+        assert_eq!(o.group_of("a", "b-c", "uid-1"), group_name("a", "b-c"));
+        o.learn(group_name("a", "b-c"), "uid-1".into());
+        assert_eq!(o.group_of("a", "b-c", "uid-1"), "a-b-c");
+        // `a-b/c` has the same plain name, owned by uid-1: hashed.
+        let hashed = hashed_group_name("a-b", "c");
+        assert_eq!(o.group_of("a-b", "c", "uid-2"), hashed);
+        o.learn(hashed.clone(), "uid-2".into());
+        // It keeps its hashed group once the other pod's group is gone.
+        o.forget("a-b-c", "uid-1");
+        assert_eq!(o.group_of("a-b", "c", "uid-2"), hashed);
+        // A listing that shows the groups by their real names restores both.
+        let epoch = o.begin_listing();
+        listed(&mut o, epoch, &[("a-b-c", "uid-1"), (&hashed, "uid-2")]);
+        assert_eq!(o.group_of("a", "b-c", "uid-1"), "a-b-c");
+        assert_eq!(o.group_of("a-b", "c", "uid-2"), hashed);
     }
 
     #[test]
