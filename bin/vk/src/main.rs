@@ -370,6 +370,15 @@ async fn wire_controllers(
                 ),
             ]
         });
+        if !config.ha.enabled {
+            // /readyz waits for each node's registration (create or adopt). An
+            // HA standby never registers its nodes: it is ready once wired.
+            spawn_registration_gate(
+                services.readiness.component(format!("node/{}", node.name)),
+                virtual_node.metrics(),
+                services.shutdown.clone(),
+            );
+        }
         let stop = services.shutdown.clone();
         controllers.push((
             format!("node/{}", node.name),
@@ -506,6 +515,24 @@ async fn wire_controllers(
         drain
     });
     Ok(drain)
+}
+
+/// Keeps `component` not ready until the node behind `metrics` registered once.
+fn spawn_registration_gate(
+    component: admin::ComponentReadiness,
+    metrics: Arc<vk_node::NodeMetrics>,
+    stop: CancellationToken,
+) {
+    component.set_not_ready("not registered with the API server yet");
+    tokio::spawn(async move {
+        while metrics.snapshot().registrations == 0 {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+        component.set_ready();
+    });
 }
 
 /// The process's long-running tasks, by name.

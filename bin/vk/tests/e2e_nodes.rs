@@ -5,7 +5,7 @@
 #[path = "e2e/harness.rs"]
 mod harness;
 
-use harness::{Vk, client, config, emulator, has_taint, unique, wait_ready};
+use harness::{Vk, client, config, emulator, has_taint, http_get, unique, wait_ready};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
 use kube::Api;
@@ -111,6 +111,48 @@ async fn two_nodes_ready_renewed_and_recreated() {
         let _ = nodes.delete(n, &DeleteParams::default()).await;
     }
     emu.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn readyz_waits_until_every_node_is_registered() {
+    // With one Kubernetes request every 2 s, registering two nodes takes
+    // seconds: /readyz must say why it is not ready, and ok only once both
+    // Node objects exist.
+    let (client, kubeconfig) = client().await;
+    let emu = emulator("127.0.0.1:0").await;
+    let a = unique("vk-e2e-ready-a");
+    let b = unique("vk-e2e-ready-b");
+    let (text, admin) = config(
+        &kubeconfig,
+        emu.base_url(),
+        &[(a.clone(), "linux"), (b.clone(), "linux")],
+        "[kube]\nqps = 0.5\nburst = 1\n",
+    );
+    let vk = Vk::start(&text, admin);
+    let nodes: Api<Node> = Api::all(client.clone());
+    let waited_for_a_node = std::sync::atomic::AtomicBool::new(false);
+    wait::until("vk's /readyz ok", 120, || async {
+        let answer = http_get(admin, "/readyz").await;
+        if answer.contains("not registered with the API server yet") {
+            waited_for_a_node.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        answer.ends_with("\r\n\r\nok\n").then_some(())
+    })
+    .await;
+    for n in [&a, &b] {
+        assert!(
+            nodes.get_opt(n).await.unwrap().is_some(),
+            "node {n} not registered when /readyz said ok"
+        );
+    }
+    assert!(
+        waited_for_a_node.load(std::sync::atomic::Ordering::Relaxed),
+        "/readyz never named a node it waited for"
+    );
+    drop(vk);
+    for n in [&a, &b] {
+        let _ = nodes.delete(n, &DeleteParams::default()).await;
+    }
 }
 
 #[tokio::test]
