@@ -17,12 +17,29 @@ struct Harness {
     ns: TestNamespace,
     node: String,
     provider: Arc<InMemoryProvider>,
+    metrics: Arc<vk_pods::ReconcilerMetrics>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Harness {
+    /// Fast syncs (200 ms, 1 s steady), no orphan grace, a fresh provider.
     async fn start(prefix: &str, taints: serde_json::Value) -> Self {
+        Self::start_with(prefix, taints, Arc::default(), |cfg| {
+            cfg.sync_interval = Duration::from_millis(200);
+            cfg.steady_sync_interval = Duration::from_secs(1);
+            cfg.orphan_grace = Duration::ZERO;
+        })
+        .await
+    }
+
+    /// A node with `taints` and a reconciler over `provider`, configured by `cfg`.
+    async fn start_with(
+        prefix: &str,
+        taints: serde_json::Value,
+        provider: Arc<InMemoryProvider>,
+        cfg: impl FnOnce(&mut ReconcilerConfig),
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
@@ -39,18 +56,17 @@ impl Harness {
             .create(&PostParams::default(), &n)
             .await
             .unwrap();
-        let provider = Arc::new(InMemoryProvider::default());
-        let mut cfg = ReconcilerConfig::new(&node);
-        cfg.sync_interval = Duration::from_millis(200);
-        cfg.steady_sync_interval = Duration::from_secs(1);
-        cfg.orphan_grace = Duration::ZERO;
+        let mut config = ReconcilerConfig::new(&node);
+        cfg(&mut config);
         let shutdown = CancellationToken::new();
-        let rec = PodReconciler::new(ns.client.clone(), provider.clone(), cfg);
+        let rec = PodReconciler::new(ns.client.clone(), provider.clone(), config);
+        let metrics = rec.metrics_handle();
         let task = tokio::spawn(rec.run(shutdown.clone()));
         Self {
             ns,
             node,
             provider,
+            metrics,
             shutdown,
             task,
         }
@@ -372,55 +388,6 @@ async fn a_pod_still_starting_after_create_is_refreshed_without_waiting_the_stea
         .await;
 }
 
-/// A node and a reconciler with `cfg` (node name filled in) over `provider`.
-async fn start_with(
-    prefix: &str,
-    provider: Arc<InMemoryProvider>,
-    cfg: impl FnOnce(&mut ReconcilerConfig),
-) -> (
-    TestNamespace,
-    String,
-    Arc<vk_pods::ReconcilerMetrics>,
-    CancellationToken,
-    tokio::task::JoinHandle<()>,
-) {
-    let env = TestEnv::get().await;
-    let ns = env.namespace(prefix).await;
-    let node = format!("{}-node", ns.name);
-    let n: Node = serde_json::from_value(serde_json::json!({"metadata": {"name": node}})).unwrap();
-    Api::<Node>::all(ns.client.clone())
-        .create(&PostParams::default(), &n)
-        .await
-        .unwrap();
-    let mut config = ReconcilerConfig::new(&node);
-    cfg(&mut config);
-    let shutdown = CancellationToken::new();
-    let rec = PodReconciler::new(ns.client.clone(), provider, config);
-    let metrics = rec.metrics_handle();
-    let task = tokio::spawn(rec.run(shutdown.clone()));
-    (ns, node, metrics, shutdown, task)
-}
-
-fn simple_pod(name: &str, node: &str) -> Pod {
-    serde_json::from_value(serde_json::json!({
-        "metadata": {"name": name},
-        "spec": {"nodeName": node, "automountServiceAccountToken": false,
-                 "containers": [{"name": "main", "image": "busybox"}]}
-    }))
-    .unwrap()
-}
-
-async fn wait_phase(pods: &Api<Pod>, name: &str, phase: &str) -> Pod {
-    wait::until(&format!("pod {name} {phase}"), 30, || async {
-        pods.get_opt(name)
-            .await
-            .ok()
-            .flatten()
-            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(phase))
-    })
-    .await
-}
-
 #[tokio::test]
 async fn a_pod_provisioning_at_create_gets_one_status_write_when_its_first_look_finds_it_running() {
     // Creation reports "still provisioning"; the first look (one status read)
@@ -429,25 +396,18 @@ async fn a_pod_provisioning_at_create_gets_one_status_write_when_its_first_look_
     // intervals are long so only the first look can explain the Running.
     let provider = Arc::new(InMemoryProvider::default());
     provider.report_pending_on_create(true);
-    let (ns, node, metrics, shutdown, task) = start_with("pods-look", provider.clone(), |c| {
+    let h = Harness::start_with("pods-look", serde_json::json!([]), provider, |c| {
         c.sync_interval = Duration::from_secs(300);
         c.steady_sync_interval = Duration::from_secs(600);
     })
     .await;
-    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
-    pods.create(&PostParams::default(), &simple_pod("quick", &node))
-        .await
-        .unwrap();
-    wait_phase(&pods, "quick", "Running").await;
-    let m = metrics.snapshot();
+    h.create("quick", serde_json::json!({})).await;
+    h.phase("quick", "Running").await;
+    let m = h.metrics.snapshot();
     assert_eq!(m.status_writes, 1, "one status write: {m:?}");
     assert_eq!(m.status_refreshes, 1, "one status read: {m:?}");
-    assert_eq!(provider.calls().0, 1, "one create");
-    shutdown.cancel();
-    task.await.unwrap();
-    let _ = Api::<Node>::all(ns.client.clone())
-        .delete(&node, &DeleteParams::default())
-        .await;
+    assert_eq!(h.provider.calls().0, 1, "one create");
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -456,68 +416,54 @@ async fn a_group_still_provisioning_at_the_first_look_is_read_again_without_an_e
     // and a second look (not the 300 s sync) finds it Running.
     let provider = Arc::new(InMemoryProvider::default());
     provider.hold_provisioning(true);
-    let (ns, node, metrics, shutdown, task) = start_with("pods-look2", provider.clone(), |c| {
+    let h = Harness::start_with("pods-look2", serde_json::json!([]), provider, |c| {
         c.sync_interval = Duration::from_secs(300);
         c.steady_sync_interval = Duration::from_secs(600);
     })
     .await;
-    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
-    pods.create(&PostParams::default(), &simple_pod("later", &node))
-        .await
-        .unwrap();
+    h.create("later", serde_json::json!({})).await;
     wait::until("the first look", 30, || async {
-        (metrics.snapshot().status_refreshes >= 1).then_some(())
+        (h.metrics.snapshot().status_refreshes >= 1).then_some(())
     })
     .await;
-    provider.hold_provisioning(false);
-    wait_phase(&pods, "later", "Running").await;
-    let m = metrics.snapshot();
+    h.provider.hold_provisioning(false);
+    h.phase("later", "Running").await;
+    let m = h.metrics.snapshot();
     assert_eq!(m.status_refreshes, 2, "two early looks: {m:?}");
     assert_eq!(m.status_writes, 1, "one status write: {m:?}");
-    shutdown.cancel();
-    task.await.unwrap();
-    let _ = Api::<Node>::all(ns.client.clone())
-        .delete(&node, &DeleteParams::default())
-        .await;
+    h.stop().await;
 }
 
 #[tokio::test]
 async fn a_provisioning_instance_is_read_again_only_when_its_listed_state_changes() {
     // The listing says "still provisioning" round after round: no full status
-    // read beyond the first look until it says something else.
+    // read beyond the early looks until it says something else.
     let provider = Arc::new(InMemoryProvider::default());
     provider.hold_provisioning(true);
-    let (ns, node, metrics, shutdown, task) = start_with("pods-reread", provider.clone(), |c| {
+    let h = Harness::start_with("pods-reread", serde_json::json!([]), provider, |c| {
         c.sync_interval = Duration::from_millis(100);
         c.provisioning_refresh_interval = Duration::from_secs(3600);
     })
     .await;
-    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
-    pods.create(&PostParams::default(), &simple_pod("slow", &node))
-        .await
-        .unwrap();
+    h.create("slow", serde_json::json!({})).await;
     wait::until("the two early looks", 30, || async {
-        (metrics.snapshot().status_refreshes >= 2).then_some(())
+        (h.metrics.snapshot().status_refreshes >= 2).then_some(())
     })
     .await;
-    let lists = provider.calls().3;
+    let lists = h.provider.calls().3;
     wait::until("five more sync rounds", 30, || async {
-        (provider.calls().3 >= lists + 5).then_some(())
+        (h.provider.calls().3 >= lists + 5).then_some(())
     })
     .await;
     assert_eq!(
-        provider.calls().2,
+        h.provider.calls().2,
         2,
         "no status read while the listing shows nothing new"
     );
-    provider.hold_provisioning(false);
-    wait_phase(&pods, "slow", "Running").await;
-    assert!(provider.calls().2 >= 3, "read once the listing changed");
-    shutdown.cancel();
-    task.await.unwrap();
-    let _ = Api::<Node>::all(ns.client.clone())
-        .delete(&node, &DeleteParams::default())
-        .await;
+    h.provider.hold_provisioning(false);
+    h.phase("slow", "Running").await;
+    assert!(h.provider.calls().2 >= 3, "read once the listing changed");
+    h.stop().await;
 }
 
 #[tokio::test]
