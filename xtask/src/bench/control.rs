@@ -15,7 +15,7 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-use super::report::{ControlReport, Latency};
+use super::report::{ControlReport, Latency, pods_per_sec};
 use super::workload::{self, CONCURRENCY, Tracker};
 
 /// The fake node the control's pods are bound to. A Node object exists for
@@ -166,16 +166,11 @@ pub(crate) async fn run(client: &Client, ns: &str, n: usize) -> anyhow::Result<C
     let nodes: Api<Node> = Api::all(client.clone());
     let _ = nodes.delete(FAKE_NODE, &DeleteParams::default()).await;
 
-    let running_secs = running.as_secs_f64();
     Ok(ControlReport {
         pods: n,
-        running_secs,
+        running_secs: running.as_secs_f64(),
         running_complete,
-        pods_per_sec: if running_secs > 0.0 {
-            running_complete as f64 / running_secs
-        } else {
-            0.0
-        },
+        pods_per_sec: pods_per_sec(running_complete, running),
         latency_watch: Latency::of(&lat),
         delete_secs: deleted.as_secs_f64(),
         deleted_complete,
@@ -357,16 +352,11 @@ pub(crate) async fn run_deployment(
     let nodes: Api<Node> = Api::all(client.clone());
     let _ = nodes.delete(SCHED_NODE, &DeleteParams::default()).await;
 
-    let running_secs = running.as_secs_f64();
     Ok(ControlReport {
         pods: n,
-        running_secs,
+        running_secs: running.as_secs_f64(),
         running_complete,
-        pods_per_sec: if running_secs > 0.0 {
-            running_complete as f64 / running_secs
-        } else {
-            0.0
-        },
+        pods_per_sec: pods_per_sec(running_complete, running),
         latency_watch: Latency::of(&lat),
         delete_secs: deleted.as_secs_f64(),
         deleted_complete,

@@ -509,17 +509,12 @@ async fn run_mode(
     let api_create = nonzero(probe::diff(&s0.kube, &s1.kube));
     let api_delete = nonzero(probe::diff(&s4.kube, &s5.kube));
     let by_op = |s: &Snapshot| probe::counters_by_op(&s.aci);
-    let running_secs = running.as_secs_f64();
     Ok(ModeReport {
         mode: mode.to_owned(),
         pods: n,
-        running_secs,
+        running_secs: running.as_secs_f64(),
         running_complete,
-        pods_per_sec: if running_secs > 0.0 {
-            running_complete as f64 / running_secs
-        } else {
-            0.0
-        },
+        pods_per_sec: report::pods_per_sec(running_complete, running),
         latency_watch: Latency::of(&lat_watch),
         latency_creation_ts: Latency::of(&lat_ts),
         running_ratio_to_control: None,

@@ -45,6 +45,16 @@ impl Latency {
     }
 }
 
+/// `complete` pods over `took` (0 when no time passed).
+pub(crate) fn pods_per_sec(complete: usize, took: std::time::Duration) -> f64 {
+    let secs = took.as_secs_f64();
+    if secs > 0.0 {
+        complete as f64 / secs
+    } else {
+        0.0
+    }
+}
+
 /// The control experiment: a plain client writing the same statuses.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub(crate) struct ControlReport {
