@@ -549,7 +549,7 @@ async fn pods_whose_plain_group_names_collide_get_their_own_groups_and_logs() {
     // `<ns>/b-p` and `<ns>-b/p` both map to the plain group name `<ns>-b-p`:
     // the second pod must get the hashed name instead of overwriting the
     // first pod's group, and `kubectl logs` must reach each pod's own group.
-    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+    use k8s_openapi::api::core::v1::Namespace;
     let world = World::start("").await;
     let env = TestEnv::get().await;
     let ns = env.namespace("clash").await;
@@ -563,19 +563,7 @@ async fn pods_whose_plain_group_names_collide_get_their_own_groups_and_logs() {
         .create(&PostParams::default(), &other_ns)
         .await
         .unwrap();
-    let sas: Api<ServiceAccount> = Api::namespaced(ns.client.clone(), &other);
-    wait::until(
-        "the second namespace's ServiceAccount token",
-        60,
-        || async {
-            sas.get_opt("default")
-                .await
-                .ok()
-                .flatten()
-                .filter(|sa| sa.secrets.as_ref().is_some_and(|s| !s.is_empty()))
-        },
-    )
-    .await;
+    wait::default_service_account(&ns.client, &other).await;
     let talker = |name: &str, word: &str| -> Pod {
         serde_json::from_value(serde_json::json!({
             "metadata": {"name": name},

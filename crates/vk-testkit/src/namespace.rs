@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
 
@@ -54,20 +54,7 @@ impl TestNamespace {
             .create(&PostParams::default(), &ns)
             .await
             .unwrap_or_else(|e| panic!("creating test namespace {name}: {e}"));
-        // Kubernetes 1.20 refuses pods until the default ServiceAccount has its token secret.
-        let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), &name);
-        wait::until(
-            &format!("ServiceAccount {name}/default with a token"),
-            60,
-            || async {
-                sas.get_opt("default")
-                    .await
-                    .ok()
-                    .flatten()
-                    .filter(|sa| sa.secrets.as_ref().is_some_and(|s| !s.is_empty()))
-            },
-        )
-        .await;
+        wait::default_service_account(&client, &name).await;
         Self {
             name,
             client,

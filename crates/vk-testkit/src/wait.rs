@@ -93,3 +93,22 @@ where
     )
     .await;
 }
+
+/// Waits until namespace `namespace`'s `default` ServiceAccount has its token
+/// secret: Kubernetes 1.20 refuses pods in a namespace until then.
+pub async fn default_service_account(client: &kube::Client, namespace: &str) {
+    let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(client.clone(), namespace);
+    until(
+        &format!("ServiceAccount {namespace}/default with a token"),
+        60,
+        || async {
+            sas.get_opt("default")
+                .await
+                .ok()
+                .flatten()
+                .filter(|sa| sa.secrets.as_ref().is_some_and(|s| !s.is_empty()))
+        },
+    )
+    .await;
+}
