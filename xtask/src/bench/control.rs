@@ -159,23 +159,17 @@ pub(crate) async fn run(client: &Client, ns: &str, n: usize) -> anyhow::Result<C
     workload::delete_pods(client, ns, n, None).await?;
     let (deleted, _) =
         workload::wait_until(&tracker, start, limit, "control deletion", |c| c.2 >= n).await;
-    confirmer.abort();
     let deleted_complete = tracker.counts().2;
-    watch.abort();
-    workload::delete_namespace(client, ns).await;
-    let nodes: Api<Node> = Api::all(client.clone());
-    let _ = nodes.delete(FAKE_NODE, &DeleteParams::default()).await;
-
-    Ok(ControlReport {
-        pods: n,
-        running_secs: running.as_secs_f64(),
+    clean_up(client, ns, FAKE_NODE, &[confirmer, watch]).await;
+    Ok(report(
+        n,
+        running,
         running_complete,
-        pods_per_sec: pods_per_sec(running_complete, running),
-        latency_watch: Latency::of(&lat),
-        delete_secs: deleted.as_secs_f64(),
+        &lat,
+        deleted,
         deleted_complete,
-        status_writes: writes.load(Ordering::Relaxed),
-    })
+        &writes,
+    ))
 }
 
 /// The schedulable fake node of the deployment-mode control.
@@ -346,22 +340,48 @@ pub(crate) async fn run_deployment(
     )
     .await;
     let deleted_complete = tracker.counts().2;
-    kubelet.abort();
-    watch.abort();
+    clean_up(client, ns, SCHED_NODE, &[kubelet, watch]).await;
+    Ok(report(
+        n,
+        running,
+        running_complete,
+        &lat,
+        deleted,
+        deleted_complete,
+        &writes,
+    ))
+}
+
+/// Stops a control's tasks and removes its namespace and fake node.
+async fn clean_up(client: &Client, ns: &str, node: &str, tasks: &[tokio::task::JoinHandle<()>]) {
+    for t in tasks {
+        t.abort();
+    }
     workload::delete_namespace(client, ns).await;
     let nodes: Api<Node> = Api::all(client.clone());
-    let _ = nodes.delete(SCHED_NODE, &DeleteParams::default()).await;
+    let _ = nodes.delete(node, &DeleteParams::default()).await;
+}
 
-    Ok(ControlReport {
+/// A control's figures.
+fn report(
+    n: usize,
+    running: Duration,
+    running_complete: usize,
+    latencies: &[f64],
+    deleted: Duration,
+    deleted_complete: usize,
+    writes: &AtomicUsize,
+) -> ControlReport {
+    ControlReport {
         pods: n,
         running_secs: running.as_secs_f64(),
         running_complete,
         pods_per_sec: pods_per_sec(running_complete, running),
-        latency_watch: Latency::of(&lat),
+        latency_watch: Latency::of(latencies),
         delete_secs: deleted.as_secs_f64(),
         deleted_complete,
         status_writes: writes.load(Ordering::Relaxed),
-    })
+    }
 }
 
 /// An unbounded receiver as a stream.
