@@ -365,41 +365,145 @@ async fn jobs_complete_and_fail_with_exit_codes_and_secrets_stay_secure() {
     world.stop().await;
 }
 
-#[tokio::test]
-async fn an_impossible_pod_fails_fast_with_a_reason_and_bounded_calls() {
-    let world = World::start("").await;
-    let ns = TestEnv::get().await.namespace("big").await;
-    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "huge"},
+/// A one-replica Deployment on `node` whose container is `container`.
+fn deployment(name: &str, node: &str, container: serde_json::Value) -> Deployment {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
         "spec": {
-            "nodeName": world.linux,
-            "automountServiceAccountToken": false,
-            "containers": [{"name": "main", "image": "busybox", "resources": {"requests": {"cpu": "64"}}}]
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "automountServiceAccountToken": false,
+                    "containers": [container],
+                    "nodeSelector": {"type": "virtual-kubelet", "kubernetes.io/hostname": node},
+                    "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}]
+                }
+            }
         }
     }))
-    .unwrap();
-    pods.create(&PostParams::default(), &pod).await.unwrap();
-    let failed = wait::until("huge pod Failed", 10, || async {
-        pods.get("huge")
+    .unwrap()
+}
+
+fn first_waiting(p: &Pod) -> Option<(String, String)> {
+    let w = p
+        .status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .first()?
+        .state
+        .as_ref()?
+        .waiting
+        .clone()?;
+    Some((w.reason?, w.message.unwrap_or_default()))
+}
+
+#[tokio::test]
+async fn pods_aci_cannot_run_yet_stay_pending_without_churn() {
+    let world = World::start("").await;
+    let ns = TestEnv::get().await.namespace("churn").await;
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    let node = world.linux.clone();
+    // ACI refuses the image; the pod is far too big for a group; a Secret that
+    // appears 30 s later.
+    for d in [
+        deployment(
+            "refused-image",
+            &node,
+            serde_json::json!({"name": "main", "image": "example.com/unpullable:1"}),
+        ),
+        deployment(
+            "too-big",
+            &node,
+            serde_json::json!({"name": "main", "image": "busybox", "resources": {"requests": {"cpu": "64"}}}),
+        ),
+        deployment(
+            "late-secret",
+            &node,
+            serde_json::json!({"name": "main", "image": "busybox", "env": [
+                {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "late", "key": "token"}}}
+            ]}),
+        ),
+    ] {
+        deployments
+            .create(&PostParams::default(), &d)
             .await
-            .ok()
-            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed"))
-    })
-    .await;
-    let status = failed.status.unwrap();
-    let message = status.message.unwrap_or_default();
-    assert!(
-        message.contains("64") || message.to_lowercase().contains("cpu"),
-        "{message}"
+            .unwrap();
+    }
+    let mut seen: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        std::collections::BTreeMap::new();
+    let started = std::time::Instant::now();
+    let mut secret_created = false;
+    let mut late_running = false;
+    // Watch for 60 s, counting every pod each Deployment ever had.
+    while started.elapsed() < Duration::from_secs(60) {
+        for p in pods.list(&ListParams::default()).await.unwrap().items {
+            let app = p.metadata.labels.as_ref().unwrap()["app"].clone();
+            seen.entry(app.clone())
+                .or_default()
+                .insert(p.metadata.uid.clone().unwrap());
+            if app == "late-secret" && running_ready(&p) {
+                late_running = true;
+            }
+        }
+        if !secret_created && started.elapsed() >= Duration::from_secs(30) {
+            let s: Secret = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "late"}, "stringData": {"token": "t0ken"}
+            }))
+            .unwrap();
+            Api::<Secret>::namespaced(ns.client.clone(), &ns.name)
+                .create(&PostParams::default(), &s)
+                .await
+                .unwrap();
+            secret_created = true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for app in ["refused-image", "too-big", "late-secret"] {
+        let n = seen.get(app).map_or(0, std::collections::BTreeSet::len);
+        assert!((1..=3).contains(&n), "{app}: {n} pods in 60 s");
+    }
+    assert!(late_running, "the pod started once its Secret existed");
+    let one = |app: &str| {
+        let pods = pods.clone();
+        let app = app.to_owned();
+        async move { pods_with(&pods, &format!("app={app}")).await.remove(0) }
+    };
+    // Kubernetes-shaped statuses: Pending, waiting with the kubelet's reasons.
+    let image = one("refused-image").await;
+    assert_eq!(
+        image.status.as_ref().unwrap().phase.as_deref(),
+        Some("Pending")
     );
-    tokio::time::sleep(Duration::from_secs(3)).await; // several sync rounds
-    let creates = world
-        .emu
-        .admin()
-        .requests(&format!("{}-huge", ns.name))
-        .len();
-    assert!(creates <= 1, "{creates} requests for an impossible pod");
+    let (reason, message) = first_waiting(&image).unwrap();
+    assert!(
+        reason == "ImagePullBackOff" || reason == "ErrImagePull",
+        "{reason}: {message}"
+    );
+    assert!(message.contains("unpullable"), "{message}");
+    let big = one("too-big").await;
+    let status = big.status.clone().unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    assert_eq!(status.reason.as_deref(), Some("ExceedsGroupMaximum"));
+    let (reason, message) = first_waiting(&big).unwrap();
+    assert_eq!(reason, "CreateContainerError");
+    assert!(message.contains("64"), "{message}");
+    // The impossible pod never reached ACI; the refused image was retried
+    // with the kubelet's back-off (10 s, 20 s, 40 s: at most 4 tries in 60 s).
+    let requests = |p: &Pod| -> usize {
+        let group =
+            vk_provider_aci::naming::group_name(&ns.name, &p.metadata.name.clone().unwrap());
+        world.emu.admin().requests(&group).len()
+    };
+    assert_eq!(requests(&big), 0);
+    let pulls = requests(&image);
+    assert!(
+        (1..=4).contains(&pulls),
+        "{pulls} PUTs for the refused image"
+    );
     world.stop().await;
 }
 

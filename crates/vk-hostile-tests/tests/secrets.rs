@@ -94,7 +94,12 @@ fn config() -> TranslateConfig {
 }
 
 fn translate() -> (ContainerGroup, Vec<String>) {
-    pod_to_group(&pod(), &refs(), &config()).expect("translates")
+    let (group, adjustments) = pod_to_group(&pod(), &refs(), &config()).expect("translates");
+    let shown = adjustments
+        .into_iter()
+        .map(|a| format!("{}: {}", a.reason, a.message))
+        .collect();
+    (group, shown)
 }
 
 /// Removes the allowed places and returns what is left.

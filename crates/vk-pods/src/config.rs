@@ -39,13 +39,20 @@ pub struct ReconcilerConfig {
     pub event_qps: f64,
     /// Burst of Normal events above `event_qps`.
     pub event_burst: u32,
+    /// The first wait after an image pull failure; it doubles per failure up
+    /// to [`image_pull_backoff_max`](Self::image_pull_backoff_max) (the
+    /// kubelet's 10 s and 5 minutes).
+    pub image_pull_backoff: Duration,
+    /// The longest wait between two pulls of an image that failed.
+    pub image_pull_backoff_max: Duration,
 }
 
 impl ReconcilerConfig {
     /// Defaults for `node_name`: linux, host IP 127.0.0.1, 128 concurrent
     /// reconciles, first status read 50 ms after creation, sync every 5 s (60 s
     /// when steady), provisioning instances re-read every 30 s, 20 refreshes per
-    /// sync, 60 s orphan grace, 5 Normal events per second (burst 25).
+    /// sync, 60 s orphan grace, 5 Normal events per second (burst 25), image
+    /// pull back-off 10 s doubling to 300 s.
     pub fn new(node_name: impl Into<String>) -> Self {
         Self {
             node_name: node_name.into(),
@@ -61,6 +68,8 @@ impl ReconcilerConfig {
             field_manager: "vk".into(),
             event_qps: 5.0,
             event_burst: 25,
+            image_pull_backoff: Duration::from_secs(10),
+            image_pull_backoff_max: Duration::from_secs(300),
         }
     }
 }

@@ -13,7 +13,23 @@ use tokio::time::Instant;
 
 use crate::metrics::ReconcilerMetrics;
 use crate::status::{differs, patch, qos_class};
-use crate::{Error, Instance, InstanceState, PodKey, PodReport, Provider, ReconcilerConfig};
+use crate::{
+    ADJUSTMENTS_ANNOTATION, Adjustment, Error, Instance, InstanceState, PodKey, PodReport,
+    Provider, ProviderError, ReconcilerConfig,
+};
+
+/// A pod's consecutive failures, when the next attempt may run, and the last
+/// error (for the status shown while backing off).
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub(crate) count: u32,
+    pub(crate) not_before: Instant,
+    /// When the last failure happened.
+    pub(crate) at: Instant,
+    pub(crate) last: Option<ProviderError>,
+    /// The back-off status (e.g. `ImagePullBackOff`) was written already.
+    pub(crate) backing_off: bool,
+}
 
 /// A locally created instance is trusted for this long even if a list does not show it yet.
 const FRESH_CREATE: Duration = Duration::from_secs(30);
@@ -39,8 +55,15 @@ pub(crate) struct Ctx {
     pub(crate) listed: std::sync::atomic::AtomicBool,
     /// Token bucket for Normal events: (tokens, last refill).
     event_budget: Mutex<(f64, Instant)>,
-    /// Consecutive failures by pod UID, and when the next attempt may run.
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Consecutive failures by pod UID.
+    failures: Mutex<HashMap<String, Failure>>,
+    /// Pods held back for a spec the provider cannot run, by UID: the
+    /// [`fingerprint`](crate::key::fingerprint) they were refused with.
+    held: Mutex<HashMap<String, u64>>,
+    /// Restart counts carried over a re-creation (an image change restarts the
+    /// container in a new instance whose counts start at zero), by pod UID
+    /// then container name.
+    restart_base: Mutex<HashMap<String, HashMap<String, i32>>>,
     /// Instances created while still provisioning, by pod UID: when their
     /// status is read next, and how many reads were taken already.
     first_looks: Mutex<HashMap<String, (Instant, u8)>>,
@@ -84,6 +107,8 @@ impl Ctx {
             listed: std::sync::atomic::AtomicBool::new(false),
             event_budget: Mutex::new((f64::from(event_burst), Instant::now())),
             failures: Mutex::default(),
+            held: Mutex::default(),
+            restart_base: Mutex::default(),
             first_looks: Mutex::default(),
             observed: Mutex::default(),
             deleted: Mutex::default(),
@@ -126,10 +151,82 @@ impl Ctx {
         lock(&self.instances).remove(uid);
         lock(&self.events).remove(uid);
         lock(&self.failures).remove(uid);
+        lock(&self.held).remove(uid);
         lock(&self.first_looks).remove(uid);
         lock(&self.observed).remove(uid);
     }
 
+    /// Forgets everything about `uid`, restart counts carried over included.
+    pub(crate) fn forget_all(&self, uid: &str) {
+        self.forget(uid);
+        lock(&self.restart_base).remove(uid);
+    }
+
+    /// Holds `uid` back until its fingerprint differs from `fingerprint`.
+    pub(crate) fn hold(&self, uid: &str, fingerprint: u64) {
+        lock(&self.held).insert(uid.to_owned(), fingerprint);
+    }
+
+    /// True when `uid` was held back with this `fingerprint`.
+    pub(crate) fn is_held(&self, uid: &str, fingerprint: u64) -> bool {
+        lock(&self.held).get(uid) == Some(&fingerprint)
+    }
+
+    /// Carries the restart counts of `status` over to `uid`'s next instance,
+    /// one more for each container in `restarted`.
+    pub(crate) fn carry_restarts(
+        &self,
+        uid: &str,
+        status: Option<&k8s_openapi::api::core::v1::PodStatus>,
+        restarted: &[String],
+    ) {
+        let mut bases = lock(&self.restart_base);
+        let base = bases.entry(uid.to_owned()).or_default();
+        for c in status
+            .and_then(|s| s.container_statuses.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            let bump = i32::from(restarted.contains(&c.name));
+            base.insert(c.name.clone(), c.restart_count.saturating_add(bump));
+        }
+    }
+
+    /// Adds the restart counts carried over a re-creation to `status`.
+    /// Without a record (after a restart of vk), a pod whose status counts
+    /// more restarts than its instance reports had been re-created: its
+    /// recorded counts are kept.
+    pub(crate) fn apply_restarts(
+        &self,
+        uid: &str,
+        current: Option<&k8s_openapi::api::core::v1::PodStatus>,
+        status: &mut k8s_openapi::api::core::v1::PodStatus,
+    ) {
+        let mut bases = lock(&self.restart_base);
+        let base = bases.entry(uid.to_owned()).or_insert_with(|| {
+            let mut recovered = HashMap::new();
+            for c in status.container_statuses.iter().flatten() {
+                let recorded = current
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .find(|s| s.name == c.name)
+                    .map_or(0, |s| s.restart_count);
+                if recorded > c.restart_count {
+                    recovered.insert(c.name.clone(), recorded - c.restart_count);
+                }
+            }
+            recovered
+        });
+        if base.is_empty() {
+            return;
+        }
+        for c in status.container_statuses.iter_mut().flatten() {
+            if let Some(b) = base.get(&c.name) {
+                c.restart_count = c.restart_count.saturating_add(*b);
+            }
+        }
+    }
     /// Reads `uid`'s status once `after` has passed, counting `taken` reads
     /// so far (see [`ReconcilerConfig::first_look_delay`]).
     pub(crate) fn schedule_look(&self, uid: &str, after: Duration, taken: u8) {
@@ -198,27 +295,50 @@ impl Ctx {
             .collect()
     }
 
-    /// Records a failure; `backoff` maps the failure count to the wait before the next attempt.
+    /// Records a failure; `backoff` maps the failure count to the wait before
+    /// the next attempt, never shorter than what `error` asked for.
     pub(crate) fn failed_once(
         &self,
         uid: &str,
+        error: Option<&ProviderError>,
         backoff: impl Fn(u32) -> Duration,
     ) -> (u32, Duration) {
         let mut f = lock(&self.failures);
-        let entry = f.entry(uid.to_owned()).or_insert((0, Instant::now()));
-        entry.0 = entry.0.saturating_add(1);
-        let wait = backoff(entry.0);
-        entry.1 = Instant::now() + wait;
-        (entry.0, wait)
+        let entry = f.entry(uid.to_owned()).or_insert_with(|| Failure {
+            count: 0,
+            not_before: Instant::now(),
+            at: Instant::now(),
+            last: None,
+            backing_off: false,
+        });
+        entry.count = entry.count.saturating_add(1);
+        let wait = backoff(entry.count).max(error.and_then(|e| e.retry_after).unwrap_or_default());
+        entry.not_before = Instant::now() + wait;
+        entry.at = Instant::now();
+        entry.last = error.cloned();
+        entry.backing_off = false;
+        (entry.count, wait)
     }
 
     /// How long a pod that failed recently must still wait before the next
     /// attempt (status writes re-trigger reconciles; they must not bypass backoff).
     pub(crate) fn backoff_left(&self, uid: &str) -> Option<Duration> {
         let f = lock(&self.failures);
-        let (_, not_before) = f.get(uid)?;
+        let not_before = f.get(uid)?.not_before;
         let now = Instant::now();
-        (*not_before > now).then(|| *not_before - now)
+        (not_before > now).then(|| not_before - now)
+    }
+
+    /// The failure record of `uid`.
+    pub(crate) fn failure(&self, uid: &str) -> Option<Failure> {
+        lock(&self.failures).get(uid).cloned()
+    }
+
+    /// Marks that `uid`'s back-off status was written.
+    pub(crate) fn backing_off(&self, uid: &str) {
+        if let Some(f) = lock(&self.failures).get_mut(uid) {
+            f.backing_off = true;
+        }
     }
 
     pub(crate) fn succeeded(&self, uid: &str) {
@@ -229,8 +349,10 @@ impl Ctx {
     /// new events exactly once.
     pub(crate) async fn publish(&self, pod: &Pod, report: &PodReport) -> Result<(), Error> {
         let key = PodKey::of(pod);
-        if differs(pod.status.as_ref(), &report.status) {
-            self.write_status(pod, &report.status).await?;
+        let mut status = report.status.clone();
+        self.apply_restarts(&key.uid, pod.status.as_ref(), &mut status);
+        if differs(pod.status.as_ref(), &status) {
+            self.write_status(pod, &status).await?;
         }
         let new: Vec<_> = {
             let mut seen = lock(&self.events);
@@ -311,10 +433,16 @@ impl Ctx {
         }
     }
 
-    /// Publishes a Warning event on `pod` (best effort).
+    /// Publishes a Warning event on `pod` (best effort, never budgeted).
     pub(crate) async fn warn(&self, pod: &Pod, reason: &str, message: &str) {
+        self.event(pod, EventType::Warning, reason, message).await;
+    }
+
+    /// Publishes an event on `pod` (best effort, never budgeted: for the few
+    /// events that explain a pod's state, unlike the provider's Normal ones).
+    pub(crate) async fn event(&self, pod: &Pod, type_: EventType, reason: &str, message: &str) {
         let ev = KubeEvent {
-            type_: EventType::Warning,
+            type_,
             reason: reason.into(),
             note: Some(message.into()),
             action: reason.into(),
@@ -322,6 +450,41 @@ impl Ctx {
         };
         if let Err(e) = self.recorder.publish(&ev, &pod.object_ref(&())).await {
             tracing::debug!(error = %e, "event not published");
+        }
+    }
+
+    /// Shows what the provider changed or could not honour: one Warning
+    /// event each, and the whole list in the pod's [`ADJUSTMENTS_ANNOTATION`]
+    /// (written only when it differs, so a re-created instance adds nothing new).
+    pub(crate) async fn publish_adjustments(&self, pod: &Pod, adjustments: &[Adjustment]) {
+        let key = PodKey::of(pod);
+        let value = serde_json::to_string(adjustments).unwrap_or_default();
+        let current = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ADJUSTMENTS_ANNOTATION));
+        if adjustments.is_empty() || current == Some(&value) {
+            return;
+        }
+        for a in adjustments {
+            tracing::info!(pod = %key, reason = %a.reason, message = %a.message, "pod adjusted for the provider");
+            let type_ = if a.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            };
+            self.event(pod, type_, &a.reason, &a.message).await;
+        }
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
+        let body =
+            serde_json::json!({"metadata": {"annotations": {ADJUSTMENTS_ANNOTATION: value}}});
+        let pp = PatchParams {
+            field_manager: Some(self.config.field_manager.clone()),
+            ..PatchParams::default()
+        };
+        if let Err(e) = api.patch(&key.name, &pp, &Patch::Merge(&body)).await {
+            tracing::warn!(pod = %key, error = %e, "adjustments annotation not written");
         }
     }
 }

@@ -32,24 +32,46 @@ impl std::fmt::Display for PodKey {
     }
 }
 
+// FNV-1a: stable across processes and Rust versions (unlike DefaultHasher's seed).
+struct Fnv(u64);
+
+impl Fnv {
+    const fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// A fingerprint of everything a provider reads from a pod (spec and
+/// annotations): a pod held back for its spec is tried again only when this
+/// changes.
+pub(crate) fn fingerprint(pod: &Pod) -> u64 {
+    let mut h = Fnv::new();
+    serde_json::to_string(&pod.spec)
+        .unwrap_or_default()
+        .hash(&mut h);
+    serde_json::to_string(&pod.metadata.annotations)
+        .unwrap_or_default()
+        .hash(&mut h);
+    h.finish()
+}
+
 /// A fingerprint of the parts of a pod spec that can change after creation
 /// and need the instance re-created (container and init-container images).
 /// Providers record it with the instance; a mismatch means "recreate".
 pub fn spec_hash(pod: &Pod) -> String {
-    // FNV-1a: stable across processes and Rust versions (unlike DefaultHasher's seed).
-    struct Fnv(u64);
-    impl std::hash::Hasher for Fnv {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for b in bytes {
-                self.0 ^= u64::from(*b);
-                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-    }
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    let mut h = Fnv::new();
     if let Some(spec) = &pod.spec {
         for c in spec.init_containers.iter().flatten() {
             ("init", &c.name, &c.image).hash(&mut h);

@@ -47,6 +47,7 @@ pub use key::{PodKey, spec_hash};
 pub use memory::InMemoryProvider;
 pub use metrics::{ReconcilerMetrics, ReconcilerMetricsSnapshot};
 pub use provider::{
-    ErrorKind, Instance, InstanceState, PodReport, Provider, ProviderError, ProviderEvent,
+    ADJUSTMENTS_ANNOTATION, Adjustment, CONFIG_RETRY_MAX, Created, ErrorKind, Instance,
+    InstanceState, PodReport, Provider, ProviderError, ProviderEvent,
 };
 pub use reconciler::PodReconciler;

@@ -13,7 +13,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::{
-    Instance, InstanceState, PodKey, PodReport, Provider, ProviderError, ProviderEvent, spec_hash,
+    Adjustment, Created, Instance, InstanceState, PodKey, PodReport, Provider, ProviderError,
+    ProviderEvent, spec_hash,
 };
 
 #[derive(Debug, Clone)]
@@ -35,6 +36,7 @@ pub struct InMemoryProvider {
     pods: Mutex<HashMap<String, Running>>,
     next_ip: AtomicU64,
     fail_creates: Mutex<Vec<ProviderError>>,
+    adjustments: Mutex<Vec<Adjustment>>,
     pending_on_create: std::sync::atomic::AtomicBool,
     provisioning: std::sync::atomic::AtomicBool,
     /// Calls by operation: create, delete, status, list.
@@ -59,6 +61,12 @@ impl InMemoryProvider {
     pub fn fail_next_creates(&self, errors: Vec<ProviderError>) {
         let mut f = lock(&self.fail_creates);
         f.extend(errors);
+    }
+
+    /// Every later creation reports these adjustments (as a provider that
+    /// had to change something would).
+    pub fn adjust_creates(&self, adjustments: Vec<Adjustment>) {
+        *lock(&self.adjustments) = adjustments;
     }
 
     /// When set, creation reports the pod as still starting (Pending,
@@ -204,10 +212,7 @@ impl InMemoryProvider {
 }
 
 impl Provider for InMemoryProvider {
-    fn create_pod<'a>(
-        &'a self,
-        pod: &'a Pod,
-    ) -> BoxFuture<'a, Result<Option<PodReport>, ProviderError>> {
+    fn create_pod<'a>(&'a self, pod: &'a Pod) -> BoxFuture<'a, Result<Created, ProviderError>> {
         Box::pin(async move {
             self.calls[0].fetch_add(1, Ordering::Relaxed);
             if let Some(e) = {
@@ -249,11 +254,14 @@ impl Provider for InMemoryProvider {
                     .unwrap_or_else(|| "Always".into()),
                 containers,
             });
-            let report = Self::report(r);
+            let mut report = Some(Self::report(r));
             if self.pending_on_create.load(Ordering::Relaxed) || self.held() {
-                return Ok(Some(Self::still_starting(report)));
+                report = report.map(Self::still_starting);
             }
-            Ok(Some(report))
+            Ok(Created {
+                report,
+                adjustments: lock(&self.adjustments).clone(),
+            })
         })
     }
 

@@ -1,17 +1,37 @@
 //! The backend interface: what a provider must do to run pods.
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
 
 use crate::PodKey;
 
 /// How a provider operation failed; decides what the reconciler does next.
+///
+/// A pod a provider cannot run is never failed for it: a Deployment would
+/// replace a Failed pod at once, again and again. Like a kubelet, the
+/// reconciler keeps such pods Pending with a container waiting reason, and
+/// retries only what may succeed later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
-    /// The pod cannot run on this provider as specified (too big, unsupported
-    /// volume, bad image reference…). The pod is marked Failed with the
-    /// reason; nothing is retried until the pod changes.
+    /// The pod cannot run on this provider as specified (too big, an
+    /// unsupported volume or field…). The pod is held Pending, its containers
+    /// waiting with `CreateContainerError` and the pod's reason set to
+    /// [`ProviderError::reason`]; one Warning event says why. Nothing is
+    /// retried until the pod changes.
     InvalidSpec,
+    /// What the containers need is not there yet (a missing Secret,
+    /// ConfigMap or key). The pod stays Pending with
+    /// `CreateContainerConfigError` and creation is retried every few seconds
+    /// (at most [`CONFIG_RETRY_MAX`] apart), as a kubelet does, so the pod
+    /// starts once the object exists.
+    ConfigUnavailable,
+    /// An image cannot be pulled. The pod stays Pending with `ErrImagePull`,
+    /// then `ImagePullBackOff` while the reconciler backs off (10 s doubling
+    /// to 5 minutes, the kubelet's image back-off) before it tries again.
+    ImagePull,
     /// Quota or capacity is exhausted. The pod stays Pending with the reason
     /// and creation is retried with backoff.
     QuotaExceeded,
@@ -22,16 +42,28 @@ pub enum ErrorKind {
     Unsupported,
 }
 
+/// The longest wait between two attempts for [`ErrorKind::ConfigUnavailable`]
+/// (the kubelet re-syncs a pod with a config error about every 10 s).
+pub const CONFIG_RETRY_MAX: Duration = Duration::from_secs(10);
+
 /// A provider failure with a Kubernetes-style reason and a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}: {message}")]
 pub struct ProviderError {
     /// What kind of failure this is.
     pub kind: ErrorKind,
-    /// A CamelCase reason for the pod's status, e.g. `ProviderInvalidSpec`.
+    /// A CamelCase reason for the pod's status, e.g. `ExceedsGroupMaximum`.
     pub reason: String,
     /// A human-readable message naming the problem.
     pub message: String,
+    /// The container at fault, when one is: only it carries the waiting
+    /// reason; the others wait with `ContainerCreating`.
+    pub container: Option<String>,
+    /// How long the backend asked to wait before the next attempt (an HTTP
+    /// `Retry-After`); the reconciler never retries sooner.
+    pub retry_after: Option<Duration>,
+    /// The image that could not be pulled ([`ErrorKind::ImagePull`]).
+    pub image: Option<String>,
 }
 
 impl ProviderError {
@@ -41,7 +73,31 @@ impl ProviderError {
             kind,
             reason: reason.into(),
             message: message.into(),
+            container: None,
+            retry_after: None,
+            image: None,
         }
+    }
+
+    /// The same error, naming the container at fault.
+    #[must_use]
+    pub fn with_container(mut self, container: impl Into<String>) -> Self {
+        self.container = Some(container.into());
+        self
+    }
+
+    /// The same error, with the backend's requested wait.
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: Option<Duration>) -> Self {
+        self.retry_after = wait;
+        self
+    }
+
+    /// The same error, naming the image that could not be pulled.
+    #[must_use]
+    pub fn with_image(mut self, image: impl Into<String>) -> Self {
+        self.image = Some(image.into());
+        self
     }
 
     /// An [`ErrorKind::InvalidSpec`] error.
@@ -103,6 +159,74 @@ pub struct ProviderEvent {
     pub count: i32,
 }
 
+/// Something a provider changed, dropped or could not honour while creating
+/// a pod's instance (an ignored field, a lowered limit, no pod IP…). The
+/// reconciler shows each once as a Warning event and lists them all in the
+/// pod's [`ADJUSTMENTS_ANNOTATION`], so nothing changes silently.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Adjustment {
+    /// A CamelCase reason, e.g. `FieldIgnored`, `LimitLowered`, `NoPodIP`.
+    pub reason: String,
+    /// What was changed and why.
+    pub message: String,
+    /// Shown as a Warning event (else Normal: an expected, documented change).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub warning: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if signature"
+)]
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl Adjustment {
+    /// A new adjustment, shown as a Warning event.
+    pub fn new(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            message: message.into(),
+            warning: true,
+        }
+    }
+
+    /// A new adjustment shown as a Normal event (an expected, documented change).
+    pub fn normal(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            warning: false,
+            ..Self::new(reason, message)
+        }
+    }
+}
+
+/// The pod annotation listing a pod's [`Adjustment`]s, as a JSON array of
+/// `{"reason", "message"}` objects.
+pub const ADJUSTMENTS_ANNOTATION: &str = "virtual-kubelet.io/adjustments";
+
+/// What [`Provider::create_pod`] returns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Created {
+    /// The pod's report right after creation, when known.
+    pub report: Option<PodReport>,
+    /// What the provider changed or could not honour.
+    pub adjustments: Vec<Adjustment>,
+}
+
+impl From<Option<PodReport>> for Created {
+    fn from(report: Option<PodReport>) -> Self {
+        Self {
+            report,
+            adjustments: Vec::new(),
+        }
+    }
+}
+
 /// A pod's status as the provider sees it, with the events it observed.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PodReport {
@@ -118,11 +242,9 @@ pub struct PodReport {
 /// reconciler may call any method again after a crash or a retry.
 pub trait Provider: Send + Sync + 'static {
     /// Creates the instance running `pod`, or adopts the one already running
-    /// this pod UID. Returns the pod's report right after creation when known.
-    fn create_pod<'a>(
-        &'a self,
-        pod: &'a Pod,
-    ) -> BoxFuture<'a, Result<Option<PodReport>, ProviderError>>;
+    /// this pod UID. Returns the pod's report right after creation when known,
+    /// and what the provider had to change.
+    fn create_pod<'a>(&'a self, pod: &'a Pod) -> BoxFuture<'a, Result<Created, ProviderError>>;
 
     /// Deletes the instance of `key`. Returns true once it is gone, never
     /// existed, or its deletion was accepted by a backend that finishes it on

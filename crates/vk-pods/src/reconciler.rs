@@ -12,12 +12,15 @@ use kube::{Api, Client, ResourceExt as _};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+use kube::runtime::events::EventType;
+
 use crate::context::Ctx;
+use crate::key::fingerprint;
 use crate::metrics::ReconcilerMetrics;
-use crate::status::{failed, is_terminal, pending};
+use crate::status::{deadline_exceeded, differs, failed, is_terminal, pending, waiting};
 use crate::{
-    Error, ErrorKind, Instance, InstanceState, PodKey, Provider, ReconcilerConfig,
-    ReconcilerMetricsSnapshot, admission, spec_hash, sync,
+    CONFIG_RETRY_MAX, Error, ErrorKind, Instance, InstanceState, PodKey, Provider, ProviderError,
+    ReconcilerConfig, ReconcilerMetricsSnapshot, admission, spec_hash, sync,
 };
 
 /// Reconciles the pods bound to one node with a [`Provider`].
@@ -160,6 +163,28 @@ fn backoff(failures: u32) -> Duration {
     base.mul_f64(0.8 + 0.4 * fastrand_f64())
 }
 
+/// Missing Secrets and ConfigMaps: 1 s, 2 s, 4 s, 8 s, then every 10 s.
+fn config_backoff(failures: u32) -> Duration {
+    let secs = 1u64 << failures.saturating_sub(1).min(4);
+    Duration::from_secs(secs)
+        .min(CONFIG_RETRY_MAX)
+        .mul_f64(0.9 + 0.2 * fastrand_f64())
+}
+
+/// The image pull back-off (the kubelet's: 10 s doubling to 5 minutes).
+fn image_backoff(config: &ReconcilerConfig, failures: u32) -> Duration {
+    let doubled = config
+        .image_pull_backoff
+        .saturating_mul(1 << failures.saturating_sub(1).min(16));
+    doubled
+        .min(config.image_pull_backoff_max)
+        .mul_f64(0.9 + 0.2 * fastrand_f64())
+}
+
+/// How soon after a failed pull the status moves from `ErrImagePull` to
+/// `ImagePullBackOff`, as a kubelet's next sync does.
+const BACK_OFF_STATUS_AFTER: Duration = Duration::from_secs(1);
+
 fn fastrand_f64() -> f64 {
     // Sub-second clock noise is jitter enough to spread retries.
     let nanos = std::time::SystemTime::now()
@@ -172,7 +197,11 @@ fn fastrand_f64() -> f64 {
 fn error_policy(pod: Arc<Pod>, err: &Error, ctx: Arc<Ctx>) -> Action {
     ReconcilerMetrics::inc(&ctx.metrics.reconcile_errors);
     let key = PodKey::of(&pod);
-    let (n, wait) = ctx.failed_once(&key.uid, backoff);
+    let provider_error = match err {
+        Error::Provider { source, .. } => Some(source),
+        _ => None,
+    };
+    let (n, wait) = ctx.failed_once(&key.uid, provider_error, backoff);
     tracing::warn!(pod = %key, error = %err, attempt = n, retry_in = ?wait, "reconcile failed");
     Action::requeue(wait)
 }
@@ -205,7 +234,8 @@ async fn reconcile_inner(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, E
         return Ok(action);
     }
     if let Some(left) = ctx.backoff_left(&key.uid) {
-        return Ok(Action::requeue(left));
+        let flip_in = show_back_off(pod, key, ctx).await?;
+        return Ok(Action::requeue(flip_in.map_or(left, |f| f.min(left))));
     }
     match ctx.instance(&key.uid) {
         // Before the first listing, adopt rather than guess: wait for it.
@@ -275,10 +305,14 @@ async fn first_look(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Action>
 }
 
 async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
+    if ctx.is_held(&key.uid, fingerprint(pod)) {
+        // Refused as it is; only a change of the pod can help.
+        return Ok(Action::await_change());
+    }
     // A pod the kubelet side never saw (no container statuses) goes through admission.
     if let Err(refusal) = admission::admit(pod, &ctx.config.node_os, &ctx.node_taints()) {
         ReconcilerMetrics::inc(&ctx.metrics.rejected);
-        tracing::info!(reason = %refusal.reason, message = %refusal.message, "pod refused by admission");
+        tracing::warn!(reason = %refusal.reason, message = %refusal.message, "pod refused by admission");
         ctx.write_status(pod, &failed(&refusal.reason, &refusal.message))
             .await?;
         ctx.warn(pod, &refusal.reason, &refusal.message).await;
@@ -286,7 +320,9 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
     }
     ReconcilerMetrics::inc(&ctx.metrics.creates);
     match ctx.provider.create_pod(pod).await {
-        Ok(report) => {
+        Ok(created) => {
+            ctx.publish_adjustments(pod, &created.adjustments).await;
+            let report = created.report;
             let state = report
                 .as_ref()
                 .and_then(|r| r.state)
@@ -314,28 +350,110 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
                 None => Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change)),
             }
         }
-        Err(e) => match e.kind {
-            ErrorKind::InvalidSpec | ErrorKind::Unsupported => {
-                ReconcilerMetrics::inc(&ctx.metrics.rejected);
-                tracing::info!(reason = %e.reason, message = %e.message, "pod cannot run on this provider");
-                ctx.write_status(pod, &failed(&e.reason, &e.message))
-                    .await?;
-                ctx.warn(pod, &e.reason, &e.message).await;
-                Ok(Action::await_change())
-            }
-            ErrorKind::QuotaExceeded | ErrorKind::Transient => {
-                let desired = pending(&e.reason, &e.message);
-                if crate::status::differs(pod.status.as_ref(), &desired) {
-                    ctx.write_status(pod, &desired).await?;
-                }
-                Err(Error::Provider {
-                    action: "create",
-                    pod: key.to_string(),
-                    source: e,
-                })
-            }
-        },
+        Err(e) => refused(pod, key, ctx, e).await,
     }
+}
+
+/// A creation the provider refused: the pod stays Pending with a kubelet's
+/// waiting reason, and is retried only when that may help.
+async fn refused(pod: &Pod, key: &PodKey, ctx: &Ctx, e: ProviderError) -> Result<Action, Error> {
+    let container = e.container.as_deref();
+    match e.kind {
+        ErrorKind::InvalidSpec | ErrorKind::Unsupported => {
+            ReconcilerMetrics::inc(&ctx.metrics.rejected);
+            tracing::warn!(reason = %e.reason, message = %e.message, "pod cannot run on this provider; held Pending until it changes");
+            let mut desired = waiting(pod, "CreateContainerError", Some(&e.message), container);
+            desired.reason = Some(e.reason.clone());
+            desired.message = Some(e.message.clone());
+            if differs(pod.status.as_ref(), &desired) {
+                ctx.write_status(pod, &desired).await?;
+                ctx.warn(pod, &e.reason, &e.message).await;
+            }
+            ctx.hold(&key.uid, fingerprint(pod));
+            Ok(Action::await_change())
+        }
+        ErrorKind::ConfigUnavailable => {
+            let (n, wait) = ctx.failed_once(&key.uid, Some(&e), config_backoff);
+            tracing::warn!(reason = %e.reason, message = %e.message, attempt = n, retry_in = ?wait, "pod configuration not available yet");
+            let desired = waiting(
+                pod,
+                "CreateContainerConfigError",
+                Some(&e.message),
+                container,
+            );
+            if differs(pod.status.as_ref(), &desired) {
+                ctx.write_status(pod, &desired).await?;
+                ctx.warn(pod, "Failed", &format!("Error: {}", e.message))
+                    .await;
+                if e.reason != "Failed" {
+                    ctx.warn(pod, &e.reason, &e.message).await;
+                }
+            }
+            Ok(Action::requeue(wait))
+        }
+        ErrorKind::ImagePull => {
+            let (n, wait) = ctx.failed_once(&key.uid, Some(&e), |n| image_backoff(&ctx.config, n));
+            tracing::warn!(reason = %e.reason, message = %e.message, attempt = n, retry_in = ?wait, "image pull failed; backing off");
+            let desired = waiting(pod, "ErrImagePull", Some(&e.message), container);
+            if differs(pod.status.as_ref(), &desired) {
+                ctx.write_status(pod, &desired).await?;
+            }
+            let image = e.image.as_deref().unwrap_or("the image");
+            ctx.warn(
+                pod,
+                "Failed",
+                &format!("Failed to pull image \"{image}\": {}", e.message),
+            )
+            .await;
+            ctx.warn(pod, "Failed", "Error: ErrImagePull").await;
+            Ok(Action::requeue(BACK_OFF_STATUS_AFTER.min(wait)))
+        }
+        ErrorKind::QuotaExceeded | ErrorKind::Transient => {
+            let desired = pending(pod, &e.reason, &e.message);
+            if differs(pod.status.as_ref(), &desired) {
+                ctx.write_status(pod, &desired).await?;
+            }
+            Err(Error::Provider {
+                action: "create",
+                pod: key.to_string(),
+                source: e,
+            })
+        }
+    }
+}
+
+/// While a pod waits out an image pull back-off, its status says so once
+/// (a moment after `ErrImagePull`): `ImagePullBackOff`, with the kubelet's
+/// `BackOff` event. Returns how soon to look again when it is not time yet.
+async fn show_back_off(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Duration>, Error> {
+    let Some(failure) = ctx.failure(&key.uid) else {
+        return Ok(None);
+    };
+    let Some(e) = failure.last.filter(|e| e.kind == ErrorKind::ImagePull) else {
+        return Ok(None);
+    };
+    if failure.backing_off {
+        return Ok(None);
+    }
+    let since = failure.at.elapsed();
+    if since < BACK_OFF_STATUS_AFTER {
+        return Ok(Some(BACK_OFF_STATUS_AFTER - since));
+    }
+    let image = e.image.as_deref().unwrap_or("the image");
+    let message = format!("Back-off pulling image \"{image}\"");
+    let desired = waiting(
+        pod,
+        "ImagePullBackOff",
+        Some(&message),
+        e.container.as_deref(),
+    );
+    if differs(pod.status.as_ref(), &desired) {
+        ctx.write_status(pod, &desired).await?;
+    }
+    ctx.backing_off(&key.uid);
+    ctx.event(pod, EventType::Normal, "BackOff", &message).await;
+    ctx.warn(pod, "Failed", "Error: ImagePullBackOff").await;
+    Ok(None)
 }
 
 /// Deletes `key`'s instance through the provider (counted in the metrics).
@@ -354,11 +472,24 @@ async fn provider_delete(ctx: &Ctx, key: &PodKey, action: &'static str) -> Resul
 async fn recreate(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
     tracing::info!("container image changed: re-creating the instance");
     let gone = provider_delete(ctx, key, "delete (recreate)").await?;
+    let containers: Vec<String> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .map(|c| c.name.clone())
+        .collect();
     let desired = pending(
+        pod,
         "Recreating",
-        "a container image changed; Azure Container Instances cannot update a group in place, so it is re-created",
+        "a container image changed; the provider cannot update an instance in place, so it is re-created",
     );
-    if crate::status::differs(pod.status.as_ref(), &desired) {
+    if differs(pod.status.as_ref(), &desired) {
+        // Every container restarts in the new instance: carry their counts over, one more each.
+        ctx.carry_restarts(&key.uid, pod.status.as_ref(), &containers);
+        for c in &containers {
+            let message = format!("Container {c} definition changed, will be restarted");
+            ctx.event(pod, EventType::Normal, "Killing", &message).await;
+        }
         ctx.write_status(pod, &desired).await?;
     }
     if gone {
@@ -379,7 +510,7 @@ async fn delete(key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
         ctx.wake.notify_one();
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
-    ctx.forget(&key.uid);
+    ctx.forget_all(&key.uid);
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &key.namespace);
     let dp = DeleteParams {
         grace_period_seconds: Some(0),
@@ -428,13 +559,12 @@ async fn active_deadline(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Ac
             if !gone {
                 return Ok(Some(Action::requeue(Duration::from_secs(1))));
             }
-            ctx.forget(&key.uid);
-            let mut status = failed(
-                "DeadlineExceeded",
-                "Pod was active on the node longer than the specified deadline",
-            );
-            status.start_time = pod.status.as_ref().and_then(|s| s.start_time.clone());
+            ctx.forget_all(&key.uid);
+            let status = deadline_exceeded(pod, pod.status.as_ref());
             ctx.write_status(pod, &status).await?;
+            let message = status.message.as_deref().unwrap_or_default();
+            ctx.event(pod, EventType::Normal, "DeadlineExceeded", message)
+                .await;
             Ok(Some(Action::await_change()))
         }
         _ => Ok(None),

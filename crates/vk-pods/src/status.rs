@@ -1,6 +1,10 @@
 //! Pod status: building, comparing and patching.
 
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodCondition, PodStatus};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
+    Pod, PodCondition, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
 
 /// True when the pod reached a terminal phase.
@@ -21,12 +25,190 @@ pub fn failed(reason: &str, message: &str) -> PodStatus {
     }
 }
 
-/// A Pending status explaining why the pod does not run yet.
-pub fn pending(reason: &str, message: &str) -> PodStatus {
+/// A Pending status explaining why the pod does not run yet (quota,
+/// throttling, an outage): the pod's reason and message say why, its
+/// containers wait with `ContainerCreating`.
+pub fn pending(pod: &Pod, reason: &str, message: &str) -> PodStatus {
+    let mut status = waiting(pod, "ContainerCreating", None, None);
+    status.reason = Some(reason.into());
+    status.message = Some(message.into());
+    status
+}
+
+fn container_waiting(c: &Container, reason: &str, message: Option<&str>) -> ContainerStatus {
+    ContainerStatus {
+        name: c.name.clone(),
+        image: c.image.clone().unwrap_or_default(),
+        image_id: String::new(),
+        ready: false,
+        started: Some(false),
+        restart_count: 0,
+        state: Some(ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some(reason.to_owned()),
+                message: message.map(str::to_owned),
+            }),
+            ..ContainerState::default()
+        }),
+        ..ContainerStatus::default()
+    }
+}
+
+fn not_ready(type_: &str, reason: &str, message: String) -> PodCondition {
+    PodCondition {
+        type_: type_.into(),
+        status: "False".into(),
+        reason: Some(reason.into()),
+        message: Some(message),
+        ..PodCondition::default()
+    }
+}
+
+/// A Pending status whose containers wait, as a kubelet reports a pod it
+/// cannot start yet (`kubectl get pods` shows the waiting reason): every app
+/// container — or only `container`, when given — waits with `reason` and
+/// `message` (the others with `ContainerCreating`); init containers wait
+/// with `PodInitializing` unless one of them is `container`.
+pub fn waiting(
+    pod: &Pod,
+    reason: &str,
+    message: Option<&str>,
+    container: Option<&str>,
+) -> PodStatus {
+    let spec = pod.spec.as_ref();
+    let at_fault = |c: &Container| container.is_none_or(|n| n == c.name);
+    let containers: Vec<ContainerStatus> = spec
+        .map(|s| s.containers.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            if at_fault(c) {
+                container_waiting(c, reason, message)
+            } else {
+                container_waiting(c, "ContainerCreating", None)
+            }
+        })
+        .collect();
+    let inits: Vec<ContainerStatus> = spec
+        .and_then(|s| s.init_containers.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            if container == Some(c.name.as_str()) {
+                container_waiting(c, reason, message)
+            } else {
+                container_waiting(c, "PodInitializing", None)
+            }
+        })
+        .collect();
+    let names = |v: &[ContainerStatus]| {
+        v.iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut conditions = Vec::new();
+    if inits.is_empty() {
+        conditions.push(PodCondition {
+            type_: "Initialized".into(),
+            status: "True".into(),
+            ..PodCondition::default()
+        });
+    } else {
+        conditions.push(not_ready(
+            "Initialized",
+            "ContainersNotInitialized",
+            format!("containers with incomplete status: [{}]", names(&inits)),
+        ));
+    }
+    let unready = format!("containers with unready status: [{}]", names(&containers));
+    conditions.push(not_ready(
+        "ContainersReady",
+        "ContainersNotReady",
+        unready.clone(),
+    ));
+    conditions.push(not_ready("Ready", "ContainersNotReady", unready));
     PodStatus {
         phase: Some("Pending".into()),
-        reason: Some(reason.into()),
-        message: Some(message.into()),
+        conditions: Some(conditions),
+        container_statuses: Some(containers),
+        init_container_statuses: (!inits.is_empty()).then_some(inits),
+        ..PodStatus::default()
+    }
+}
+
+/// The status of a pod stopped at its `activeDeadlineSeconds`, as the kubelet
+/// writes it: Failed with `DeadlineExceeded`, not ready, every container
+/// terminated (killed, exit code 137) and `start_time` kept. `previous` is the
+/// pod's last status, for the containers' start times.
+pub fn deadline_exceeded(pod: &Pod, previous: Option<&PodStatus>) -> PodStatus {
+    const MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
+    let now = Time(jiff::Timestamp::now());
+    let started = |name: &str| {
+        previous
+            .and_then(|s| s.container_statuses.as_ref())
+            .into_iter()
+            .flatten()
+            .find(|c| c.name == name)
+            .and_then(|c| c.state.as_ref())
+            .and_then(|st| {
+                st.running
+                    .as_ref()
+                    .and_then(|r| r.started_at.clone())
+                    .or_else(|| st.terminated.as_ref().and_then(|t| t.started_at.clone()))
+            })
+    };
+    let spec = pod.spec.as_ref();
+    let containers: Vec<ContainerStatus> = spec
+        .map(|s| s.containers.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let restart_count = previous
+                .and_then(|s| s.container_statuses.as_ref())
+                .into_iter()
+                .flatten()
+                .find(|s| s.name == c.name)
+                .map_or(0, |s| s.restart_count);
+            ContainerStatus {
+                name: c.name.clone(),
+                image: c.image.clone().unwrap_or_default(),
+                image_id: String::new(),
+                ready: false,
+                started: Some(false),
+                restart_count,
+                state: Some(ContainerState {
+                    terminated: Some(ContainerStateTerminated {
+                        exit_code: 137,
+                        reason: Some("Error".into()),
+                        message: Some(MESSAGE.into()),
+                        started_at: started(&c.name),
+                        finished_at: Some(now.clone()),
+                        ..ContainerStateTerminated::default()
+                    }),
+                    ..ContainerState::default()
+                }),
+                ..ContainerStatus::default()
+            }
+        })
+        .collect();
+    let names = containers
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let unready = format!("containers with unready status: [{names}]");
+    PodStatus {
+        phase: Some("Failed".into()),
+        reason: Some("DeadlineExceeded".into()),
+        message: Some(MESSAGE.into()),
+        conditions: Some(vec![
+            not_ready("ContainersReady", "PodFailed", unready.clone()),
+            not_ready("Ready", "PodFailed", unready),
+        ]),
+        container_statuses: Some(containers),
+        start_time: previous.and_then(|s| s.start_time.clone()),
+        pod_ip: previous.and_then(|s| s.pod_ip.clone()),
         ..PodStatus::default()
     }
 }

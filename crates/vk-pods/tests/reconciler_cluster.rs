@@ -215,8 +215,49 @@ async fn each_deleted_pod_costs_one_provider_delete() {
     h.stop().await;
 }
 
+/// The waiting reason of the pod's first container.
+fn waiting_reason(p: &Pod) -> Option<String> {
+    p.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .first()?
+        .state
+        .as_ref()?
+        .waiting
+        .as_ref()?
+        .reason
+        .clone()
+}
+
+async fn until_waiting(h: &Harness, name: &str, reason: &str) -> Pod {
+    let pods = h.pods();
+    wait::until(&format!("pod {name} waiting {reason}"), 30, || async {
+        pods.get_opt(name)
+            .await
+            .ok()
+            .flatten()
+            .filter(|p| waiting_reason(p).as_deref() == Some(reason))
+    })
+    .await
+}
+
+async fn event_reasons(h: &Harness, pod: &str) -> Vec<String> {
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(h.ns.client.clone(), &h.ns.name);
+    events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(pod))
+        .filter_map(|e| e.reason)
+        .collect()
+}
+
 #[tokio::test]
-async fn admission_and_invalid_specs_fail_with_reasons_without_retry_storms() {
+async fn admission_fails_and_impossible_specs_are_held_pending_without_retry_storms() {
     // (A NoExecute taint the pod does not tolerate is covered by unit tests:
     // on a real cluster the controller-manager's taint manager evicts such a
     // pod at the same moment, so the outcome would race.)
@@ -227,10 +268,14 @@ async fn admission_and_invalid_specs_fail_with_reasons_without_retry_storms() {
     .await;
     let tolerate = serde_json::json!([{"key": "dedicated", "operator": "Exists"}]);
 
+    // The kubelet's admission: Failed, like a kubelet.
     h.create("wrong-os", serde_json::json!({"tolerations": tolerate, "nodeSelector": {"kubernetes.io/os": "windows"}})).await;
     let p = h.phase("wrong-os", "Failed").await;
     assert_eq!(p.status.unwrap().reason.as_deref(), Some("NodeAffinity"));
 
+    // A spec the provider can never run: Pending (a controller would replace a
+    // Failed pod at once, forever), its container waiting with
+    // CreateContainerError, the specific reason on the pod, one Warning event.
     let creates_before = h.provider.calls().0;
     h.provider.fail_next_creates(vec![ProviderError::invalid(
         "ExceedsGroupMaximum",
@@ -238,11 +283,19 @@ async fn admission_and_invalid_specs_fail_with_reasons_without_retry_storms() {
     )]);
     h.create("too-big", serde_json::json!({"tolerations": tolerate}))
         .await;
-    let p = h.phase("too-big", "Failed").await;
+    let p = until_waiting(&h, "too-big", "CreateContainerError").await;
     let s = p.status.unwrap();
+    assert_eq!(s.phase.as_deref(), Some("Pending"));
     assert_eq!(s.reason.as_deref(), Some("ExceedsGroupMaximum"));
     assert!(s.message.unwrap().contains("64 CPUs"));
-    // A later pod runs; the Failed one was never retried meanwhile.
+    let ready = s
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.status, "False");
+    // A later pod runs; the held one was never retried meanwhile.
     let pods = h.pods();
     h.create(
         "later",
@@ -250,12 +303,173 @@ async fn admission_and_invalid_specs_fail_with_reasons_without_retry_storms() {
     )
     .await;
     h.phase("later", "Running").await;
+    let lists = h.provider.calls().3;
+    wait::until("several more sync rounds", 30, || async {
+        (h.provider.calls().3 >= lists + 5).then_some(())
+    })
+    .await;
     assert_eq!(
         h.provider.calls().0 - creates_before,
         2,
         "one create for too-big, one for later"
     );
-    assert!(pods.get_opt("too-big").await.unwrap().is_some());
+    let held = pods.get("too-big").await.unwrap();
+    assert_eq!(
+        held.status.unwrap().phase.as_deref(),
+        Some("Pending"),
+        "still held"
+    );
+    let reasons = event_reasons(&h, "too-big").await;
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| *r == "ExceedsGroupMaximum")
+            .count(),
+        1,
+        "{reasons:?}"
+    );
+
+    // A change of the pod (here its deadline) is tried again.
+    let patch = serde_json::json!({"spec": {"activeDeadlineSeconds": 3600}});
+    pods.patch("too-big", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    h.phase("too-big", "Running").await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_secret_keeps_the_pod_pending_until_it_exists() {
+    let h = Harness::start("pods-config", serde_json::json!([])).await;
+    let missing = || {
+        ProviderError::new(
+            ErrorKind::ConfigUnavailable,
+            "MandatorySecretNotFound",
+            "secret \"creds\" not found",
+        )
+    };
+    h.provider
+        .fail_next_creates(vec![missing(), missing(), missing()]);
+    h.create(
+        "needs-secret",
+        serde_json::json!({"restartPolicy": "Always"}),
+    )
+    .await;
+    let p = until_waiting(&h, "needs-secret", "CreateContainerConfigError").await;
+    let s = p.status.unwrap();
+    assert_eq!(s.phase.as_deref(), Some("Pending"));
+    let waiting = s.container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .waiting
+        .unwrap();
+    assert_eq!(
+        waiting.message.as_deref(),
+        Some("secret \"creds\" not found")
+    );
+    // Retried (1 s, 2 s, 4 s) until the provider accepts it.
+    h.phase("needs-secret", "Running").await;
+    assert!(h.provider.calls().0 >= 4);
+    let reasons = event_reasons(&h, "needs-secret").await;
+    for r in ["Failed", "MandatorySecretNotFound"] {
+        assert!(reasons.iter().any(|x| x == r), "{r} in {reasons:?}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_image_pull_failure_backs_off_like_a_kubelet() {
+    let h = Harness::start_with("pods-pull", serde_json::json!([]), Arc::default(), |cfg| {
+        cfg.sync_interval = Duration::from_millis(200);
+        cfg.steady_sync_interval = Duration::from_secs(1);
+        cfg.orphan_grace = Duration::ZERO;
+        cfg.image_pull_backoff = Duration::from_secs(3);
+    })
+    .await;
+    let refused = ProviderError::new(
+        ErrorKind::ImagePull,
+        "ErrImagePull",
+        "the image 'busybox' is not accessible",
+    )
+    .with_image("busybox")
+    .with_container("main");
+    h.provider.fail_next_creates(vec![refused]);
+    h.create("pull", serde_json::json!({"restartPolicy": "Always"}))
+        .await;
+    // ErrImagePull for a moment, then ImagePullBackOff for the rest of the back-off.
+    until_waiting(&h, "pull", "ErrImagePull").await;
+    let p = until_waiting(&h, "pull", "ImagePullBackOff").await;
+    let s = p.status.unwrap();
+    assert_eq!(s.phase.as_deref(), Some("Pending"));
+    let w = s.container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .waiting
+        .unwrap();
+    assert_eq!(
+        w.message.as_deref(),
+        Some("Back-off pulling image \"busybox\"")
+    );
+    assert_eq!(h.provider.calls().0, 1, "no retry during the back-off");
+    // After the back-off the pull is tried again, and succeeds.
+    h.phase("pull", "Running").await;
+    assert_eq!(h.provider.calls().0, 2);
+    let reasons = event_reasons(&h, "pull").await;
+    for r in ["Failed", "BackOff"] {
+        assert!(reasons.iter().any(|x| x == r), "{r} in {reasons:?}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn what_the_provider_changed_is_shown_once_on_the_pod() {
+    let h = Harness::start("pods-adjust", serde_json::json!([])).await;
+    h.provider.adjust_creates(vec![
+        vk_pods::Adjustment::new("NoPodIP", "the group gets no IP address"),
+        vk_pods::Adjustment::normal("ServiceAccountTokenNotMounted", "no token on Windows"),
+    ]);
+    h.create("adjusted", serde_json::json!({"restartPolicy": "Always"}))
+        .await;
+    h.phase("adjusted", "Running").await;
+    let pods = h.pods();
+    let p = wait::until("the adjustments annotation", 30, || async {
+        pods.get("adjusted").await.ok().filter(|p| {
+            p.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key(vk_pods::ADJUSTMENTS_ANNOTATION))
+        })
+    })
+    .await;
+    let listed: Vec<vk_pods::Adjustment> =
+        serde_json::from_str(&p.metadata.annotations.unwrap()[vk_pods::ADJUSTMENTS_ANNOTATION])
+            .unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].reason, "NoPodIP");
+    assert!(!listed[1].warning);
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(h.ns.client.clone(), &h.ns.name);
+    let mine: Vec<_> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("adjusted"))
+        .collect();
+    let no_ip: Vec<_> = mine
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("NoPodIP"))
+        .collect();
+    assert_eq!(no_ip.len(), 1, "{mine:?}");
+    assert_eq!(no_ip[0].type_.as_deref(), Some("Warning"));
+    let token = mine
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("ServiceAccountTokenNotMounted"))
+        .unwrap();
+    assert_eq!(token.type_.as_deref(), Some("Normal"));
     h.stop().await;
 }
 
@@ -326,12 +540,29 @@ async fn orphans_are_removed_and_image_changes_recreate() {
         (h.provider.calls().0 > before).then_some(())
     })
     .await;
-    h.phase("img", "Running").await;
+    // Like a kubelet restarting a container whose image changed: the restart
+    // is counted and the new image shown.
+    let restarted = wait::until("the new image running, restart counted", 30, || async {
+        let p = pods.get("img").await.ok()?;
+        let c = p
+            .status
+            .as_ref()?
+            .container_statuses
+            .as_ref()?
+            .first()?
+            .clone();
+        (p.status.as_ref()?.phase.as_deref() == Some("Running") && c.restart_count == 1)
+            .then_some(c)
+    })
+    .await;
+    assert_eq!(restarted.image, "busybox:2");
     assert!(h.provider.keys().contains(&PodKey {
         namespace: h.ns.name.clone(),
         name: "img".into(),
         uid
     }));
+    let reasons = event_reasons(&h, "img").await;
+    assert!(reasons.iter().any(|r| r == "Killing"), "{reasons:?}");
     h.stop().await;
 }
 
@@ -475,8 +706,28 @@ async fn active_deadline_fails_the_pod_and_events_are_published_once() {
     )
     .await;
     let failed = h.phase("bounded", "Failed").await;
-    let status = failed.status.unwrap();
+    let status = failed.status.clone().unwrap();
     assert_eq!(status.reason.as_deref(), Some("DeadlineExceeded"));
+    // Like a kubelet: not ready, the container killed, an event.
+    for t in ["Ready", "ContainersReady"] {
+        let c = status
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == t)
+            .unwrap();
+        assert_eq!(c.status, "False", "{t}");
+    }
+    let main = &status.container_statuses.as_ref().unwrap()[0];
+    assert!(!main.ready);
+    let killed = main.state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!(killed.exit_code, 137);
+    assert!(killed.started_at.is_some());
+    let reasons = event_reasons(&h, "bounded").await;
+    assert!(
+        reasons.iter().any(|r| r == "DeadlineExceeded"),
+        "{reasons:?}"
+    );
     let uid = failed.metadata.uid.unwrap();
     assert!(
         !h.provider.keys().iter().any(|k| k.uid == uid),

@@ -2,10 +2,6 @@
 
 use vk_pods::{ErrorKind, ProviderError};
 
-/// The reason Kubernetes' kubelet gives a container whose configuration cannot
-/// be built (a missing Secret or ConfigMap, a missing key).
-pub const CREATE_CONTAINER_CONFIG_ERROR: &str = "CreateContainerConfigError";
-
 /// Everything that can fail while resolving a pod's references or translating
 /// it to a container group. Every variant names the pod (`namespace/name`) and
 /// the object at fault.
@@ -257,6 +253,40 @@ pub enum Error {
         /// The pod.
         pod: String,
     },
+    /// Something ACI's Windows container groups cannot run: volumes of any
+    /// kind, several containers, init containers.
+    #[error(
+        "pod {pod}: {what}: Azure Container Instances Windows container groups support {limitation}"
+    )]
+    WindowsUnsupported {
+        /// The pod.
+        pod: String,
+        /// What the pod asks for (names the volume or container).
+        what: String,
+        /// What ACI supports instead.
+        limitation: &'static str,
+        /// The container at fault, when one is.
+        container: Option<String>,
+    },
+    /// ACI runs no privileged containers.
+    #[error(
+        "pod {pod}: container {container:?} sets securityContext.privileged, and Azure Container \
+         Instances runs no privileged containers"
+    )]
+    Privileged {
+        /// The pod.
+        pod: String,
+        /// The container.
+        container: String,
+    },
+    /// A Spot container group breaks one of ACI's Spot rules.
+    #[error("pod {pod}: Spot priority: {message}")]
+    SpotRule {
+        /// The pod.
+        pod: String,
+        /// Which rule, and what the pod asks for.
+        message: String,
+    },
     /// The pod cannot be sized for ACI (too big, bad quantity, GPU not offered...).
     #[error("pod {pod}: {source}")]
     Sizing {
@@ -269,13 +299,16 @@ pub enum Error {
 }
 
 impl Error {
-    /// The CamelCase reason for the pod's status.
+    /// The CamelCase reason for the pod's status and events. Missing
+    /// references use the reasons of the Go virtual-kubelet library
+    /// (`MandatorySecretNotFound`, ...), which its users' tooling knows.
     pub fn reason(&self) -> &'static str {
         match self {
             Self::NoSpec { .. } => "InvalidPodSpec",
-            Self::MissingSecret { .. }
-            | Self::MissingConfigMap { .. }
-            | Self::MissingKey { .. } => CREATE_CONTAINER_CONFIG_ERROR,
+            Self::MissingSecret { .. } => "MandatorySecretNotFound",
+            Self::MissingConfigMap { .. } => "MandatoryConfigMapNotFound",
+            Self::MissingKey { kind: "Secret", .. } => "MandatorySecretKeyNotFound",
+            Self::MissingKey { .. } => "MandatoryConfigMapKeyNotFound",
             Self::Fetch { .. } => "ReferenceFetchFailed",
             Self::ServiceAccountToken { .. } | Self::EmptyToken { .. } => {
                 "ServiceAccountTokenFailed"
@@ -292,9 +325,11 @@ impl Error {
             Self::InvalidPort { .. } => "InvalidPort",
             Self::TooManyPorts { .. } => "TooManyPorts",
             Self::UnknownProbePort { .. } => "InvalidProbe",
-            Self::InvalidEnv { .. } => CREATE_CONTAINER_CONFIG_ERROR,
+            Self::InvalidEnv { .. } => "UnsupportedEnv",
             Self::SecretInCommand { .. } => "SecretInCommand",
-            Self::SpotWithPublicIp { .. } => "SpotWithPublicIp",
+            Self::SpotWithPublicIp { .. } | Self::SpotRule { .. } => "SpotNotSupported",
+            Self::WindowsUnsupported { .. } => "WindowsUnsupported",
+            Self::Privileged { .. } => "PrivilegedNotSupported",
             Self::Sizing { source, .. } => sizing_reason(source),
         }
     }
@@ -307,15 +342,49 @@ impl Error {
         )
     }
 
-    /// This error as the reconciler's [`ProviderError`]: [`ErrorKind::Transient`] for API
-    /// failures while resolving references, [`ErrorKind::InvalidSpec`] for everything else.
+    /// Whether the pod may start once a missing object is created.
+    pub fn is_missing_reference(&self) -> bool {
+        matches!(
+            self,
+            Self::MissingSecret { .. } | Self::MissingConfigMap { .. } | Self::MissingKey { .. }
+        )
+    }
+
+    /// The container at fault, when the error names one.
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            Self::UnknownVolumeMount { container, .. }
+            | Self::SubPathUnsupported { container, .. }
+            | Self::InvalidMountPath { container, .. }
+            | Self::ArgsWithoutCommand { container, .. }
+            | Self::InvalidPort { container, .. }
+            | Self::UnknownProbePort { container, .. }
+            | Self::InvalidEnv { container, .. }
+            | Self::SecretInCommand { container, .. }
+            | Self::Privileged { container, .. } => Some(container),
+            Self::WindowsUnsupported { container, .. } => container.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// This error as the reconciler's [`ProviderError`]:
+    /// [`ErrorKind::Transient`] for API failures while resolving references,
+    /// [`ErrorKind::ConfigUnavailable`] for missing Secrets, ConfigMaps and
+    /// keys (the pod starts once they exist), [`ErrorKind::InvalidSpec`] for
+    /// everything else (the pod is held Pending with the reason).
     pub fn to_provider_error(&self) -> ProviderError {
         let kind = if self.is_transient() {
             ErrorKind::Transient
+        } else if self.is_missing_reference() {
+            ErrorKind::ConfigUnavailable
         } else {
             ErrorKind::InvalidSpec
         };
-        ProviderError::new(kind, self.reason(), self.to_string())
+        let e = ProviderError::new(kind, self.reason(), self.to_string());
+        match self.container() {
+            Some(c) => e.with_container(c),
+            None => e,
+        }
     }
 }
 
@@ -354,15 +423,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn missing_secret_is_a_config_error() {
+    fn missing_secret_is_a_config_error_retried_until_it_exists() {
         let e = Error::MissingSecret {
             pod: "ns/p".into(),
             namespace: "ns".into(),
             name: "x".into(),
         };
         let p = e.to_provider_error();
-        assert_eq!(p.kind, ErrorKind::InvalidSpec);
-        assert_eq!(p.reason, "CreateContainerConfigError");
+        assert_eq!(p.kind, ErrorKind::ConfigUnavailable);
+        assert_eq!(p.reason, "MandatorySecretNotFound");
         assert!(
             p.message.contains("secret \"x\" not found"),
             "{}",

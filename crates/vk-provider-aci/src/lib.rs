@@ -57,7 +57,7 @@ pub mod tags;
 pub mod translate;
 mod util;
 
-pub use error::{CREATE_CONTAINER_CONFIG_ERROR, Error};
+pub use error::Error;
 pub use naming::group_name;
 pub use provider::{AciProvider, GroupNames, provider_error};
 pub use refs::{ConfigMapData, KubeRefSource, RefSource, ResolvedRefs, Resolver, SecretData};

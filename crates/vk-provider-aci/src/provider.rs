@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
 use vk_aci::ContainerInstances;
-use vk_pods::{ErrorKind, Instance, PodKey, PodReport, Provider, ProviderError};
+use vk_pods::{Created, ErrorKind, Instance, PodKey, PodReport, Provider, ProviderError};
 
 use crate::naming::{group_name, hashed_group_name};
 use crate::refs::Resolver;
 use crate::status::{group_to_instance, group_to_report};
 use crate::tags::parse_tags;
-use crate::translate::{TranslateConfig, pod_to_group};
+use crate::translate::{TranslateConfig, pod_to_group, strip_service_account_token};
 
 /// Runs the pods of one virtual node as ACI container groups.
 ///
@@ -140,47 +140,94 @@ impl Owners {
     }
 }
 
-/// Maps an ARM failure to what the reconciler should do with it.
+/// Maps an ARM failure to what the reconciler should do with it: quota and
+/// throttling wait (with the answer's `Retry-After`); an image ACI cannot
+/// pull is an image pull error (retried with the kubelet's back-off); any
+/// other refusal of the request holds the pod (vk sends only what ACI
+/// accepts, so it names a gap between them); everything else is transient.
 pub fn provider_error(action: &str, e: &vk_aci::Error) -> ProviderError {
     let code = e.code().unwrap_or("");
     let message = format!("{action}: {e}");
+    let retry_after = e.failure().and_then(|f| f.retry_after);
     if e.is_quota_exceeded() {
-        return ProviderError::new(ErrorKind::QuotaExceeded, "ProviderQuotaExceeded", message);
+        return ProviderError::new(ErrorKind::QuotaExceeded, "ProviderQuotaExceeded", message)
+            .with_retry_after(retry_after);
     }
     if e.is_throttled() {
-        return ProviderError::new(ErrorKind::Transient, "ProviderThrottled", message);
+        return ProviderError::new(ErrorKind::Transient, "ProviderThrottled", message)
+            .with_retry_after(retry_after);
     }
     let status = e.status().map(|s| s.as_u16());
     match status {
-        Some(400 | 422) if !e.is_transient() => {
-            let reason = if code.is_empty() {
-                "ProviderInvalidSpec".to_owned()
-            } else {
-                format!("ACI{code}")
-            };
-            ProviderError::new(ErrorKind::InvalidSpec, reason, message)
+        Some(400 | 422) if code == "InaccessibleImage" => {
+            let failure_message = e.failure().map(|f| f.message.as_str()).unwrap_or_default();
+            let err = ProviderError::new(ErrorKind::ImagePull, "ErrImagePull", message);
+            match quoted_image(failure_message) {
+                Some(image) => err.with_image(image),
+                None => err,
+            }
         }
-        _ => ProviderError::new(ErrorKind::Transient, "ProviderUnavailable", message),
+        Some(400 | 422) if !e.is_transient() => {
+            ProviderError::new(ErrorKind::InvalidSpec, "ProviderRejected", message)
+        }
+        _ => ProviderError::new(ErrorKind::Transient, "ProviderUnavailable", message)
+            .with_retry_after(retry_after),
+    }
+}
+
+/// The image named in ACI's `InaccessibleImage` message ("The image 'x' in
+/// container group 'y' is not accessible...").
+fn quoted_image(message: &str) -> Option<String> {
+    let rest = message.split_once("image '")?.1;
+    let (image, _) = rest.split_once('\'')?;
+    (!image.is_empty()).then(|| image.to_owned())
+}
+
+/// Names the container running `image`, when an error names an image.
+fn with_image_container(e: ProviderError, pod: &Pod) -> ProviderError {
+    let Some(image) = e.image.clone() else {
+        return e;
+    };
+    let container = pod.spec.iter().find_map(|s| {
+        s.containers
+            .iter()
+            .chain(s.init_containers.iter().flatten())
+            .find(|c| c.image.as_deref() == Some(image.as_str()))
+            .map(|c| c.name.clone())
+    });
+    match container {
+        Some(c) => e.with_container(c),
+        None => e,
     }
 }
 
 impl Provider for AciProvider {
-    fn create_pod<'a>(
-        &'a self,
-        pod: &'a Pod,
-    ) -> BoxFuture<'a, Result<Option<PodReport>, ProviderError>> {
+    fn create_pod<'a>(&'a self, pod: &'a Pod) -> BoxFuture<'a, Result<Created, ProviderError>> {
         Box::pin(async move {
             let key = PodKey::of(pod);
+            // ACI mounts no volume in a Windows group: the automatic
+            // service-account token is left out (and said so) before anything
+            // is resolved for it.
+            let mut adjustments = Vec::new();
+            let stripped = (self.config.os == vk_resources::OsType::Windows)
+                .then(|| strip_service_account_token(pod))
+                .flatten();
+            let pod = match &stripped {
+                Some((without, adjustment)) => {
+                    adjustments.push(adjustment.clone());
+                    without
+                }
+                None => pod,
+            };
             let refs = self
                 .resolver
                 .resolve(pod)
                 .await
                 .map_err(|e| e.to_provider_error())?;
-            let (group, warnings) =
+            adjustments.extend(refs.adjustments.iter().cloned());
+            let (group, translated) =
                 pod_to_group(pod, &refs, &self.config).map_err(|e| e.to_provider_error())?;
-            for w in &warnings {
-                tracing::info!(pod = %key, warning = %w, "translation warning");
-            }
+            adjustments.extend(translated);
             let name = {
                 // Choose and reserve the name at once, so two pods whose plain
                 // names collide (`a-b/c`, `a/b-c`) never PUT the same group.
@@ -189,16 +236,26 @@ impl Provider for AciProvider {
                 owners.learn(name.clone(), key.uid.clone());
                 name
             };
-            let created = self
-                .aci
-                .begin_create_or_update(&name, &group)
-                .await
-                .map_err(|e| provider_error("creating the container group", &e))?;
-            Ok(Some(group_to_report(
-                &created,
-                pod,
-                self.config.node_ip.as_deref(),
-            )))
+            let created = match self.aci.begin_create_or_update(&name, &group).await {
+                Ok(created) => created,
+                Err(e) => {
+                    let err = with_image_container(
+                        provider_error("creating the container group", &e),
+                        pod,
+                    );
+                    tracing::warn!(pod = %key, group = %name, reason = %err.reason, error = %e, "container group not created");
+                    return Err(err);
+                }
+            };
+            tracing::info!(pod = %key, group = %name, "container group created");
+            Ok(Created {
+                report: Some(group_to_report(
+                    &created,
+                    pod,
+                    self.config.node_ip.as_deref(),
+                )),
+                adjustments,
+            })
         })
     }
 
@@ -229,6 +286,7 @@ impl Provider for AciProvider {
                 .await
                 .map_err(|e| provider_error("deleting the container group", &e))?;
             self.owners().forget(&name, &key.uid);
+            tracing::info!(pod = %key, group = %name, "container group deleted");
             Ok(true)
         })
     }

@@ -128,9 +128,14 @@ pub struct TokenKey {
     pub expiration_seconds: i64,
 }
 
-/// Everything a pod references, resolved. Missing optional objects are absent.
+/// Everything a pod references, resolved. Missing optional objects are
+/// absent, each with an [`Adjustment`](vk_pods::Adjustment) saying so.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResolvedRefs {
+    /// Optional Secrets and ConfigMaps that do not exist
+    /// (`OptionalSecretNotFound`, `OptionalConfigMapNotFound`, the Go
+    /// virtual-kubelet's event reasons): the pod runs without them.
+    pub adjustments: Vec<vk_pods::Adjustment>,
     /// Secrets by name (the pod's namespace).
     pub secrets: BTreeMap<String, SecretData>,
     /// ConfigMaps by name (the pod's namespace).

@@ -137,13 +137,13 @@ impl<S: RefSource> Resolver<S> {
             let pod_id = &pod_id;
             async move {
                 match self.source.secret(namespace, name).await {
-                    Ok(Some(s)) => Ok(Some((name.clone(), SecretData::from_k8s(&s)))),
+                    Ok(Some(s)) => Ok(Ok((name.clone(), SecretData::from_k8s(&s)))),
                     Ok(None) if *required => Err(Error::MissingSecret {
                         pod: pod_id.clone(),
                         namespace: namespace.to_owned(),
                         name: name.clone(),
                     }),
-                    Ok(None) => Ok(None),
+                    Ok(None) => Ok(Err(name.clone())),
                     Err(source) => Err(Error::Fetch {
                         pod: pod_id.clone(),
                         kind: "Secret",
@@ -158,13 +158,13 @@ impl<S: RefSource> Resolver<S> {
             let pod_id = &pod_id;
             async move {
                 match self.source.config_map(namespace, name).await {
-                    Ok(Some(cm)) => Ok(Some((name.clone(), ConfigMapData::from_k8s(&cm)))),
+                    Ok(Some(cm)) => Ok(Ok((name.clone(), ConfigMapData::from_k8s(&cm)))),
                     Ok(None) if *required => Err(Error::MissingConfigMap {
                         pod: pod_id.clone(),
                         namespace: namespace.to_owned(),
                         name: name.clone(),
                     }),
-                    Ok(None) => Ok(None),
+                    Ok(None) => Ok(Err(name.clone())),
                     Err(source) => Err(Error::Fetch {
                         pod: pod_id.clone(),
                         kind: "ConfigMap",
@@ -220,7 +220,26 @@ impl<S: RefSource> Resolver<S> {
             tokens = tokens.len(),
             "resolved pod references"
         );
+        let mut adjustments = Vec::new();
+        // (A missing image pull secret is reported by the translation.)
+        for name in secrets.iter().filter_map(|r| r.as_ref().err()) {
+            if refs.secrets.contains_key(name) {
+                adjustments.push(vk_pods::Adjustment::new(
+                    "OptionalSecretNotFound",
+                    format!(
+                        "optional secret {namespace}/{name} not found; the pod runs without it"
+                    ),
+                ));
+            }
+        }
+        for name in config_maps.iter().filter_map(|r| r.as_ref().err()) {
+            adjustments.push(vk_pods::Adjustment::new(
+                "OptionalConfigMapNotFound",
+                format!("optional configmap {namespace}/{name} not found; the pod runs without it"),
+            ));
+        }
         Ok(ResolvedRefs {
+            adjustments,
             secrets: secrets.into_iter().flatten().collect(),
             config_maps: config_maps.into_iter().flatten().collect(),
             tokens: tokens.into_iter().collect(),
@@ -388,6 +407,14 @@ mod tests {
         let refs = resolver.resolve(&pod()).await.unwrap();
         assert_eq!(refs.secrets["s1"].get("k"), Some(&b"v"[..]));
         assert!(!refs.secrets.contains_key("s-opt"));
+        let reasons: Vec<&str> = refs.adjustments.iter().map(|a| a.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            ["OptionalSecretNotFound", "OptionalConfigMapNotFound"],
+            "{:?}",
+            refs.adjustments
+        );
+        assert!(refs.adjustments[0].message.contains("s-opt"));
         assert!(
             !refs.secrets.contains_key("regcred"),
             "missing pull secret is not an error"
@@ -415,7 +442,8 @@ mod tests {
         let resolver = Resolver::with_source(FakeSource::default());
         let err = resolver.resolve(&pod()).await.unwrap_err();
         let p = err.to_provider_error();
-        assert_eq!(p.reason, "CreateContainerConfigError");
+        assert_eq!(p.reason, "MandatorySecretNotFound");
+        assert_eq!(p.kind, vk_pods::ErrorKind::ConfigUnavailable);
         assert!(p.message.contains("not found"), "{}", p.message);
     }
 

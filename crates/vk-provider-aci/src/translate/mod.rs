@@ -11,12 +11,14 @@ mod downward;
 mod env;
 mod expand;
 mod network;
+mod platform;
 mod probes;
 mod registry;
 mod security;
 pub(crate) mod volumes;
 
 pub use network::MAX_PORTS;
+pub use platform::{SPOT_MAX, SPOT_REGIONS, strip_service_account_token};
 pub use volumes::MAX_VOLUMES;
 
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
@@ -24,7 +26,8 @@ use vk_aci::models::{
     ConfidentialComputeProperties, ContainerGroup, ContainerGroupProperties, ContainerGroupSku,
     ContainerGroupSubnetId, OperatingSystemType, Priority, RestartPolicy,
 };
-use vk_resources::{GroupSku, GroupTarget, OsType, PodSizing, Sizer};
+use vk_pods::Adjustment;
+use vk_resources::{GroupSku, GroupTarget, OsType, PodSizing, Sizer, SizingWarning};
 
 use crate::Error;
 use crate::refs::ResolvedRefs;
@@ -122,12 +125,18 @@ pub(crate) struct Ctx<'a> {
     pub(crate) config: &'a TranslateConfig,
     pub(crate) sizing: PodSizing,
     pub(crate) pod_id: String,
-    pub(crate) warnings: Vec<String>,
+    pub(crate) adjustments: Vec<Adjustment>,
 }
 
 impl Ctx<'_> {
+    /// Records that a field is ignored (ACI cannot express it).
     pub(crate) fn warn(&mut self, message: impl Into<String>) {
-        self.warnings.push(message.into());
+        self.adjust("FieldIgnored", message);
+    }
+
+    /// Records an adjustment with its reason.
+    pub(crate) fn adjust(&mut self, reason: &str, message: impl Into<String>) {
+        self.adjustments.push(Adjustment::new(reason, message));
     }
 
     pub(crate) fn namespace(&self) -> &str {
@@ -183,11 +192,12 @@ pub fn pod_to_group(
     pod: &Pod,
     refs: &ResolvedRefs,
     config: &TranslateConfig,
-) -> Result<(ContainerGroup, Vec<String>), Error> {
+) -> Result<(ContainerGroup, Vec<Adjustment>), Error> {
     let pod_id = pod_name(pod);
     let spec = pod.spec.as_ref().ok_or_else(|| Error::NoSpec {
         pod: pod_id.clone(),
     })?;
+    platform::windows(pod, config, &pod_id)?;
     let (sku, cce_policy) = group_sku(pod, config, &pod_id)?;
     let priority = priority(pod, config, &pod_id)?;
     let target = GroupTarget {
@@ -205,7 +215,18 @@ pub fn pod_to_group(
             pod: pod_id.clone(),
             source,
         })?;
-    let warnings = sizing.warnings.iter().map(ToString::to_string).collect();
+    let adjustments = sizing
+        .warnings
+        .iter()
+        .map(|w| {
+            let reason = match w {
+                SizingWarning::LimitClamped { .. } => "LimitLowered",
+                SizingWarning::InitContainerRaisedGroup { .. } => "ResourcesRaised",
+                _ => "FieldIgnored",
+            };
+            Adjustment::new(reason, w.to_string())
+        })
+        .collect();
     let mut ctx = Ctx {
         pod,
         spec,
@@ -213,9 +234,13 @@ pub fn pod_to_group(
         config,
         sizing,
         pod_id: pod_id.clone(),
-        warnings,
+        adjustments,
     };
 
+    platform::privileged(&ctx)?;
+    if priority == Some(Priority::Spot) {
+        platform::spot(config, &ctx.sizing, &pod_id)?;
+    }
     pod_level_warnings(&mut ctx);
     let volumes = volumes::volumes(&mut ctx)?;
     let (containers, init_containers) = containers::containers(&mut ctx, &volumes.names)?;
@@ -279,7 +304,7 @@ pub fn pod_to_group(
         },
         ..ContainerGroup::default()
     };
-    Ok((group, ctx.warnings))
+    Ok((group, ctx.adjustments))
 }
 
 /// The SKU (and CCE policy) from the annotations.

@@ -60,7 +60,10 @@ pub(crate) fn container_ports(
 
 /// The group's IP address: every container port, `Public` (with the DNS
 /// name label annotation) unless subnets are configured (`Private`). No ports
-/// → no IP address, except in VNet mode where the group always gets one.
+/// → no IP address block: ACI refuses one without ports
+/// (`MissingIpAddressPorts`). A group in a virtual network gets its private
+/// address anyway; a public group without ports gets none, which the pod's
+/// `NoPodIP` adjustment says.
 pub(crate) fn ip_address(
     ctx: &mut Ctx<'_>,
     containers: &[Container],
@@ -97,11 +100,26 @@ pub(crate) fn ip_address(
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(str::to_owned);
-    if ports.is_empty() && !vnet {
-        if label.is_some() {
-            ctx.warn(format!(
-                "annotation {key:?} is ignored: the pod exposes no ports, so the group gets no IP address"
-            ));
+    if ports.is_empty() {
+        if vnet {
+            if label.is_some() {
+                ctx.warn(format!(
+                    "annotation {key:?} is ignored: private (VNet) groups have no DNS name label"
+                ));
+            }
+        } else {
+            if label.is_some() {
+                ctx.warn(format!(
+                    "annotation {key:?} is ignored: the pod exposes no ports, so the group gets no IP address"
+                ));
+            }
+            ctx.adjust(
+                "NoPodIP",
+                "the pod declares no containerPort, so its public container group gets no IP \
+                 address (ACI gives one only to groups that expose ports or join a virtual \
+                 network): it has no pod IP and Services cannot reach it; declare the ports it \
+                 serves",
+            );
         }
         return Ok(None);
     }

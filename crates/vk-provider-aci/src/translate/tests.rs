@@ -32,7 +32,8 @@ fn config() -> TranslateConfig {
 }
 
 fn translate(pod: &Pod, refs: &ResolvedRefs) -> (ContainerGroup, Vec<String>) {
-    pod_to_group(pod, refs, &config()).unwrap()
+    let (group, adjustments) = pod_to_group(pod, refs, &config()).unwrap();
+    (group, adjustments.into_iter().map(|a| a.message).collect())
 }
 
 fn err(pod: &Pod, refs: &ResolvedRefs) -> Error {
@@ -355,7 +356,8 @@ fn missing_required_refs_are_config_errors() {
     let secret_env = pod(one(json!({"name": "c", "image": "i",
         "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k"}}}]})));
     let e = err(&secret_env, &ResolvedRefs::default()).to_provider_error();
-    assert_eq!(e.reason, "CreateContainerConfigError");
+    assert_eq!(e.reason, "MandatorySecretNotFound");
+    assert_eq!(e.kind, vk_pods::ErrorKind::ConfigUnavailable);
     assert!(
         e.message.contains("secret \"gone\" not found"),
         "{}",
@@ -364,12 +366,14 @@ fn missing_required_refs_are_config_errors() {
 
     let missing_key = ResolvedRefs::default().with_secret("gone", None, [("other", "x")]);
     let e = err(&secret_env, &missing_key).to_provider_error();
-    assert_eq!(e.reason, "CreateContainerConfigError");
+    assert_eq!(e.reason, "MandatorySecretKeyNotFound");
+    assert_eq!(e.kind, vk_pods::ErrorKind::ConfigUnavailable);
     assert!(e.message.contains("couldn't find key k"), "{}", e.message);
 
     let cm_env = pod(one(json!({"name": "c", "image": "i",
         "envFrom": [{"configMapRef": {"name": "cfg"}}]})));
     let e = err(&cm_env, &ResolvedRefs::default()).to_provider_error();
+    assert_eq!(e.reason, "MandatoryConfigMapNotFound");
     assert!(
         e.message.contains("configmap \"cfg\" not found"),
         "{}",
@@ -392,10 +396,14 @@ fn missing_required_refs_are_config_errors() {
 fn unsupported_field_ref_is_an_error() {
     let pod = pod(one(json!({"name": "c", "image": "i",
         "env": [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels"}}}]})));
+    let e = err(&pod, &ResolvedRefs::default()).to_provider_error();
+    assert_eq!(e.reason, "UnsupportedEnv");
     assert_eq!(
-        err(&pod, &ResolvedRefs::default()).reason(),
-        "CreateContainerConfigError"
+        e.kind,
+        vk_pods::ErrorKind::InvalidSpec,
+        "never succeeds: held"
     );
+    assert_eq!(e.container.as_deref(), Some("c"));
 }
 
 // ---- Volumes -------------------------------------------------------------
@@ -481,7 +489,7 @@ fn missing_item_key_fails_unless_optional() {
         "volumes": [{"name": "s", "configMap": {"name": "app", "items": [{"key": "missing", "path": "m"}]}}]
     }));
     let refs = ResolvedRefs::default().with_config_map("app", [("k", "v")]);
-    assert_eq!(err(&pod, &refs).reason(), "CreateContainerConfigError");
+    assert_eq!(err(&pod, &refs).reason(), "MandatoryConfigMapKeyNotFound");
 }
 
 #[test]
@@ -819,13 +827,26 @@ fn vnet_mode_gives_a_private_ip_subnets_and_cluster_dns() {
     );
     let (group, warnings) = pod_to_group(&pod, &ResolvedRefs::default(), &config).unwrap();
     let p = &group.properties;
-    let ip = p.ip_address.as_ref().unwrap();
-    assert_eq!(ip.address_type, Some(IpAddressType::Private));
-    assert!(ip.ports.is_empty() && ip.dns_name_label.is_none());
+    // No ports: no ipAddress block (ACI refuses one without ports); the group
+    // still gets its private address in the subnet.
+    assert!(p.ip_address.is_none());
     assert!(
-        warnings.iter().any(|w| w.contains("dnsnamelabel")),
+        warnings.iter().any(|w| w.message.contains("dnsnamelabel")),
         "{warnings:?}"
     );
+    assert!(
+        !warnings.iter().any(|w| w.reason == "NoPodIP"),
+        "a VNet group has an IP: {warnings:?}"
+    );
+    let with_port = pod_with(
+        json!({DNS_NAME_LABEL_ANNOTATION: "ignored-label"}),
+        json!({"containers": [{"name": "a", "image": "i", "ports": [{"containerPort": 8080}]}]}),
+    );
+    let (ported, _) = pod_to_group(&with_port, &ResolvedRefs::default(), &config).unwrap();
+    let ip = ported.properties.ip_address.as_ref().unwrap();
+    assert_eq!(ip.address_type, Some(IpAddressType::Private));
+    assert_eq!(ip.ports.len(), 1);
+    assert!(ip.dns_name_label.is_none());
     assert_eq!(p.subnet_ids.as_ref().unwrap()[0].id, config.subnet_ids[0]);
     let dns = p.dns_config.as_ref().unwrap();
     assert_eq!(
@@ -984,7 +1005,7 @@ fn sku_priority_and_confidential_policy_from_annotations() {
     );
     assert_eq!(
         err(&spot_public, &ResolvedRefs::default()).reason(),
-        "SpotWithPublicIp"
+        "SpotNotSupported"
     );
 
     let bad = pod_with(
@@ -1025,7 +1046,7 @@ fn security_context_maps_on_linux_and_warns_on_windows() {
     let spec = json!({
         "securityContext": {"runAsUser": 1000, "fsGroup": 2000},
         "containers": [{"name": "a", "image": "i", "securityContext": {
-            "privileged": true, "runAsGroup": 3000, "readOnlyRootFilesystem": true,
+            "allowPrivilegeEscalation": false, "runAsGroup": 3000, "readOnlyRootFilesystem": true,
             "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]}}}]
     });
     let (group, warnings) = translate(&pod(spec.clone()), &ResolvedRefs::default());
@@ -1033,7 +1054,7 @@ fn security_context_maps_on_linux_and_warns_on_windows() {
         serde_json::to_value(&group.properties.containers[0].properties.security_context).unwrap();
     assert_eq!(
         sc,
-        json!({"privileged": true, "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]}, "runAsGroup": 3000, "runAsUser": 1000})
+        json!({"allowPrivilegeEscalation": false, "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]}, "runAsGroup": 3000, "runAsUser": 1000})
     );
     assert!(
         warnings.iter().any(|w| w.contains("fsGroup")),
@@ -1055,7 +1076,10 @@ fn security_context_maps_on_linux_and_warns_on_windows() {
             .security_context
             .is_none()
     );
-    assert!(warnings.iter().any(|w| w.contains("Linux")), "{warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.message.contains("Linux")),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -1147,4 +1171,179 @@ proptest::proptest! {
         proptest::prop_assert!(!warnings.iter().any(|w| w.contains(&secret)));
         proptest::prop_assert!(body.to_string().contains(&secret), "the secret is still sent");
     }
+}
+
+#[test]
+fn a_public_pod_without_ports_is_told_it_gets_no_ip() {
+    let p = pod(one(json!({"name": "worker", "image": "busybox"})));
+    let (group, adjustments) = pod_to_group(&p, &ResolvedRefs::default(), &config()).unwrap();
+    assert!(group.properties.ip_address.is_none());
+    let no_ip = adjustments
+        .iter()
+        .find(|a| a.reason == "NoPodIP")
+        .expect("NoPodIP adjustment");
+    assert!(
+        no_ip.warning && no_ip.message.contains("containerPort"),
+        "{no_ip:?}"
+    );
+}
+
+#[test]
+fn windows_groups_refuse_volumes_init_containers_and_several_containers() {
+    let mut config = config();
+    config.os = OsType::Windows;
+    let refused = |spec: serde_json::Value| {
+        pod_to_group(&pod(spec), &ResolvedRefs::default(), &config).unwrap_err()
+    };
+    let e = refused(json!({
+        "containers": [{"name": "iis", "image": "i", "volumeMounts": [{"name": "scratch", "mountPath": "C:/scratch"}]}],
+        "volumes": [{"name": "scratch", "emptyDir": {}}]
+    }));
+    assert_eq!(e.reason(), "WindowsUnsupported");
+    let text = e.to_string();
+    assert!(
+        text.contains("\"scratch\" (emptyDir)") && text.contains("no volumes of any kind"),
+        "{text}"
+    );
+    assert_eq!(e.to_provider_error().kind, vk_pods::ErrorKind::InvalidSpec);
+
+    let e = refused(json!({
+        "initContainers": [{"name": "setup", "image": "i"}],
+        "containers": [{"name": "iis", "image": "i"}]
+    }));
+    assert!(e.to_string().contains("init container \"setup\""), "{e}");
+    assert_eq!(e.container(), Some("setup"));
+
+    let e =
+        refused(json!({"containers": [{"name": "a", "image": "i"}, {"name": "b", "image": "i"}]}));
+    assert!(e.to_string().contains("2 containers (a, b)"), "{e}");
+
+    // The same pods are fine on Linux.
+    pod_to_group(
+        &pod(json!({"containers": [{"name": "a", "image": "i"}, {"name": "b", "image": "i"}]})),
+        &ResolvedRefs::default(),
+        &super::tests::config(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_automatic_service_account_token_is_left_out_for_windows() {
+    // As a 1.20 API server's ServiceAccount admission writes it, and as 1.21+ does.
+    for (volume, mount_name) in [
+        (
+            json!({"name": "default-token-x7k2p", "secret": {"secretName": "default-token-x7k2p"}}),
+            "default-token-x7k2p",
+        ),
+        (
+            json!({"name": "kube-api-access-abcde", "projected": {"sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+            ]}}),
+            "kube-api-access-abcde",
+        ),
+    ] {
+        let p = pod(json!({
+            "containers": [{"name": "iis", "image": "i", "volumeMounts": [
+                {"name": mount_name, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true}
+            ]}],
+            "volumes": [volume]
+        }));
+        let (without, adjustment) = strip_service_account_token(&p).expect("token volume found");
+        let spec = without.spec.as_ref().unwrap();
+        assert!(spec.volumes.as_ref().unwrap().is_empty());
+        assert!(
+            spec.containers[0]
+                .volume_mounts
+                .as_ref()
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(adjustment.reason, "ServiceAccountTokenNotMounted");
+        assert!(!adjustment.warning, "a Normal event");
+        assert!(adjustment.message.contains(mount_name));
+        let mut config = config();
+        config.os = OsType::Windows;
+        pod_to_group(&without, &ResolvedRefs::default(), &config).unwrap();
+    }
+    // A user's own secret volume is not the token, even at another path.
+    let own = pod(json!({
+        "containers": [{"name": "iis", "image": "i", "volumeMounts": [{"name": "certs", "mountPath": "C:/certs"}]}],
+        "volumes": [{"name": "certs", "secret": {"secretName": "default-token-lookalike"}}]
+    }));
+    assert!(strip_service_account_token(&own).is_none());
+}
+
+#[test]
+fn privileged_containers_are_refused() {
+    let p = pod(json!({
+        "initContainers": [{"name": "sysctl", "image": "i", "securityContext": {"privileged": true}}],
+        "containers": [{"name": "a", "image": "i"}]
+    }));
+    let e = err(&p, &ResolvedRefs::default());
+    assert_eq!(e.reason(), "PrivilegedNotSupported");
+    assert_eq!(e.container(), Some("sysctl"));
+    assert!(e.to_string().contains("no privileged containers"), "{e}");
+    let off = pod(one(
+        json!({"name": "a", "image": "i", "securityContext": {"privileged": false}}),
+    ));
+    let (group, _) = translate(&off, &ResolvedRefs::default());
+    assert!(
+        group.properties.containers[0]
+            .properties
+            .security_context
+            .is_none()
+    );
+}
+
+#[test]
+fn spot_rules_are_checked_before_anything_is_sent() {
+    let spot = |resources: serde_json::Value| {
+        pod_with(
+            json!({PRIORITY_ANNOTATION: "Spot"}),
+            json!({"containers": [{"name": "a", "image": "i", "resources": resources}]}),
+        )
+    };
+    let small = spot(json!({"requests": {"cpu": "2", "memory": "4G"}}));
+    let (group, _) = translate(&small, &ResolvedRefs::default());
+    assert_eq!(group.properties.priority, Some(Priority::Spot));
+
+    let big = spot(json!({"requests": {"cpu": "5", "memory": "4G"}}));
+    let e = err(&big, &ResolvedRefs::default());
+    assert_eq!(e.reason(), "SpotNotSupported");
+    assert!(e.to_string().contains("at most 4 CPU and 16 GB"), "{e}");
+
+    let mut elsewhere = config();
+    elsewhere.location = "North Europe".into();
+    let e = pod_to_group(&small, &ResolvedRefs::default(), &elsewhere).unwrap_err();
+    assert!(e.to_string().contains("not in northeurope"), "{e}");
+
+    let mut vnet = config();
+    vnet.subnet_ids = vec!["/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/aci".into()];
+    let e = pod_to_group(&small, &ResolvedRefs::default(), &vnet).unwrap_err();
+    assert!(e.to_string().contains("virtual network"), "{e}");
+}
+
+#[test]
+fn adjustments_carry_reasons() {
+    let p = pod(json!({
+        "hostNetwork": true,
+        "containers": [{"name": "a", "image": "i", "ports": [{"containerPort": 80}],
+            "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "2"}},
+            "readinessProbe": {"tcpSocket": {"port": 80}}}]
+    }));
+    let (_, adjustments) = pod_to_group(&p, &ResolvedRefs::default(), &config()).unwrap();
+    let reasons: Vec<&str> = adjustments.iter().map(|a| a.reason.as_str()).collect();
+    assert!(reasons.contains(&"LimitLowered"), "{adjustments:?}");
+    assert!(reasons.contains(&"FieldIgnored"), "{adjustments:?}");
+    assert!(
+        adjustments
+            .iter()
+            .any(|a| a.message.contains("hostNetwork")),
+        "{adjustments:?}"
+    );
+    assert!(
+        adjustments.iter().any(|a| a.message.contains("tcpSocket")),
+        "{adjustments:?}"
+    );
 }
