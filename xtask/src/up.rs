@@ -144,6 +144,9 @@ pub(crate) fn up(args: &UpArgs) -> anyhow::Result<ExitCode> {
          subscription_id = \"00000000-0000-0000-0000-000000000000\"\n\
          resource_group = \"vk-{name}\"\n\
          region = \"westeurope\"\n\
+         # Groups join a delegated subnet, as AKS virtual nodes do: every pod gets a\n\
+         # private IP, with or without ports.\n\
+         subnet_id = \"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/vk-{name}/providers/Microsoft.Network/virtualNetworks/vk-{name}/subnets/aci\"\n\
          arm_endpoint = \"{emulator}\"\n\
          authority_host = \"{emulator}\"\n\n\
          [aci.credentials]\n\

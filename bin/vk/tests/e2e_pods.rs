@@ -7,7 +7,7 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{Vk, client, config, emulator, unique, wait_ready};
+use harness::{Vk, client, config_with_aci, emulator, unique, wait_ready};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Secret, Service};
@@ -27,16 +27,30 @@ struct World {
     windows: String,
 }
 
+/// The delegated subnet of the VNet-mode tests.
+const SUBNET: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/e2e/providers/Microsoft.Network/virtualNetworks/e2e/subnets/aci";
+
 impl World {
+    /// Public mode: groups get a public IP when they expose ports.
     async fn start(extra: &str) -> Self {
+        Self::start_with("", extra).await
+    }
+
+    /// VNet mode, like AKS virtual nodes: every group joins [`SUBNET`].
+    async fn start_vnet() -> Self {
+        Self::start_with(&format!("subnet_id = \"{SUBNET}\""), "").await
+    }
+
+    async fn start_with(aci: &str, extra: &str) -> Self {
         let (client, kubeconfig) = client().await;
         let emu = emulator("127.0.0.1:0").await;
         let linux = unique("vk-pods-linux");
         let windows = unique("vk-pods-windows");
-        let (text, admin) = config(
+        let (text, admin) = config_with_aci(
             &kubeconfig,
             emu.base_url(),
             &[(linux.clone(), "linux"), (windows.clone(), "windows")],
+            aci,
             &format!("{FAST}{extra}"),
         );
         let vk = Vk::start(&text, admin);
@@ -76,8 +90,35 @@ fn has_ip(p: &Pod) -> bool {
     p.status.as_ref().is_some_and(|s| s.pod_ip.is_some())
 }
 
-/// Running and Ready. (A pod without ports has no IP: ACI gives a group an
-/// address only when it exposes ports or joins a virtual network.)
+#[tokio::test]
+async fn in_a_virtual_network_every_running_pod_has_a_pod_ip() {
+    let world = World::start_vnet().await;
+    let ns = TestEnv::get().await.namespace("vnet").await;
+    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    // No containerPort: no ipAddress block is sent (ACI refuses one without
+    // ports), and the group still gets its private address in the subnet.
+    pods.create(&PostParams::default(), &bare_pod("worker", &world.linux))
+        .await
+        .unwrap();
+    let running = wait::until("the port-less pod Running with an IP", 60, || async {
+        pods.get("worker")
+            .await
+            .ok()
+            .filter(|p| running_ready(p) && has_ip(p))
+    })
+    .await;
+    let ip = running.status.unwrap().pod_ip.unwrap();
+    assert!(ip.starts_with("10."), "a private address: {ip}");
+    let group = vk_provider_aci::naming::group_name(&ns.name, "worker");
+    let sent = world.emu.admin().last_request(&group).unwrap().body;
+    assert!(sent["properties"]["ipAddress"].is_null(), "{sent}");
+    assert_eq!(sent["properties"]["subnetIds"][0]["id"], SUBNET);
+    world.stop().await;
+}
+
+/// Running and Ready. (In public mode a pod without ports has no IP: ACI
+/// gives a group an address only when it exposes ports or joins a virtual
+/// network.)
 fn running_ready(p: &Pod) -> bool {
     let Some(s) = p.status.as_ref() else {
         return false;
@@ -97,10 +138,13 @@ async fn pods_with(api: &Api<Pod>, selector: &str) -> Vec<Pod> {
 }
 
 /// The seed's IIS Deployment, as apps/v1, nodeSelector and tolerations
-/// unchanged. Other tests run their own virtual nodes on the same cluster, so
-/// a node affinity (beside the seed's selector) keeps the pods on this test's
-/// Windows node.
+/// unchanged, with default service-account settings. The article's
+/// `microsoft/iis` is built on Windows Server 2016, which ACI no longer
+/// accepts: the Server 2019 IIS image replaces it. Other tests run their own
+/// virtual nodes on the same cluster, so a node affinity (beside the seed's
+/// selector) keeps the pods on this test's Windows node.
 fn iis(namespace: &str, cpu: &str, node: &str) -> Deployment {
+    const IIS_IMAGE: &str = "mcr.microsoft.com/windows/servercore/iis:windowsservercore-ltsc2019";
     serde_json::from_value(serde_json::json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "iis", "namespace": namespace},
@@ -110,9 +154,8 @@ fn iis(namespace: &str, cpu: &str, node: &str) -> Deployment {
             "template": {
                 "metadata": {"labels": {"app": "iis"}},
                 "spec": {
-                    "automountServiceAccountToken": false,
                     "containers": [{
-                        "name": "iis", "image": "microsoft/iis",
+                        "name": "iis", "image": IIS_IMAGE,
                         "ports": [{"containerPort": 80}],
                         "resources": {"requests": {"memory": "1G", "cpu": cpu}, "limits": {"memory": "1G", "cpu": cpu}}
                     }],
@@ -161,9 +204,25 @@ async fn the_seed_iis_deployment_scales_out_up_and_down() {
         first.spec.as_ref().unwrap().node_name.as_deref(),
         Some(world.windows.as_str())
     );
+    // The automatic service-account token is left out (ACI mounts no volume
+    // in a Windows group), and the pod says so.
+    let adjusted = wait::until("the token adjustment on the IIS pod", 30, || async {
+        let p = pods.get(first.metadata.name.as_deref()?).await.ok()?;
+        p.metadata
+            .annotations?
+            .get(vk_pods::ADJUSTMENTS_ANNOTATION)
+            .cloned()
+    })
+    .await;
+    assert!(
+        adjusted.contains("ServiceAccountTokenNotMounted"),
+        "{adjusted}"
+    );
     let prefix = format!("{}-iis-", ns.name);
     let group = world.groups(&prefix);
     assert_eq!(group.len(), 1, "{group:?}");
+    let sent = world.emu.admin().last_request(&group[0].name).unwrap().body;
+    assert!(sent["properties"]["volumes"].is_null(), "{sent}");
 
     // Scale to 5: 5 groups, 5 Running pods, and the Service's Endpoints list their 5 IPs.
     let scale = serde_json::json!({"spec": {"replicas": 5}});
@@ -339,6 +398,24 @@ async fn jobs_complete_and_fail_with_exit_codes_and_secrets_stay_secure() {
         pods.get("uses-secret").await.ok().filter(running_ready)
     })
     .await;
+    // Public mode, no containerPort: no IP, and the pod is told why.
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(ns.client.clone(), &ns.name);
+    let no_ip = wait::until("a NoPodIP warning on the port-less pod", 30, || async {
+        events
+            .list(&ListParams::default())
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|e| {
+                e.reason.as_deref() == Some("NoPodIP")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("uses-secret")
+            })
+    })
+    .await;
+    assert_eq!(no_ip.type_.as_deref(), Some("Warning"));
+    assert!(!has_ip(&pods.get("uses-secret").await.unwrap()));
     let group = world.groups(&format!("{}-uses-secret", ns.name));
     let body = world.emu.admin().last_request(&group[0].name).unwrap().body;
     let env = &body["properties"]["containers"][0]["properties"]["environmentVariables"];

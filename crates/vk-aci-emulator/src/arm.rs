@@ -438,6 +438,19 @@ fn put_group(
                     v
                 };
                 let same_spec = strip(&old.resource) == strip(&checked.resource);
+                // A terminated group is deployed as new; a live one keeps
+                // what ACI sets only at creation (container-instances-update.md).
+                if !old.stopped
+                    && let Some(what) =
+                        crate::validate::immutable_change(&old.resource, &checked.resource)
+                {
+                    return Err(ApiError::bad_request(
+                        crate::validate::codes::IMMUTABLE_UPDATE,
+                        format!(
+                            "The update of container group '{name}' changes its {what}, which cannot be updated in place: delete the container group and create it again."
+                        ),
+                    ));
+                }
                 let g = st.groups.get_mut(&key).ok_or_else(|| not_found(name, rg))?;
                 if same_spec && !g.stopped && g.provisioning_state == "Succeeded" {
                     g.resource = checked.resource;

@@ -110,8 +110,12 @@ pub struct EmulatorConfig {
     pub page_size: usize,
     /// Image substrings that make an image unpullable (`InaccessibleImage`).
     pub unpullable_images: Vec<String>,
-    /// GPU SKUs offered by the capabilities endpoint and accepted in requests.
+    /// GPU SKUs offered by the capabilities endpoint and accepted in requests
+    /// (none by default: ACI's GPU SKUs were retired on 14 July 2025).
     pub gpu_skus: Vec<String>,
+    /// Regions that offer Spot container groups (default East US 2, West
+    /// Europe, West US), as normalised location names.
+    pub spot_regions: Vec<String>,
     /// How many request bodies are kept per container group for inspection.
     pub recorded_requests: usize,
     /// Optional JSON state file, loaded at start and written on change.
@@ -139,7 +143,10 @@ impl Default for EmulatorConfig {
             lro: LroConfig::default(),
             page_size: 100,
             unpullable_images: vec!["unpullable".to_owned()],
-            gpu_skus: vec!["K80".to_owned(), "P100".to_owned(), "V100".to_owned()],
+            gpu_skus: Vec::new(),
+            spot_regions: ["eastus2", "westeurope", "westus"]
+                .map(str::to_owned)
+                .to_vec(),
             recorded_requests: 20,
             state_file: None,
             persist_debounce: Duration::from_millis(100),
@@ -259,6 +266,26 @@ impl EmulatorBuilder {
         S: Into<String>,
     {
         self.config.unpullable_images = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// GPU SKUs offered (default none: ACI retired its GPU SKUs on 14 July 2025).
+    pub fn gpu_skus<I, S>(mut self, skus: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.gpu_skus = skus.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Regions that offer Spot container groups (normalised names, e.g. `westeurope`).
+    pub fn spot_regions<I, S>(mut self, regions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.spot_regions = regions.into_iter().map(Into::into).collect();
         self
     }
 

@@ -130,6 +130,17 @@ pub(crate) fn group(g: &Group, full: bool) -> Value {
         return v;
     };
     props.insert("provisioningState".to_owned(), json!(g.provisioning_state));
+    let vnet = props
+        .get("subnetIds")
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty());
+    if vnet && g.ip.is_some() && props.get("ipAddress").is_none_or(Value::is_null) {
+        // The private address a virtual-network group gets without asking.
+        props.insert(
+            "ipAddress".to_owned(),
+            json!({"type": "Private", "ports": []}),
+        );
+    }
     if let Some(ip_addr) = props.get_mut("ipAddress").and_then(Value::as_object_mut) {
         match &g.ip {
             Some(ip) => {

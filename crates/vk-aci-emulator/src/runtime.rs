@@ -123,9 +123,15 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64) {
         let Some(g) = st.groups.get(&key).filter(|g| g.generation == generation) else {
             return;
         };
+        // A group in a virtual network always gets a private address in its
+        // subnet, with or without an ipAddress block.
+        let vnet = g.resource["properties"]["subnetIds"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty());
         let ip_type = g.resource["properties"]["ipAddress"]["type"]
             .as_str()
-            .map(str::to_owned);
+            .map(str::to_owned)
+            .or_else(|| vnet.then(|| "Private".to_owned()));
         let need_ip = ip_type.is_some() && g.ip.is_none();
         let location = g.location.clone();
         let ip = need_ip.then(|| st.alloc_ip(ip_type.as_deref() == Some("Public")));

@@ -214,6 +214,13 @@ fn gpu_resource(v: Option<&mut Value>, path: &str, skus: &[String]) -> Result<u3
             "Required property 'count' not found in JSON",
         )
     })?;
+    if skus.is_empty() {
+        return Err(ApiError::bad_request(
+            "UnsupportedGpuSku",
+            format!("The GPU resource of '{path}' is not supported: no GPU SKU is offered in this region (Azure Container Instances retired its GPU SKUs on 14 July 2025)."),
+        )
+        .with_target(path.to_owned()));
+    }
     let allowed: Vec<&str> = skus.iter().map(String::as_str).collect();
     canon_enum(g, "sku", &allowed, path, true).map_err(|_| {
         ApiError::bad_request(
@@ -475,8 +482,11 @@ pub(crate) fn container_group(
             )
             .with_target(vp));
         }
-        if windows && sources[0] != "emptyDir" && sources[0] != "secret" {
-            return Err(windows_err(&format!("'{}' volumes", sources[0])));
+        if windows {
+            return Err(windows_err(&format!(
+                "volumes ('{vname}' is a '{}' volume)",
+                sources[0]
+            )));
         }
         if let Some(af) = v.get("azureFile") {
             for k in ["shareName", "storageAccountName"] {
@@ -562,7 +572,15 @@ pub(crate) fn container_group(
         let pp = format!("{cp}.properties");
         let p = obj_mut(p, &pp)?;
         strip_instance_view(p);
-        images.push(image(p, &pp, &cname, name)?);
+        let img = image(p, &pp, &cname, name)?;
+        if windows && windows_2016_image(&img) {
+            return Err(ApiError::bad_request(
+                "OsVersionNotSupported",
+                format!("The OS version of image '{img}' is not supported."),
+            )
+            .with_target(format!("{pp}.image")));
+        }
+        images.push(img);
         string_array(p.get("command"), &format!("{pp}.command"))?;
         let (req, lim) = resources(p.get_mut("resources"), &pp, &cfg.gpu_skus)?;
         cpu += req.cpu;
@@ -588,6 +606,7 @@ pub(crate) fn container_group(
         }
         env_vars(p.get_mut("environmentVariables"), &pp)?;
         volume_mounts(p.get_mut("volumeMounts"), &pp, &volume_names)?;
+        no_privileged(p, &pp, &cname, name)?;
         for probe in ["livenessProbe", "readinessProbe"] {
             if let Some(pr) = p.get(probe).filter(|x| !x.is_null())
                 && !pr.is_object()
@@ -605,7 +624,7 @@ pub(crate) fn container_group(
     for (path, (lc, lm)) in limits {
         if lc.is_some_and(|c| c > cpu + 1e-9) || lm.is_some_and(|m| m > memory + 1e-9) {
             return Err(ApiError::bad_request(
-                "InvalidContainerResourceLimits",
+                codes::LIMIT_ABOVE_GROUP_REQUEST,
                 format!("The resource limits of '{path}' exceed the total resource requests of container group '{name}' ({cpu} CPU, {memory} GB)."),
             )
             .with_target(format!("{path}.resources.limits")));
@@ -634,6 +653,7 @@ pub(crate) fn container_group(
         string_array(p.get("command"), &format!("{pp}.command"))?;
         env_vars(p.get_mut("environmentVariables"), &pp)?;
         volume_mounts(p.get_mut("volumeMounts"), &pp, &volume_names)?;
+        no_privileged(p, &pp, &cname, name)?;
     }
 
     // Registry credentials.
@@ -664,11 +684,28 @@ pub(crate) fn container_group(
         }
     }
 
+    // Virtual network.
+    let subnets = array(props.get_mut("subnetIds"), "properties.subnetIds")?;
+    for (i, sn) in subnets.iter().enumerate() {
+        if sn
+            .get("id")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(ApiError::content(
+                &format!("properties.subnetIds[{i}].id"),
+                "Required property 'id' not found in JSON",
+            ));
+        }
+    }
+    let vnet = !subnets.is_empty();
+
     // IP address.
     let mut public = false;
     if let Some(ip) = props.get_mut("ipAddress").filter(|i| !i.is_null()) {
         let ip = obj_mut(ip, "properties.ipAddress")?;
         ip.remove("fqdn");
+        ip.remove("ip");
         let t = canon_enum(
             ip,
             "type",
@@ -677,6 +714,20 @@ pub(crate) fn container_group(
             true,
         )?;
         public = t.as_deref() == Some("Public");
+        if public && vnet {
+            return Err(ApiError::bad_request(
+                codes::PUBLIC_IP_IN_VNET,
+                format!("The IP address type of container group '{name}' is invalid: a container group deployed into a virtual network can only have a 'Private' IP address."),
+            )
+            .with_target("properties.ipAddress.type"));
+        }
+        if !public && !vnet {
+            return Err(ApiError::bad_request(
+                codes::PRIVATE_IP_WITHOUT_SUBNET,
+                format!("IP Address type in container group '{name}' is invalid. Private IP address is only supported when network profile is defined."),
+            )
+            .with_target("properties.ipAddress.type"));
+        }
         canon_enum(
             ip,
             "autoGeneratedDomainNameLabelScope",
@@ -691,7 +742,15 @@ pub(crate) fn container_group(
             false,
         )?;
         let ip_ports = match ip.get_mut("ports") {
-            Some(Value::Array(ps)) => ps,
+            Some(Value::Array(ps)) if !ps.is_empty() => ps,
+            Some(Value::Array(_)) => {
+                return Err(ApiError::bad_request(
+                    "MissingIpAddressPorts",
+                    format!(
+                        "The ports in the 'ipAddress' of container group '{name}' cannot be empty."
+                    ),
+                ));
+            }
             _ => {
                 return Err(ApiError::content(
                     "properties.ipAddress.ports",
@@ -723,11 +782,18 @@ pub(crate) fn container_group(
             }
             if !ports.contains(&(n, proto.clone())) {
                 return Err(ApiError::bad_request(
-                    "InvalidIpAddressPorts",
+                    codes::UNREFERENCED_IP_PORT,
                     format!("The IP address port '{n}' ({proto}) of container group '{name}' is not exposed by any of its containers."),
                 )
                 .with_target(portp));
             }
+        }
+        if vnet && ip.get("dnsNameLabel").is_some_and(|l| !l.is_null()) {
+            return Err(ApiError::bad_request(
+                codes::DNS_LABEL_IN_VNET,
+                format!("The container group '{name}' is deployed into a virtual network and cannot have a DNS name label."),
+            )
+            .with_target("properties.ipAddress.dnsNameLabel"));
         }
         if let Some(label) = ip.get("dnsNameLabel").filter(|l| !l.is_null()) {
             let ok = label.as_str().is_some_and(|l| {
@@ -772,6 +838,21 @@ pub(crate) fn container_group(
                 "Spot Priority Container Groups that include containers requesting GPU resources are not supported.",
             ));
         }
+        if vnet {
+            return Err(ApiError::bad_request(
+                codes::SPOT_IN_VNET,
+                "Spot Priority Container Groups are not supported in a virtual network.",
+            ));
+        }
+        if !cfg.spot_regions.iter().any(|r| *r == location) {
+            return Err(ApiError::bad_request(
+                codes::SPOT_REGION,
+                format!(
+                    "Spot Priority Container Groups are not supported in the location '{location}'. Supported locations: {}.",
+                    cfg.spot_regions.join(", ")
+                ),
+            ));
+        }
     }
     if windows && sku == "Confidential" {
         return Err(windows_err("the Confidential SKU"));
@@ -812,9 +893,137 @@ pub(crate) fn container_group(
     })
 }
 
+/// Error codes of rules whose exact ACI code is not published (see the
+/// behaviour catalogue in docs/aci-emulator.md): emulator choices, in one
+/// place so each can follow a real answer once one is known.
+pub(crate) mod codes {
+    /// A container limit above the group's total request.
+    pub(crate) const LIMIT_ABOVE_GROUP_REQUEST: &str =
+        "ContainerLimitGreaterThanContainerGroupTotalRequest";
+    /// An IP address port no container exposes.
+    pub(crate) const UNREFERENCED_IP_PORT: &str = "UnreferencedIpAddressPorts";
+    /// A `Private` IP address without `subnetIds`.
+    pub(crate) const PRIVATE_IP_WITHOUT_SUBNET: &str = "InvalidIpAddressType";
+    /// A `Public` IP address on a group in a virtual network.
+    pub(crate) const PUBLIC_IP_IN_VNET: &str = "InvalidIpAddressType";
+    /// A DNS name label on a group in a virtual network.
+    pub(crate) const DNS_LABEL_IN_VNET: &str = "DnsNameLabelNotSupportedInVirtualNetwork";
+    /// A privileged container.
+    pub(crate) const PRIVILEGED: &str = "PrivilegedContainerNotSupported";
+    /// Spot in a virtual network.
+    pub(crate) const SPOT_IN_VNET: &str =
+        "SpotPriorityContainerGroupNotSupportedWithVirtualNetwork";
+    /// Spot outside its regions.
+    pub(crate) const SPOT_REGION: &str = "SpotPriorityContainerGroupNotSupportedInLocation";
+    /// A Windows feature ACI lacks (volumes, init containers, several containers...).
+    pub(crate) const WINDOWS_FEATURE: &str = "UnsupportedFeatureForOsType";
+    /// An update that changes a property ACI only sets at creation.
+    pub(crate) const IMMUTABLE_UPDATE: &str = "ContainerGroupUpdateNotSupported";
+}
+
+/// No privileged containers: ACI runs none.
+fn no_privileged(
+    p: &Map<String, Value>,
+    path: &str,
+    container: &str,
+    group: &str,
+) -> Result<(), ApiError> {
+    let privileged = p
+        .get("securityContext")
+        .and_then(|s| s.get("privileged"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if privileged {
+        return Err(ApiError::bad_request(
+            codes::PRIVILEGED,
+            format!("The container '{container}' in container group '{group}' requests a privileged security context, which is not supported."),
+        )
+        .with_target(format!("{path}.securityContext.privileged")));
+    }
+    Ok(())
+}
+
+/// The properties an update may not change (container-instances-update.md:
+/// OS type, CPU, memory or GPU resources, restart policy, ports and network
+/// profile need a delete and a new create), by name, when `old` and `new`
+/// differ in one.
+pub(crate) fn immutable_change(old: &Value, new: &Value) -> Option<&'static str> {
+    let p = |v: &Value, k: &str| v["properties"][k].clone();
+    let resources = |v: &Value| -> Vec<(Value, Value)> {
+        v["properties"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| (c["name"].clone(), c["properties"]["resources"].clone()))
+            .collect()
+    };
+    let ports = |v: &Value| -> (Value, Vec<Value>) {
+        let container_ports = v["properties"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["properties"]["ports"].clone())
+            .collect();
+        (
+            v["properties"]["ipAddress"]["ports"].clone(),
+            container_ports,
+        )
+    };
+    if p(old, "osType") != p(new, "osType") {
+        Some("osType")
+    } else if p(old, "restartPolicy") != p(new, "restartPolicy") {
+        Some("restartPolicy")
+    } else if resources(old) != resources(new) {
+        Some("resources")
+    } else if ports(old) != ports(new) {
+        Some("ports")
+    } else if p(old, "subnetIds") != p(new, "subnetIds")
+        || old["properties"]["ipAddress"]["type"] != new["properties"]["ipAddress"]["type"]
+    {
+        Some("network profile")
+    } else {
+        None
+    }
+}
+
+/// Windows Server 2016 base images: not accepted since 31 December 2022
+/// (container-instances-faq). The emulator knows an image only by its
+/// reference, so it recognises the 2016 tags (`ltsc2016`, `sac2016`, `1607`,
+/// `10.0.14393.*`) and the retired Docker Hub repositories built on it
+/// (`microsoft/iis`, `microsoft/windowsservercore`, `microsoft/nanoserver`,
+/// `microsoft/aspnet`, `microsoft/dotnet-framework`) unless their tag names
+/// a newer release (`ltsc2019`, `ltsc2022`, `1809`...).
+pub(crate) fn windows_2016_image(image: &str) -> bool {
+    let lower = image.to_ascii_lowercase();
+    let (repo, tag) = match lower.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r.to_owned(), t.to_owned()),
+        _ => (lower.clone(), "latest".to_owned()),
+    };
+    let tag_2016 = ["ltsc2016", "sac2016", "1607", "10.0.14393"]
+        .iter()
+        .any(|m| tag.contains(m));
+    let newer = [
+        "ltsc2019", "ltsc2022", "ltsc2025", "1809", "1903", "1909", "2004", "20h2",
+    ]
+    .iter()
+    .any(|m| tag.contains(m));
+    let legacy_repo = [
+        "microsoft/iis",
+        "microsoft/windowsservercore",
+        "microsoft/nanoserver",
+        "microsoft/aspnet",
+        "microsoft/dotnet-framework",
+    ]
+    .iter()
+    .any(|r| {
+        repo == *r || repo == format!("docker.io/{r}") || repo == format!("index.docker.io/{r}")
+    });
+    tag_2016 || (legacy_repo && !newer)
+}
+
 fn windows_err(what: &str) -> ApiError {
     ApiError::bad_request(
-        "UnsupportedFeatureForOsType",
+        codes::WINDOWS_FEATURE,
         format!("Windows container groups do not support {what}."),
     )
 }

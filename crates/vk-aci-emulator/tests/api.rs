@@ -173,6 +173,7 @@ async fn create_lro_and_running_group() {
     let env = start_with(Emulator::builder().pull_delay(Duration::from_millis(100))).await;
     let mut body = group_body(&[], "Always");
     body["properties"]["ipAddress"] = json!({"type": "Private", "ports": [{"port": 80}]});
+    body["properties"]["subnetIds"] = json!([{"id": SUBNET}]);
     body["properties"]["containers"][0]["properties"]["ports"] = json!([{"port": 80}]);
     body["properties"]["containers"][0]["properties"]["environmentVariables"] =
         json!([{"name": "A", "value": "1"}, {"name": "S", "secureValue": "hidden"}]);
@@ -229,6 +230,10 @@ async fn create_lro_and_running_group() {
     let r = env.put("web-1", &body).await;
     assert_eq!(r.status(), 200);
     // A second group gets another IP; a public group a public-style IP.
+    body["properties"]
+        .as_object_mut()
+        .expect("o")
+        .remove("subnetIds");
     body["properties"]["ipAddress"]["type"] = json!("public");
     body["properties"]["ipAddress"]["dnsNameLabel"] = json!("myweb1");
     let v = env.create_running("web-2", &body).await;
@@ -375,7 +380,7 @@ async fn validation_errors() {
                     json!({"cpu": 2})
             }),
             400,
-            "InvalidContainerResourceLimits",
+            "ContainerLimitGreaterThanContainerGroupTotalRequest",
         ),
         (
             "limit-below-request",
@@ -401,7 +406,7 @@ async fn validation_errors() {
                 v["properties"]["ipAddress"] = json!({"type": "Public", "ports": [{"port": 443}]})
             }),
             400,
-            "InvalidIpAddressPorts",
+            "UnreferencedIpAddressPorts",
         ),
         (
             "unknown-volume",
@@ -1081,10 +1086,8 @@ async fn location_endpoints() {
         .await;
     assert_eq!(status, 200);
     let rows = v["value"].as_array().expect("value");
-    assert!(
-        rows.iter()
-            .any(|r| r["gpu"] == "K80" && r["osType"] == "Linux")
-    );
+    // ACI's GPU SKUs are retired: no GPU rows at the defaults.
+    assert!(rows.iter().all(|r| r["gpu"] == "None"), "{rows:?}");
     assert!(rows.iter().all(|r| r["capabilities"]["maxCpu"] == 4.0));
     let (status, v) = env
         .get_json(&format!("{base}/cachedImages?api-version={API}"))

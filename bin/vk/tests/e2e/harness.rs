@@ -70,6 +70,17 @@ pub(crate) fn config(
     nodes: &[(String, &str)],
     extra: &str,
 ) -> (String, u16) {
+    config_with_aci(kubeconfig, emulator_url, nodes, "", extra)
+}
+
+/// Like [`config`], with `aci_extra` lines in the `[aci]` table (e.g. a `subnet_id`).
+pub(crate) fn config_with_aci(
+    kubeconfig: &std::path::Path,
+    emulator_url: &str,
+    nodes: &[(String, &str)],
+    aci_extra: &str,
+    extra: &str,
+) -> (String, u16) {
     let admin = free_port();
     let mut text = format!(
         "cluster_id = \"e2e\"\nkubeconfig = \"{}\"\n",
@@ -83,7 +94,7 @@ pub(crate) fn config(
     }
     text.push_str(&format!(
         "[aci]\nsubscription_id = \"00000000-0000-0000-0000-000000000000\"\nresource_group = \"e2e\"\n\
-         arm_endpoint = \"{emulator_url}\"\nauthority_host = \"{emulator_url}\"\n\
+         arm_endpoint = \"{emulator_url}\"\nauthority_host = \"{emulator_url}\"\n{aci_extra}\n\
          [aci.credentials]\nkind = \"client-secret\"\ntenant_id = \"e2e\"\nclient_id = \"vk\"\nclient_secret = \"e2e-secret\"\n\
          [admin]\nlisten = \"127.0.0.1:{admin}\"\n\
          [kubelet]\nclient_ca = \"{ca}\"\n{extra}\n",

@@ -67,6 +67,12 @@ struct Args {
     /// Image substrings that are unpullable (repeatable; default "unpullable").
     #[arg(long = "unpullable")]
     unpullable: Vec<String>,
+    /// GPU SKUs offered (repeatable; default none: ACI retired its GPU SKUs).
+    #[arg(long = "gpu-sku")]
+    gpu_skus: Vec<String>,
+    /// Regions offering Spot groups (repeatable; default eastus2, westeurope, westus).
+    #[arg(long = "spot-region")]
+    spot_regions: Vec<String>,
 }
 
 #[tokio::main]
@@ -96,7 +102,8 @@ async fn main() -> anyhow::Result<()> {
             linux_standard: max,
             windows_standard: max,
             confidential: max,
-            spot: max,
+            // Spot groups have their own, fixed maximum (4 CPU / 16 GB).
+            spot: GroupMaxima::default(),
         })
         .page_size(args.page_size)
         .token_lifetime(Duration::from_secs(args.token_lifetime_secs))
@@ -115,6 +122,12 @@ async fn main() -> anyhow::Result<()> {
     }
     if !args.unpullable.is_empty() {
         b = b.unpullable_images(args.unpullable);
+    }
+    if !args.gpu_skus.is_empty() {
+        b = b.gpu_skus(args.gpu_skus);
+    }
+    if !args.spot_regions.is_empty() {
+        b = b.spot_regions(args.spot_regions);
     }
     if let Some(p) = args.state_file {
         b = b.state_file(p);

@@ -11,6 +11,8 @@ use vk_aci_emulator::{Emulator, EmulatorBuilder, RunningEmulator};
 pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
 pub const RG: &str = "rg1";
 pub const API: &str = "2023-05-01";
+/// A delegated subnet, for groups in a virtual network.
+pub const SUBNET: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/vnet/subnets/aci";
 
 pub struct Env {
     pub emu: RunningEmulator,
