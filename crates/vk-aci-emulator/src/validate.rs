@@ -844,7 +844,7 @@ pub(crate) fn container_group(
                 "Spot Priority Container Groups are not supported in a virtual network.",
             ));
         }
-        if !cfg.spot_regions.iter().any(|r| *r == location) {
+        if !cfg.spot_regions.contains(&location) {
             return Err(ApiError::bad_request(
                 codes::SPOT_REGION,
                 format!(
