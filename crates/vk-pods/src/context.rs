@@ -419,6 +419,41 @@ impl Ctx {
         }
     }
 
+    /// Merges one condition into `pod`'s status (and `status.resize` when
+    /// given), leaving everything else as it is.
+    pub(crate) async fn write_condition(
+        &self,
+        pod: &Pod,
+        condition: &k8s_openapi::api::core::v1::PodCondition,
+        resize: Option<&str>,
+    ) -> Result<(), Error> {
+        let key = PodKey::of(pod);
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
+        let mut status = serde_json::json!({"conditions": [condition]});
+        if let Some(r) = resize {
+            status["resize"] = serde_json::json!(r);
+        }
+        let pp = PatchParams {
+            field_manager: Some(self.config.field_manager.clone()),
+            ..PatchParams::default()
+        };
+        let body = serde_json::json!({"status": status});
+        match api
+            .patch_status(&key.name, &pp, &Patch::Strategic(&body))
+            .await
+        {
+            Ok(_) => {
+                ReconcilerMetrics::inc(&self.metrics.status_writes);
+                Ok(())
+            }
+            Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+            Err(source) => Err(Error::WriteStatus {
+                pod: key.to_string(),
+                source,
+            }),
+        }
+    }
+
     fn take_event_token(&self) -> bool {
         let mut b = lock(&self.event_budget);
         let now = Instant::now();

@@ -67,6 +67,31 @@ pub(crate) fn fingerprint(pod: &Pod) -> u64 {
     h.finish()
 }
 
+/// A fingerprint of the containers' resources (requests and limits), which an
+/// in-place resize (Kubernetes 1.27+) changes on a running pod. Providers
+/// record it with the instance; a mismatch means the pod asks for a resize.
+pub fn resources_hash(pod: &Pod) -> String {
+    let mut h = Fnv::new();
+    if let Some(spec) = &pod.spec {
+        for c in spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(spec.containers.iter())
+        {
+            (
+                &c.name,
+                serde_json::to_string(&c.resources).unwrap_or_default(),
+            )
+                .hash(&mut h);
+        }
+        serde_json::to_string(&spec.resources)
+            .unwrap_or_default()
+            .hash(&mut h);
+    }
+    format!("{:016x}", h.finish())
+}
+
 /// A fingerprint of the parts of a pod spec that can change after creation
 /// and need the instance re-created (container and init-container images).
 /// Providers record it with the instance; a mismatch means "recreate".
@@ -93,6 +118,21 @@ mod tests {
             "spec": {"containers": [{"name": "c", "image": image}]}
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn resources_hash_follows_requests_and_limits_only() {
+        let with = |image: &str, cpu: &str| -> Pod {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "p"},
+                "spec": {"containers": [{"name": "c", "image": image,
+                    "resources": {"requests": {"cpu": cpu}}}]}
+            }))
+            .unwrap()
+        };
+        let a = resources_hash(&with("nginx:1", "1"));
+        assert_eq!(a, resources_hash(&with("nginx:2", "1")));
+        assert_ne!(a, resources_hash(&with("nginx:1", "2")));
     }
 
     #[test]

@@ -43,7 +43,7 @@ mod sync;
 pub use admission::{Refusal, admit};
 pub use config::ReconcilerConfig;
 pub use error::Error;
-pub use key::{PodKey, spec_hash};
+pub use key::{PodKey, resources_hash, spec_hash};
 pub use memory::InMemoryProvider;
 pub use metrics::{ReconcilerMetrics, ReconcilerMetricsSnapshot};
 pub use provider::{

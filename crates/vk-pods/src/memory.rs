@@ -21,6 +21,7 @@ use crate::{
 struct Running {
     key: PodKey,
     hash: String,
+    resources: String,
     ip: String,
     started: jiff::Timestamp,
     restart_policy: String,
@@ -67,6 +68,16 @@ impl InMemoryProvider {
     /// had to change something would).
     pub fn adjust_creates(&self, adjustments: Vec<Adjustment>) {
         *lock(&self.adjustments) = adjustments;
+    }
+
+    /// Records `hash` as the resources hash the instance of `uid` was created
+    /// with, as if its pod had been resized in place since (a 1.20 API server
+    /// refuses such resizes, so tests simulate them here).
+    pub fn set_created_resources_hash(&self, uid: &str, hash: &str) -> bool {
+        let mut pods = lock(&self.pods);
+        pods.get_mut(uid)
+            .map(|r| r.resources = hash.to_owned())
+            .is_some()
     }
 
     /// When set, creation reports the pod as still starting (Pending,
@@ -246,6 +257,7 @@ impl Provider for InMemoryProvider {
             let r = pods.entry(key.uid.clone()).or_insert_with(|| Running {
                 key: key.clone(),
                 hash: spec_hash(pod),
+                resources: crate::resources_hash(pod),
                 ip: format!("10.200.{}.{}", (n / 250) % 250, n % 250 + 1),
                 started: jiff::Timestamp::now(),
                 restart_policy: spec
@@ -302,6 +314,7 @@ impl Provider for InMemoryProvider {
                         InstanceState::Running
                     },
                     spec_hash: Some(r.hash.clone()),
+                    resources_hash: Some(r.resources.clone()),
                 })
                 .collect())
         })

@@ -142,6 +142,9 @@ pub struct Instance {
     pub state: InstanceState,
     /// The [`spec_hash`](crate::spec_hash) of the pod it was created from, if recorded.
     pub spec_hash: Option<String>,
+    /// The [`resources_hash`](crate::resources_hash) of the pod it was created
+    /// from, if recorded: a pod resized in place no longer matches it.
+    pub resources_hash: Option<String>,
 }
 
 /// An event the provider observed for a pod (e.g. `Pulling`, `Started`).

@@ -20,7 +20,7 @@ use crate::metrics::ReconcilerMetrics;
 use crate::status::{deadline_exceeded, differs, failed, is_terminal, pending, waiting};
 use crate::{
     CONFIG_RETRY_MAX, Error, ErrorKind, Instance, InstanceState, PodKey, Provider, ProviderError,
-    ReconcilerConfig, ReconcilerMetricsSnapshot, admission, spec_hash, sync,
+    ReconcilerConfig, ReconcilerMetricsSnapshot, admission, resources_hash, spec_hash, sync,
 };
 
 /// Reconciles the pods bound to one node with a [`Provider`].
@@ -251,7 +251,14 @@ async fn reconcile_inner(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, E
         {
             recreate(pod, key, ctx).await
         }
-        Some(_) => {
+        Some(inst) => {
+            if inst
+                .resources_hash
+                .as_ref()
+                .is_some_and(|h| *h != resources_hash(pod))
+            {
+                resize_infeasible(pod, ctx).await?;
+            }
             if let Some(action) = first_look(pod, key, ctx).await? {
                 return Ok(action);
             }
@@ -331,6 +338,7 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
                 key: key.clone(),
                 state,
                 spec_hash: Some(spec_hash(pod)),
+                resources_hash: Some(resources_hash(pod)),
             });
             ctx.succeeded(&key.uid);
             match report {
@@ -454,6 +462,31 @@ async fn show_back_off(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Dura
     ctx.event(pod, EventType::Normal, "BackOff", &message).await;
     ctx.warn(pod, "Failed", "Error: ImagePullBackOff").await;
     Ok(None)
+}
+
+/// An in-place resize the provider cannot apply (ACI cannot resize a running
+/// group): the pod keeps running with what it was created with, and says so
+/// as a kubelet does for an infeasible resize (`PodResizePending`,
+/// `Infeasible`; `status.resize` on 1.27–1.32). Written once.
+async fn resize_infeasible(pod: &Pod, ctx: &Ctx) -> Result<(), Error> {
+    let condition = crate::status::resize_infeasible();
+    let already = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c.type_ == condition.type_ && c.status == "True")
+        });
+    if already {
+        return Ok(());
+    }
+    tracing::warn!("resources changed in place; the instance keeps its original resources");
+    ctx.write_condition(pod, &condition, Some("Infeasible"))
+        .await?;
+    let message = condition.message.clone().unwrap_or_default();
+    ctx.warn(pod, "ResizeInfeasible", &message).await;
+    Ok(())
 }
 
 /// Deletes `key`'s instance through the provider (counted in the metrics).

@@ -137,6 +137,22 @@ pub fn waiting(
     }
 }
 
+/// The condition of a pod whose in-place resize the provider cannot apply.
+pub fn resize_infeasible() -> PodCondition {
+    PodCondition {
+        type_: "PodResizePending".into(),
+        status: "True".into(),
+        reason: Some("Infeasible".into()),
+        message: Some(
+            "the provider cannot resize a running instance: the pod keeps the resources it \
+             was created with; delete it (its controller re-creates it) to apply the new ones"
+                .into(),
+        ),
+        last_transition_time: Some(Time(jiff::Timestamp::now())),
+        ..PodCondition::default()
+    }
+}
+
 /// The status of a pod stopped at its `activeDeadlineSeconds`, as the kubelet
 /// writes it: Failed with `DeadlineExceeded`, not ready, every container
 /// terminated (killed, exit code 137) and `start_time` kept. `previous` is the

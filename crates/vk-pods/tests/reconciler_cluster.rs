@@ -474,6 +474,55 @@ async fn what_the_provider_changed_is_shown_once_on_the_pod() {
 }
 
 #[tokio::test]
+async fn an_in_place_resize_is_reported_infeasible_once() {
+    let h = Harness::start("pods-resize", serde_json::json!([])).await;
+    let pod = h
+        .create("sized", serde_json::json!({"restartPolicy": "Always"}))
+        .await;
+    h.phase("sized", "Running").await;
+    // The instance was created with other resources than the pod now asks
+    // for (what an in-place resize on a 1.27+ API server does).
+    assert!(
+        h.provider
+            .set_created_resources_hash(pod.metadata.uid.as_deref().unwrap(), "before-resize")
+    );
+    let lists = h.provider.calls().3;
+    wait::until("a listing with the recorded hash", 30, || async {
+        (h.provider.calls().3 > lists).then_some(())
+    })
+    .await;
+    let pods = h.pods();
+    let touch = serde_json::json!({"metadata": {"labels": {"touched": "yes"}}});
+    pods.patch("sized", &PatchParams::default(), &Patch::Merge(&touch))
+        .await
+        .unwrap();
+    let p = wait::until("PodResizePending Infeasible", 30, || async {
+        pods.get("sized").await.ok().filter(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| {
+                    cs.iter().any(|c| {
+                        c.type_ == "PodResizePending"
+                            && c.status == "True"
+                            && c.reason.as_deref() == Some("Infeasible")
+                    })
+                })
+        })
+    })
+    .await;
+    let s = p.status.unwrap();
+    assert_eq!(s.phase.as_deref(), Some("Running"), "it keeps running");
+    let reasons = event_reasons(&h, "sized").await;
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "ResizeInfeasible").count(),
+        1,
+        "{reasons:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn transient_failures_are_retried_until_running() {
     let h = Harness::start("pods-retry", serde_json::json!([])).await;
     h.provider.fail_next_creates(vec![

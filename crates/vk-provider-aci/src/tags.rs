@@ -8,6 +8,7 @@
 //! | `vk-node` | virtual node name |
 //! | `vk-cluster` | cluster id (configured) |
 //! | `vk-spec-hash` | [`vk_pods::spec_hash`] of the pod |
+//! | `vk-resources-hash` | [`vk_pods::resources_hash`] of the pod |
 //! | `created-by` | `vk` |
 //!
 //! Tags never carry secret material: only these metadata values are written.
@@ -29,6 +30,8 @@ pub const TAG_NODE: &str = "vk-node";
 pub const TAG_CLUSTER: &str = "vk-cluster";
 /// Tag holding the pod's spec hash.
 pub const TAG_SPEC_HASH: &str = "vk-spec-hash";
+/// Tag holding the pod's resources hash.
+pub const TAG_RESOURCES_HASH: &str = "vk-resources-hash";
 /// Tag marking groups created by vk.
 pub const TAG_CREATED_BY: &str = "created-by";
 /// Value of [`TAG_CREATED_BY`].
@@ -45,6 +48,8 @@ pub struct GroupOwner {
     pub cluster_id: String,
     /// The pod's spec hash when the group was created.
     pub spec_hash: Option<String>,
+    /// The pod's resources hash when the group was created.
+    pub resources_hash: Option<String>,
 }
 
 impl GroupOwner {
@@ -64,6 +69,7 @@ pub fn pod_tags(pod: &Pod, node: &str, cluster_id: &str) -> BTreeMap<String, Str
         (TAG_NODE.to_owned(), node.to_owned()),
         (TAG_CLUSTER.to_owned(), cluster_id.to_owned()),
         (TAG_SPEC_HASH.to_owned(), vk_pods::spec_hash(pod)),
+        (TAG_RESOURCES_HASH.to_owned(), vk_pods::resources_hash(pod)),
         (TAG_CREATED_BY.to_owned(), CREATED_BY_VK.to_owned()),
     ])
 }
@@ -84,6 +90,7 @@ pub fn parse_tags(tags: &BTreeMap<String, String>) -> Option<GroupOwner> {
         node: get(TAG_NODE).unwrap_or_default(),
         cluster_id: get(TAG_CLUSTER).unwrap_or_default(),
         spec_hash: get(TAG_SPEC_HASH),
+        resources_hash: get(TAG_RESOURCES_HASH),
     })
 }
 

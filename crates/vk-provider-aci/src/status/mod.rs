@@ -45,6 +45,7 @@ pub fn group_to_instance(group: &ContainerGroup) -> Option<Instance> {
         key: owner.key,
         state: instance_state(group.provisioning_state()),
         spec_hash: owner.spec_hash,
+        resources_hash: owner.resources_hash,
     })
 }
 
