@@ -587,7 +587,7 @@ pub(crate) fn container_group(
         memory += req.memory;
         gpus += req.gpu;
         if let Some(l) = lim {
-            limits.push((pp.clone(), l));
+            limits.push((pp.clone(), cname.clone(), l));
         }
         for (j, port) in array(p.get_mut("ports"), &format!("{pp}.ports"))?
             .into_iter()
@@ -621,11 +621,17 @@ pub(crate) fn container_group(
     if windows && gpus > 0 {
         return Err(windows_err("GPU resources"));
     }
-    for (path, (lc, lm)) in limits {
-        if lc.is_some_and(|c| c > cpu + 1e-9) || lm.is_some_and(|m| m > memory + 1e-9) {
+    for (path, container, (lc, lm)) in limits {
+        // ACI's message, as reported in Azure/AKS #2373.
+        let over = match (lc, lm) {
+            (Some(c), _) if c > cpu + 1e-9 => Some(("Cpu", c, cpu)),
+            (_, Some(m)) if m > memory + 1e-9 => Some(("MemoryInGB", m, memory)),
+            _ => None,
+        };
+        if let Some((what, limit, total)) = over {
             return Err(ApiError::bad_request(
                 codes::LIMIT_ABOVE_GROUP_REQUEST,
-                format!("The resource limits of '{path}' exceed the total resource requests of container group '{name}' ({cpu} CPU, {memory} GB)."),
+                format!("The '{what}' limit '{limit}' in container '{container}' is greater than the total request '{total}' of container group '{name}'."),
             )
             .with_target(format!("{path}.resources.limits")));
         }

@@ -225,10 +225,14 @@ async fn container_limits_stay_within_the_group_requests() {
     let mut body = group_body(&[], "Always");
     body["properties"]["containers"][0]["properties"]["resources"]["limits"] =
         json!({"cpu": 2.0, "memoryInGB": 1.5});
-    let (status, code, _) = refused(&env, "limit-above", &body).await;
+    let (status, code, message) = refused(&env, "limit-above", &body).await;
     assert_eq!(
         (status, code.as_str()),
         (400, "ContainerLimitGreaterThanContainerGroupTotalRequest")
+    );
+    assert_eq!(
+        message,
+        "The 'Cpu' limit '2' in container 'main' is greater than the total request '1' of container group 'limit-above'."
     );
 }
 
