@@ -444,10 +444,12 @@ fn put_group(
                     && let Some(what) =
                         crate::validate::immutable_change(&old.resource, &checked.resource)
                 {
+                    tracing::debug!(group = %name, changed = what, "update refused");
                     return Err(ApiError::bad_request(
                         crate::validate::codes::IMMUTABLE_UPDATE,
+                        // ACI's message (MicrosoftDocs/azure-docs #37604); `what` only in the log.
                         format!(
-                            "The update of container group '{name}' changes its {what}, which cannot be updated in place: delete the container group and create it again."
+                            "The updates on container group '{name}' are invalid. If you are going to update the os type, restart policy, network profile, CPU, memory or GPU resources for a container group, you must delete it first and then create a new one."
                         ),
                     ));
                 }

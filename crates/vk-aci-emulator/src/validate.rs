@@ -192,7 +192,7 @@ fn resources(
             gpu_resource(l.get_mut("gpu"), &format!("{lp}.gpu"), gpu_skus)?;
             if lc.is_some_and(|c| c < cpu - 1e-9) || lm.is_some_and(|m| m < memory - 1e-9) {
                 return Err(ApiError::bad_request(
-                    "InvalidContainerResourceLimits",
+                    "ResourceLimitsLessThanRequests",
                     format!("The resource limits of '{path}' must not be lower than its requests."),
                 )
                 .with_target(lp));
@@ -388,6 +388,13 @@ pub(crate) fn container_group(
     let os =
         canon_enum(props, "osType", &["Linux", "Windows"], "properties", true)?.unwrap_or_default();
     let windows = os == "Windows";
+    if windows && body.get("identity").is_some_and(|i| !i.is_null()) {
+        // ACI's answer, even for `type: None` (Azure/azure-rest-api-specs #18122).
+        return Err(ApiError::bad_request(
+            "IdentityNotSupportedOnWindows",
+            "Managed service identity is not supported for Windows container groups.",
+        ));
+    }
     let restart = canon_enum(
         props,
         "restartPolicy",
@@ -483,10 +490,21 @@ pub(crate) fn container_group(
             .with_target(vp));
         }
         if windows {
-            return Err(windows_err(&format!(
-                "volumes ('{vname}' is a '{}' volume)",
-                sources[0]
-            )));
+            // ACI's codes: `SecretVolumesNotSupportedOnWindows` (virtual-kubelet
+            // #540) and `WindowsContainersVolumeNotSupported` "Azure file volumes
+            // are not supported for Windows containers." (virtual-kubelet #367);
+            // the same code is used for emptyDir and gitRepo (unpublished).
+            let (code, kind) = match sources[0] {
+                "secret" => ("SecretVolumesNotSupportedOnWindows", "Secret"),
+                "azureFile" => ("WindowsContainersVolumeNotSupported", "Azure file"),
+                "gitRepo" => ("WindowsContainersVolumeNotSupported", "Git repo"),
+                _ => ("WindowsContainersVolumeNotSupported", "Empty directory"),
+            };
+            return Err(ApiError::bad_request(
+                code,
+                format!("{kind} volumes are not supported for Windows containers."),
+            )
+            .with_target(vp));
         }
         if let Some(af) = v.get("azureFile") {
             for k in ["shareName", "storageAccountName"] {
@@ -557,7 +575,12 @@ pub(crate) fn container_group(
         ));
     }
     if windows && containers.len() > 1 {
-        return Err(windows_err("multiple containers in a group"));
+        return Err(ApiError::bad_request(
+            "MultipleWindowsContainersNotSupported",
+            format!(
+                "Multiple containers are defined in the Windows container group '{name}'. A Windows container group can only have one container."
+            ),
+        ));
     }
     for (i, c) in containers.iter_mut().enumerate() {
         let cp = format!("properties.containers[{i}]");
@@ -606,7 +629,9 @@ pub(crate) fn container_group(
         }
         env_vars(p.get_mut("environmentVariables"), &pp)?;
         volume_mounts(p.get_mut("volumeMounts"), &pp, &volume_names)?;
-        no_privileged(p, &pp, &cname, name)?;
+        if sku != "Confidential" {
+            no_privileged(p, &pp, &cname, name)?;
+        }
         for probe in ["livenessProbe", "readinessProbe"] {
             if let Some(pr) = p.get(probe).filter(|x| !x.is_null())
                 && !pr.is_object()
@@ -659,7 +684,9 @@ pub(crate) fn container_group(
         string_array(p.get("command"), &format!("{pp}.command"))?;
         env_vars(p.get_mut("environmentVariables"), &pp)?;
         volume_mounts(p.get_mut("volumeMounts"), &pp, &volume_names)?;
-        no_privileged(p, &pp, &cname, name)?;
+        if sku != "Confidential" {
+            no_privileged(p, &pp, &cname, name)?;
+        }
     }
 
     // Registry credentials.
@@ -723,14 +750,14 @@ pub(crate) fn container_group(
         if public && vnet {
             return Err(ApiError::bad_request(
                 codes::PUBLIC_IP_IN_VNET,
-                format!("The IP address type of container group '{name}' is invalid: a container group deployed into a virtual network can only have a 'Private' IP address."),
+                "IP Address type can't be public when network profile is set.".to_owned(),
             )
             .with_target("properties.ipAddress.type"));
         }
         if !public && !vnet {
             return Err(ApiError::bad_request(
                 codes::PRIVATE_IP_WITHOUT_SUBNET,
-                format!("IP Address type in container group '{name}' is invalid. Private IP address is only supported when network profile is defined."),
+                format!("IP Address type in container group '{name}' is invalid. Private IP address is only supported when a subnet ID is defined."),
             )
             .with_target("properties.ipAddress.type"));
         }
@@ -774,6 +801,7 @@ pub(crate) fn container_group(
             ));
         }
         let mut seen = HashSet::new();
+        let mut unreferenced = Vec::new();
         for (j, port) in ip_ports.iter_mut().enumerate() {
             let portp = format!("properties.ipAddress.ports[{j}]");
             let po = obj_mut(port, &portp)?;
@@ -787,17 +815,23 @@ pub(crate) fn container_group(
                 .with_target(portp));
             }
             if !ports.contains(&(n, proto.clone())) {
-                return Err(ApiError::bad_request(
-                    codes::UNREFERENCED_IP_PORT,
-                    format!("The IP address port '{n}' ({proto}) of container group '{name}' is not exposed by any of its containers."),
-                )
-                .with_target(portp));
+                unreferenced.push(n.to_string());
             }
+        }
+        if !unreferenced.is_empty() {
+            // ACI's message (terraform-provider-azurerm PR #5091).
+            return Err(ApiError::bad_request(
+                "UnreferencedIpAddressPorts",
+                format!(
+                    "Following ports '{}' in the 'ipAddress' are not used by any container in container group '{name}'.",
+                    unreferenced.join(",")
+                ),
+            ));
         }
         if vnet && ip.get("dnsNameLabel").is_some_and(|l| !l.is_null()) {
             return Err(ApiError::bad_request(
                 codes::DNS_LABEL_IN_VNET,
-                format!("The container group '{name}' is deployed into a virtual network and cannot have a DNS name label."),
+                "DNS name label for container group is only supported when IP Address type is public.".to_owned(),
             )
             .with_target("properties.ipAddress.dnsNameLabel"));
         }
@@ -847,15 +881,17 @@ pub(crate) fn container_group(
         if vnet {
             return Err(ApiError::bad_request(
                 codes::SPOT_IN_VNET,
-                "Spot Priority Container Groups are not supported in a virtual network.",
+                "Spot Priority is not supported for container groups with inbound connectivity.",
             ));
         }
         if !cfg.spot_regions.contains(&location) {
-            return Err(ApiError::bad_request(
-                codes::SPOT_REGION,
+            // A feature the region does not offer: ACI's capacity answer
+            // (SupportArticles "service-unavailable-requested-resource-is-not-available").
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "ServiceUnavailable",
                 format!(
-                    "Spot Priority Container Groups are not supported in the location '{location}'. Supported locations: {}.",
-                    cfg.spot_regions.join(", ")
+                    "The requested resource is not available in the location '{location}' at this moment. Please retry with a different resource request or in another location. Resource requested: '{cpu}' CPU '{memory}' GB memory '{os}' OS Spot"
                 ),
             ));
         }
@@ -906,28 +942,29 @@ pub(crate) mod codes {
     /// A container limit above the group's total request.
     pub(crate) const LIMIT_ABOVE_GROUP_REQUEST: &str =
         "ContainerLimitGreaterThanContainerGroupTotalRequest";
-    /// An IP address port no container exposes.
-    pub(crate) const UNREFERENCED_IP_PORT: &str = "UnreferencedIpAddressPorts";
-    /// A `Private` IP address without `subnetIds`.
-    pub(crate) const PRIVATE_IP_WITHOUT_SUBNET: &str = "InvalidIpAddressType";
-    /// A `Public` IP address on a group in a virtual network.
-    pub(crate) const PUBLIC_IP_IN_VNET: &str = "InvalidIpAddressType";
+    /// A `Private` IP address without `subnetIds` (seen in 2023 deployments).
+    pub(crate) const PRIVATE_IP_WITHOUT_SUBNET: &str = "PrivateIpWithoutSubnetNotSupported";
+    /// A `Public` IP address on a group in a virtual network (seen in deployments).
+    pub(crate) const PUBLIC_IP_IN_VNET: &str = "InvalidIpAddressTypeForNetworkProfile";
     /// A DNS name label on a group in a virtual network.
     pub(crate) const DNS_LABEL_IN_VNET: &str = "DnsNameLabelNotSupportedInVirtualNetwork";
     /// A privileged container.
     pub(crate) const PRIVILEGED: &str = "PrivilegedContainerNotSupported";
-    /// Spot in a virtual network.
+    /// Spot in a virtual network: the support article's remedy for this code is
+    /// to remove "network-related properties".
     pub(crate) const SPOT_IN_VNET: &str =
-        "SpotPriorityContainerGroupNotSupportedWithVirtualNetwork";
-    /// Spot outside its regions.
-    pub(crate) const SPOT_REGION: &str = "SpotPriorityContainerGroupNotSupportedInLocation";
+        "SpotPriorityContainerGroupNotSupportedForInboundConnectivity";
     /// A Windows feature ACI lacks (volumes, init containers, several containers...).
     pub(crate) const WINDOWS_FEATURE: &str = "UnsupportedFeatureForOsType";
-    /// An update that changes a property ACI only sets at creation.
-    pub(crate) const IMMUTABLE_UPDATE: &str = "ContainerGroupUpdateNotSupported";
+    /// An update that changes a property ACI only sets at creation (code and
+    /// message seen in deployments; MicrosoftDocs/azure-docs #37604, #65195).
+    pub(crate) const IMMUTABLE_UPDATE: &str = "InvalidContainerGroupUpdate";
 }
 
-/// No privileged containers: ACI runs none.
+/// No privileged containers: ACI runs none (overview, troubleshooting) except
+/// in the Confidential SKU, where `privileged` is the one security-context
+/// flag it takes (MicrosoftDocs/azure-docs #123837; terraform-provider-azurerm
+/// PR #23034 runs one).
 fn no_privileged(
     p: &Map<String, Value>,
     path: &str,
@@ -949,10 +986,11 @@ fn no_privileged(
     Ok(())
 }
 
-/// The properties an update may not change (container-instances-update.md:
-/// OS type, CPU, memory or GPU resources, restart policy, ports and network
-/// profile need a delete and a new create), by name, when `old` and `new`
-/// differ in one.
+/// The properties an update may not change (container-instances-update.md,
+/// "Properties that require container delete": OS type, CPU, memory or GPU
+/// resources, restart policy, network profile, availability zone), by name,
+/// when `old` and `new` differ in one. Ports, images, environment and the
+/// DNS label may change in place.
 pub(crate) fn immutable_change(old: &Value, new: &Value) -> Option<&'static str> {
     let p = |v: &Value, k: &str| v["properties"][k].clone();
     let resources = |v: &Value| -> Vec<(Value, Value)> {
@@ -963,30 +1001,16 @@ pub(crate) fn immutable_change(old: &Value, new: &Value) -> Option<&'static str>
             .map(|c| (c["name"].clone(), c["properties"]["resources"].clone()))
             .collect()
     };
-    let ports = |v: &Value| -> (Value, Vec<Value>) {
-        let container_ports = v["properties"]["containers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| c["properties"]["ports"].clone())
-            .collect();
-        (
-            v["properties"]["ipAddress"]["ports"].clone(),
-            container_ports,
-        )
-    };
     if p(old, "osType") != p(new, "osType") {
-        Some("osType")
+        Some("os type")
     } else if p(old, "restartPolicy") != p(new, "restartPolicy") {
-        Some("restartPolicy")
+        Some("restart policy")
     } else if resources(old) != resources(new) {
-        Some("resources")
-    } else if ports(old) != ports(new) {
-        Some("ports")
-    } else if p(old, "subnetIds") != p(new, "subnetIds")
-        || old["properties"]["ipAddress"]["type"] != new["properties"]["ipAddress"]["type"]
-    {
+        Some("CPU, memory or GPU resources")
+    } else if p(old, "subnetIds") != p(new, "subnetIds") {
         Some("network profile")
+    } else if old["zones"] != new["zones"] {
+        Some("availability zone")
     } else {
         None
     }

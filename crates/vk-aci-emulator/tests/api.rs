@@ -389,7 +389,7 @@ async fn validation_errors() {
                     json!({"memoryInGB": 1.0})
             }),
             400,
-            "InvalidContainerResourceLimits",
+            "ResourceLimitsLessThanRequests",
         ),
         (
             "dup-ports",
@@ -458,7 +458,7 @@ async fn validation_errors() {
                 v["properties"]["containers"] = json!([c, c2]);
             }),
             400,
-            "UnsupportedFeatureForOsType",
+            "MultipleWindowsContainersNotSupported",
         ),
         (
             "win-azurefile",
@@ -467,7 +467,7 @@ async fn validation_errors() {
                 v["properties"]["volumes"] = json!([{"name": "share", "azureFile": {"shareName": "s", "storageAccountName": "a"}}]);
             }),
             400,
-            "UnsupportedFeatureForOsType",
+            "WindowsContainersVolumeNotSupported",
         ),
         (
             "bad-priority",

@@ -45,22 +45,35 @@ const LTSC2019_IIS: &str = "mcr.microsoft.com/windows/servercore/iis:windowsserv
 #[tokio::test]
 async fn windows_groups_mount_no_volume_of_any_kind() {
     let env = start().await;
-    for (i, volume) in [
-        json!({"name": "v", "emptyDir": {}}),
-        json!({"name": "v", "secret": {"token": "dG9rZW4="}}),
-        json!({"name": "v", "azureFile": {"shareName": "s", "storageAccountName": "a", "storageAccountKey": "k"}}),
-        json!({"name": "v", "gitRepo": {"repository": "https://example.com/r.git"}}),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    let cases = [
+        (
+            json!({"name": "v", "emptyDir": {}}),
+            "WindowsContainersVolumeNotSupported",
+        ),
+        (
+            json!({"name": "v", "secret": {"token": "dG9rZW4="}}),
+            "SecretVolumesNotSupportedOnWindows",
+        ),
+        (
+            json!({"name": "v", "azureFile": {"shareName": "s", "storageAccountName": "a", "storageAccountKey": "k"}}),
+            "WindowsContainersVolumeNotSupported",
+        ),
+        (
+            json!({"name": "v", "gitRepo": {"repository": "https://example.com/r.git"}}),
+            "WindowsContainersVolumeNotSupported",
+        ),
+    ];
+    for (i, (volume, expected)) in cases.into_iter().enumerate() {
         let mut body = windows(LTSC2019_IIS);
         body["properties"]["volumes"] = json!([volume]);
         body["properties"]["containers"][0]["properties"]["volumeMounts"] =
             json!([{"name": "v", "mountPath": "C:\\v"}]);
         let (status, code, message) = refused(&env, &format!("win-vol-{i}"), &body).await;
-        assert_eq!((status, code.as_str()), (400, "UnsupportedFeatureForOsType"));
-        assert!(message.contains("volumes"), "{message}");
+        assert_eq!((status, code.as_str()), (400, expected));
+        assert!(
+            message.ends_with("volumes are not supported for Windows containers."),
+            "{message}"
+        );
     }
     // The same group without the volume runs.
     accepted(&env, "win-plain", &windows(LTSC2019_IIS)).await;
@@ -70,17 +83,20 @@ async fn windows_groups_mount_no_volume_of_any_kind() {
 async fn windows_groups_hold_one_container_and_no_init_container() {
     let env = start().await;
     let mut two = windows(LTSC2019_IIS);
-    let second = two["properties"]["containers"][0].clone();
-    let mut second = second;
+    let mut second = two["properties"]["containers"][0].clone();
     second["name"] = json!("second");
     two["properties"]["containers"]
         .as_array_mut()
         .expect("containers")
         .push(second);
-    let (status, code, _) = refused(&env, "win-two", &two).await;
+    let (status, code, message) = refused(&env, "win-two", &two).await;
     assert_eq!(
         (status, code.as_str()),
-        (400, "UnsupportedFeatureForOsType")
+        (400, "MultipleWindowsContainersNotSupported")
+    );
+    assert_eq!(
+        message,
+        "Multiple containers are defined in the Windows container group 'win-two'. A Windows container group can only have one container."
     );
     let mut init = windows(LTSC2019_IIS);
     init["properties"]["initContainers"] =
@@ -89,6 +105,13 @@ async fn windows_groups_hold_one_container_and_no_init_container() {
     assert_eq!(
         (status, code.as_str()),
         (400, "UnsupportedFeatureForOsType")
+    );
+    let mut identity = windows(LTSC2019_IIS);
+    identity["identity"] = json!({"type": "None"});
+    let (status, code, _) = refused(&env, "win-identity", &identity).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "IdentityNotSupportedOnWindows")
     );
 }
 
@@ -148,8 +171,12 @@ async fn an_ip_address_lists_between_one_and_five_exposed_ports() {
         group_body(&[], "Always"),
         json!({"type": "Public", "ports": [{"port": 81}]}),
     );
-    let (status, code, _) = refused(&env, "unexposed", &unexposed).await;
+    let (status, code, message) = refused(&env, "unexposed", &unexposed).await;
     assert_eq!((status, code.as_str()), (400, "UnreferencedIpAddressPorts"));
+    assert_eq!(
+        message,
+        "Following ports '81' in the 'ipAddress' are not used by any container in container group 'unexposed'."
+    );
     let mut six = group_body(&[], "Always");
     let ports: Vec<Value> = (1..=6).map(|p| json!({"port": 8000 + p})).collect();
     six["properties"]["containers"][0]["properties"]["ports"] = json!(ports);
@@ -180,23 +207,37 @@ async fn private_addresses_need_a_subnet_and_vnet_groups_get_no_public_address_o
         json!({"type": "Private", "ports": [{"port": 80}]}),
     );
     let (status, code, message) = refused(&env, "private-no-subnet", &private).await;
-    assert_eq!((status, code.as_str()), (400, "InvalidIpAddressType"));
-    assert!(message.contains("network profile"), "{message}");
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "PrivateIpWithoutSubnetNotSupported")
+    );
+    assert!(
+        message.ends_with("only supported when a subnet ID is defined."),
+        "{message}"
+    );
     let public = in_vnet(with_port(
         group_body(&[], "Always"),
         json!({"type": "Public", "ports": [{"port": 80}]}),
     ));
-    let (status, code, _) = refused(&env, "public-in-vnet", &public).await;
-    assert_eq!((status, code.as_str()), (400, "InvalidIpAddressType"));
+    let (status, code, message) = refused(&env, "public-in-vnet", &public).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "InvalidIpAddressTypeForNetworkProfile")
+    );
+    assert_eq!(
+        message,
+        "IP Address type can't be public when network profile is set."
+    );
     let label = in_vnet(with_port(
         group_body(&[], "Always"),
         json!({"type": "Private", "ports": [{"port": 80}], "dnsNameLabel": "mylabel1"}),
     ));
-    let (status, code, _) = refused(&env, "label-in-vnet", &label).await;
+    let (status, code, message) = refused(&env, "label-in-vnet", &label).await;
     assert_eq!(
         (status, code.as_str()),
         (400, "DnsNameLabelNotSupportedInVirtualNetwork")
     );
+    assert!(message.contains("only supported when IP Address type is public"));
     accepted(&env, "private-in-vnet", &in_vnet(private)).await;
 }
 
@@ -248,6 +289,10 @@ async fn no_privileged_containers() {
         (400, "PrivilegedContainerNotSupported")
     );
     assert!(message.contains("'main'"), "{message}");
+    // The Confidential SKU takes the flag.
+    let mut confidential = body.clone();
+    confidential["properties"]["sku"] = json!("Confidential");
+    accepted(&env, "privileged-confidential", &confidential).await;
     body["properties"]["containers"][0]["properties"]["securityContext"] =
         json!({"privileged": false, "capabilities": {"drop": ["ALL"]}});
     accepted(&env, "unprivileged", &body).await;
@@ -268,16 +313,13 @@ async fn spot_groups_keep_to_their_regions_size_and_network() {
         accepted(&env, &format!("spot-ok-{i}"), &spot(region, 1.0)).await;
     }
     let (status, code, _) = refused(&env, "spot-region", &spot("northeurope", 1.0)).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (400, "SpotPriorityContainerGroupNotSupportedInLocation")
-    );
+    assert_eq!((status, code.as_str()), (409, "ServiceUnavailable"));
     let (status, code, _) = refused(&env, "spot-vnet", &in_vnet(spot("westus", 1.0))).await;
     assert_eq!(
         (status, code.as_str()),
         (
             400,
-            "SpotPriorityContainerGroupNotSupportedWithVirtualNetwork"
+            "SpotPriorityContainerGroupNotSupportedForInboundConnectivity"
         )
     );
     let public = with_port(
@@ -320,26 +362,38 @@ async fn updates_cannot_change_what_aci_sets_only_at_creation() {
     let mut os = base.clone();
     os["properties"]["osType"] = json!("Windows");
     os["properties"]["containers"][0]["properties"]["image"] = json!(LTSC2019_IIS);
-    let ports = with_port(
-        base.clone(),
-        json!({"type": "Public", "ports": [{"port": 80}]}),
-    );
+    let vnet = in_vnet(base.clone());
+    let mut zone = base.clone();
+    zone["zones"] = json!(["1"]);
     for (what, body) in [
         ("resources", cpu),
-        ("restartPolicy", restart),
-        ("osType", os),
-        ("ports", ports),
+        ("restart policy", restart),
+        ("os type", os),
+        ("network", vnet),
+        ("zone", zone),
     ] {
         let (status, code, message) = refused(&env, "immutable", &body).await;
         assert_eq!(
             (status, code.as_str()),
-            (400, "ContainerGroupUpdateNotSupported"),
+            (400, "InvalidContainerGroupUpdate"),
             "{what}"
         );
-        assert!(message.contains(what), "{what}: {message}");
+        assert!(
+            message.ends_with("you must delete it first and then create a new one."),
+            "{what}: {message}"
+        );
     }
-    // What may change does: an image (containers are recreated).
-    let mut image = base.clone();
+    // What may change does: ports, then an image (containers are recreated).
+    let ports = with_port(
+        base.clone(),
+        json!({"type": "Public", "ports": [{"port": 80}]}),
+    );
+    accepted(&env, "immutable", &ports).await;
+    env.wait_group("immutable", |v| {
+        v["properties"]["provisioningState"] == "Succeeded"
+    })
+    .await;
+    let mut image = ports.clone();
     image["properties"]["containers"][0]["properties"]["image"] = json!("busybox:1.36");
     accepted(&env, "immutable", &image).await;
 }

@@ -176,7 +176,10 @@ async fn spec_example_requests_are_accepted() {
             let r = env.put(&name, &group).await;
             assert_eq!(r.status().as_u16(), 400, "{file}");
             let v: Value = r.json().await.expect("json");
-            assert_eq!(v["error"]["code"], "InvalidIpAddressType", "{file}: {v}");
+            assert_eq!(
+                v["error"]["code"], "InvalidIpAddressTypeForNetworkProfile",
+                "{file}: {v}"
+            );
             // ...and the same group with a private address is accepted.
             let ip = group["properties"]["ipAddress"]
                 .as_object_mut()
@@ -195,7 +198,7 @@ async fn spec_example_requests_are_accepted() {
             // (container-instances-spot-containers-overview.md): refused
             // there, accepted in one that does.
             let r = env.put(&name, &group).await;
-            assert_eq!(r.status().as_u16(), 400, "{file}");
+            assert_eq!(r.status().as_u16(), 409, "{file}");
             group["location"] = json!("westus");
         }
         let r = env.put(&name, &group).await;

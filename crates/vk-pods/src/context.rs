@@ -34,7 +34,18 @@ pub(crate) struct Failure {
 /// A locally created instance is trusted for this long even if a list does not show it yet.
 const FRESH_CREATE: Duration = Duration::from_secs(30);
 
+/// The operation budgets a reconciler spends (see [`crate::Budget`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Budgets {
+    pub(crate) creates: Arc<crate::Budget>,
+    pub(crate) deletes: Arc<crate::Budget>,
+}
+
 pub(crate) struct Ctx {
+    pub(crate) budgets: Budgets,
+    /// Pods queued for the create quota, by UID: how many were ahead when
+    /// their status last said so.
+    queued: Mutex<HashMap<String, usize>>,
     pub(crate) client: Client,
     pub(crate) provider: Arc<dyn Provider>,
     pub(crate) config: ReconcilerConfig,
@@ -90,10 +101,13 @@ impl Ctx {
         config: ReconcilerConfig,
         metrics: Arc<ReconcilerMetrics>,
         node: Store<Node>,
+        budgets: Budgets,
     ) -> Self {
         let recorder = Recorder::new(client.clone(), config.field_manager.as_str().into());
         let event_burst = config.event_burst;
         Self {
+            budgets,
+            queued: Mutex::default(),
             client,
             provider,
             config,
@@ -160,6 +174,32 @@ impl Ctx {
     pub(crate) fn forget_all(&self, uid: &str) {
         self.forget(uid);
         lock(&self.restart_base).remove(uid);
+        lock(&self.queued).remove(uid);
+        self.budgets.creates.forget_uid(uid);
+        self.budgets.deletes.forget_uid(uid);
+    }
+
+    /// Records that `uid` waits for the create quota with `ahead` pods before
+    /// it. `Some(first)` when its status should say so now: the first time
+    /// (`first`), or when the number ahead halved since it was last written.
+    pub(crate) fn quota_position(&self, uid: &str, ahead: usize) -> Option<bool> {
+        let mut q = lock(&self.queued);
+        match q.get(uid) {
+            None => {
+                q.insert(uid.to_owned(), ahead);
+                Some(true)
+            }
+            Some(last) if ahead <= last / 2 && ahead < *last => {
+                q.insert(uid.to_owned(), ahead);
+                Some(false)
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// `uid` got its create slot.
+    pub(crate) fn quota_granted(&self, uid: &str) {
+        lock(&self.queued).remove(uid);
     }
 
     /// Holds `uid` back until its fingerprint differs from `fingerprint`.

@@ -29,6 +29,7 @@
 //! ```
 
 mod admission;
+mod budget;
 mod config;
 mod context;
 mod error;
@@ -41,6 +42,7 @@ pub mod status;
 mod sync;
 
 pub use admission::{Refusal, admit};
+pub use budget::{Budget, BudgetSnapshot, RateWindow, Wait};
 pub use config::ReconcilerConfig;
 pub use error::Error;
 pub use key::{PodKey, resources_hash, spec_hash};

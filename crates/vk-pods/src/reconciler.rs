@@ -14,13 +14,14 @@ use tracing::Instrument as _;
 
 use kube::runtime::events::EventType;
 
-use crate::context::Ctx;
+use crate::context::{Budgets, Ctx};
 use crate::key::fingerprint;
 use crate::metrics::ReconcilerMetrics;
 use crate::status::{deadline_exceeded, differs, failed, is_terminal, pending, waiting};
 use crate::{
-    CONFIG_RETRY_MAX, Error, ErrorKind, Instance, InstanceState, PodKey, Provider, ProviderError,
-    ReconcilerConfig, ReconcilerMetricsSnapshot, admission, resources_hash, spec_hash, sync,
+    Budget, CONFIG_RETRY_MAX, Error, ErrorKind, Instance, InstanceState, PodKey, Provider,
+    ProviderError, ReconcilerConfig, ReconcilerMetricsSnapshot, admission, resources_hash,
+    spec_hash, sync,
 };
 
 /// Reconciles the pods bound to one node with a [`Provider`].
@@ -28,6 +29,7 @@ pub struct PodReconciler {
     client: Client,
     provider: Arc<dyn Provider>,
     config: ReconcilerConfig,
+    budgets: Budgets,
     metrics: Arc<ReconcilerMetrics>,
     store: reflector::Store<Pod>,
     writer: reflector::store::Writer<Pod>,
@@ -49,10 +51,21 @@ impl PodReconciler {
             client,
             provider,
             config,
+            budgets: Budgets::default(),
             metrics: Arc::default(),
             store,
             writer,
         }
+    }
+
+    /// Spends `creates` and `deletes` for the provider's operations: a pod
+    /// waits (Pending, with how many are ahead) until `creates` has room, oldest
+    /// pod first; deletions wait for `deletes`. Share one pair between every
+    /// reconciler that spends the same backend quota. Unlimited by default.
+    #[must_use]
+    pub fn with_budgets(mut self, creates: Arc<Budget>, deletes: Arc<Budget>) -> Self {
+        self.budgets = Budgets { creates, deletes };
+        self
     }
 
     /// The pods bound to this node, as the reconciler's watch sees them (for a
@@ -128,6 +141,7 @@ impl PodReconciler {
             self.config.clone(),
             Arc::clone(&self.metrics),
             node_store,
+            self.budgets.clone(),
         ));
         let sync_task = tokio::spawn(
             sync::run(
@@ -325,6 +339,10 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
         ctx.warn(pod, &refusal.reason, &refusal.message).await;
         return Ok(Action::await_change());
     }
+    if let Err(wait) = ctx.budgets.creates.try_take(created_at(pod), &key.uid) {
+        return wait_for_create_quota(pod, key, ctx, wait).await;
+    }
+    ctx.quota_granted(&key.uid);
     ReconcilerMetrics::inc(&ctx.metrics.creates);
     match ctx.provider.create_pod(pod).await {
         Ok(created) => {
@@ -360,6 +378,52 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
         }
         Err(e) => refused(pod, key, ctx, e).await,
     }
+}
+
+/// The pod's creation time in seconds (the order in which a burst is served).
+pub(crate) fn created_at(pod: &Pod) -> i64 {
+    pod.metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or(i64::MAX, |t| t.0.as_second())
+}
+
+/// Longest wait between two looks at a pod queued for the create quota.
+const QUOTA_LOOK_MAX: Duration = Duration::from_secs(30);
+
+/// A pod queued for the provider's create quota: Pending with how many pods
+/// are ahead (rewritten only when that number halved, so a long queue costs a
+/// few writes per pod, not one per creation), and one Normal event.
+async fn wait_for_create_quota(
+    pod: &Pod,
+    key: &PodKey,
+    ctx: &Ctx,
+    wait: crate::Wait,
+) -> Result<Action, Error> {
+    let windows: Vec<String> = ctx
+        .budgets
+        .creates
+        .windows()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let message = format!(
+        "waiting for the create quota ({}): {} ahead",
+        windows.join(", "),
+        wait.ahead
+    );
+    if let Some(first) = ctx.quota_position(&key.uid, wait.ahead) {
+        tracing::info!(ahead = wait.ahead, retry_in = ?wait.retry_in, "waiting for the create quota");
+        let desired = pending(pod, "WaitingForCreateQuota", &message);
+        if differs(pod.status.as_ref(), &desired) {
+            ctx.write_status(pod, &desired).await?;
+        }
+        if first {
+            ctx.event(pod, EventType::Normal, "WaitingForCreateQuota", &message)
+                .await;
+        }
+    }
+    Ok(Action::requeue(wait.retry_in.min(QUOTA_LOOK_MAX)))
 }
 
 /// A creation the provider refused: the pod stays Pending with a kubelet's
@@ -489,8 +553,14 @@ async fn resize_infeasible(pod: &Pod, ctx: &Ctx) -> Result<(), Error> {
     Ok(())
 }
 
-/// Deletes `key`'s instance through the provider (counted in the metrics).
+/// Deletes `key`'s instance through the provider (counted in the metrics),
+/// within the delete budget when an instance is known: false (call again)
+/// while it has no room. (Without a known instance the provider only checks.)
 async fn provider_delete(ctx: &Ctx, key: &PodKey, action: &'static str) -> Result<bool, Error> {
+    if ctx.instance(&key.uid).is_some() && ctx.budgets.deletes.try_take(0, &key.uid).is_err() {
+        tracing::debug!("waiting for the delete quota");
+        return Ok(false);
+    }
     ReconcilerMetrics::inc(&ctx.metrics.deletes);
     ctx.provider
         .delete_pod(key)
@@ -538,6 +608,8 @@ async fn delete(key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
         // A reconcile queued by the object's last updates, before it left the cache.
         return Ok(Action::await_change());
     }
+    // It no longer waits for a create slot, whatever happens next.
+    ctx.budgets.creates.forget_uid(&key.uid);
     let gone = provider_delete(ctx, key, "delete").await?;
     if !gone {
         ctx.wake.notify_one();

@@ -194,6 +194,9 @@ async fn collect_orphans(ctx: &Arc<Ctx>, store: &Store<Pod>) {
         .for_each_concurrent(usize::from(ctx.config.concurrency.max(1)), |inst| {
             let ctx = Arc::clone(ctx);
             async move {
+                if ctx.budgets.deletes.try_take(0, &inst.key.uid).is_err() {
+                    return; // next sync
+                }
                 tracing::info!(pod = %inst.key, "deleting instance of a pod that no longer exists");
                 ReconcilerMetrics::inc(&ctx.metrics.deletes);
                 match ctx.provider.delete_pod(&inst.key).await {

@@ -40,6 +40,16 @@ impl Harness {
         provider: Arc<InMemoryProvider>,
         cfg: impl FnOnce(&mut ReconcilerConfig),
     ) -> Self {
+        Self::start_full(prefix, taints, provider, cfg, None).await
+    }
+
+    async fn start_full(
+        prefix: &str,
+        taints: serde_json::Value,
+        provider: Arc<InMemoryProvider>,
+        cfg: impl FnOnce(&mut ReconcilerConfig),
+        creates: Option<Arc<vk_pods::Budget>>,
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
@@ -59,7 +69,10 @@ impl Harness {
         let mut config = ReconcilerConfig::new(&node);
         cfg(&mut config);
         let shutdown = CancellationToken::new();
-        let rec = PodReconciler::new(ns.client.clone(), provider.clone(), config);
+        let mut rec = PodReconciler::new(ns.client.clone(), provider.clone(), config);
+        if let Some(creates) = creates {
+            rec = rec.with_budgets(creates, Arc::new(vk_pods::Budget::unlimited()));
+        }
         let metrics = rec.metrics_handle();
         let task = tokio::spawn(rec.run(shutdown.clone()));
         Self {
@@ -516,6 +529,70 @@ async fn an_in_place_resize_is_reported_infeasible_once() {
     let reasons = event_reasons(&h, "sized").await;
     assert_eq!(
         reasons.iter().filter(|r| *r == "ResizeInfeasible").count(),
+        1,
+        "{reasons:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_beyond_the_create_quota_waits_in_creation_order() {
+    // One create per 4 s, shared by the node.
+    let budget = Arc::new(vk_pods::Budget::new(vec![vk_pods::RateWindow::new(
+        1,
+        Duration::from_secs(4),
+    )]));
+    let h = Harness::start_full(
+        "pods-quota",
+        serde_json::json!([]),
+        Arc::default(),
+        |cfg| {
+            cfg.sync_interval = Duration::from_millis(200);
+            cfg.steady_sync_interval = Duration::from_secs(1);
+            cfg.orphan_grace = Duration::ZERO;
+        },
+        Some(Arc::clone(&budget)),
+    )
+    .await;
+    // Creation timestamps have whole seconds: space the pods out.
+    for name in ["q0", "q1", "q2"] {
+        h.create(name, serde_json::json!({"restartPolicy": "Always"}))
+            .await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let pods = h.pods();
+    let message = |p: &Pod| {
+        p.status
+            .as_ref()
+            .filter(|s| s.reason.as_deref() == Some("WaitingForCreateQuota"))
+            .and_then(|s| s.message.clone())
+    };
+    // q0 took the slot; q2 knows q1 is ahead of it.
+    let q2 = wait::until("q2 waiting behind q1", 30, || async {
+        let p = pods.get("q2").await.ok()?;
+        message(&p).filter(|m| m.contains("1 ahead"))
+    })
+    .await;
+    assert!(q2.contains("1 per 4 s"), "{q2}");
+    h.phase("q0", "Running").await;
+    // q1 runs before q2 does.
+    let p = h.phase("q1", "Running").await;
+    assert!(p.status.unwrap().reason.is_none());
+    let q2_now = pods.get("q2").await.unwrap();
+    assert_eq!(
+        q2_now.status.unwrap().phase.as_deref(),
+        Some("Pending"),
+        "q2 is served after q1"
+    );
+    h.phase("q2", "Running").await;
+    assert_eq!(h.provider.calls().0, 3, "one create each, no refused call");
+    assert_eq!(budget.snapshot().queued, 0);
+    let reasons = event_reasons(&h, "q2").await;
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| *r == "WaitingForCreateQuota")
+            .count(),
         1,
         "{reasons:?}"
     );

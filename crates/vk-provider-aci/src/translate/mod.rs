@@ -126,6 +126,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) sizing: PodSizing,
     pub(crate) pod_id: String,
     pub(crate) adjustments: Vec<Adjustment>,
+    /// The group is Confidential (the SKU that takes `privileged`).
+    pub(crate) sku_confidential: bool,
 }
 
 impl Ctx<'_> {
@@ -235,9 +237,10 @@ pub fn pod_to_group(
         sizing,
         pod_id: pod_id.clone(),
         adjustments,
+        sku_confidential: sku == ContainerGroupSku::Confidential,
     };
 
-    platform::privileged(&ctx)?;
+    platform::privileged(&ctx, sku == ContainerGroupSku::Confidential)?;
     if priority == Some(Priority::Spot) {
         platform::spot(config, &ctx.sizing, &pod_id)?;
     }

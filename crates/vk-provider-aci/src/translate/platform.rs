@@ -6,7 +6,7 @@
 //! - Windows groups hold one container, no init containers and **no volume
 //!   of any kind**; the automatic service-account token is therefore left out
 //!   ([`strip_service_account_token`]);
-//! - no privileged containers;
+//! - no privileged containers, except in the Confidential SKU;
 //! - Spot groups only in East US 2, West Europe and West US, at most 4 CPU and
 //!   16 GB, never in a virtual network.
 
@@ -159,8 +159,12 @@ pub(crate) fn windows(pod: &Pod, config: &TranslateConfig, pod_id: &str) -> Resu
     Ok(())
 }
 
-/// No privileged containers.
-pub(crate) fn privileged(ctx: &Ctx<'_>) -> Result<(), Error> {
+/// No privileged containers, except in the Confidential SKU, where
+/// `privileged` is the one security-context flag ACI takes.
+pub(crate) fn privileged(ctx: &Ctx<'_>, confidential: bool) -> Result<(), Error> {
+    if confidential {
+        return Ok(());
+    }
     let spec = ctx.spec;
     let privileged = spec
         .containers

@@ -20,8 +20,9 @@ pub(crate) fn security_context(ctx: &mut Ctx<'_>, c: &Container) -> Option<Secur
         .or_else(|| pod_sc.and_then(|s| s.run_as_group));
     let caps = sc.and_then(|s| s.capabilities.as_ref());
     let out = SecurityContext {
-        // Privileged containers are refused before translation (ACI runs none).
-        privileged: None,
+        // Elsewhere privileged containers are refused before translation.
+        privileged: (ctx.sku_confidential && sc.and_then(|s| s.privileged) == Some(true))
+            .then_some(true),
         allow_privilege_escalation: sc.and_then(|s| s.allow_privilege_escalation),
         capabilities: caps
             .filter(|c| {

@@ -1294,6 +1294,18 @@ fn privileged_containers_are_refused() {
             .security_context
             .is_none()
     );
+    // The Confidential SKU takes the flag.
+    let confidential = pod_with(
+        json!({SKU_ANNOTATION: "Confidential"}),
+        json!({"containers": [{"name": "a", "image": "i", "securityContext": {"privileged": true}}]}),
+    );
+    let (group, _) = translate(&confidential, &ResolvedRefs::default());
+    let sc = group.properties.containers[0]
+        .properties
+        .security_context
+        .as_ref()
+        .unwrap();
+    assert_eq!(sc.privileged, Some(true));
 }
 
 #[test]
