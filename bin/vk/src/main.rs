@@ -314,6 +314,11 @@ async fn wire_controllers(
         }
         samples
     });
+    // ACI's create/delete quotas are per subscription and region: every node
+    // of this process spends the same two budgets.
+    let (creates, deletes) = wiring::operation_budgets(config);
+    register_budget_metrics(&services.metrics, "create", Arc::clone(&creates));
+    register_budget_metrics(&services.metrics, "delete", Arc::clone(&deletes));
     let mut controllers: Vec<(
         String,
         futures::future::BoxFuture<'static, anyhow::Result<()>>,
@@ -391,7 +396,8 @@ async fn wire_controllers(
             kube.clone(),
             provider,
             wiring::reconciler_config(config, node),
-        );
+        )
+        .with_budgets(Arc::clone(&creates), Arc::clone(&deletes));
         let kubelet =
             wiring::kubelet_server(config, node, &aci, &kube, reconciler.pods(), group_names)?;
         let addr = (node.internal_ip().to_owned(), node.kubelet_port);
@@ -515,6 +521,37 @@ async fn wire_controllers(
         drain
     });
     Ok(drain)
+}
+
+/// Exports an operation budget: slots free now, pods queued, operations spent.
+fn register_budget_metrics(
+    metrics: &metrics::Metrics,
+    operation: &'static str,
+    budget: Arc<vk_pods::Budget>,
+) {
+    metrics.register_collector(move || {
+        let s = budget.snapshot();
+        vec![
+            metrics::Sample::gauge(
+                "vk_aci_quota_available",
+                "Container group operations the ACI quota allows right now (as vk counts them).",
+                s.available as f64,
+            )
+            .label("operation", operation),
+            metrics::Sample::gauge(
+                "vk_aci_quota_queued",
+                "Pods waiting for the ACI quota, served in creation order.",
+                s.queued as f64,
+            )
+            .label("operation", operation),
+            metrics::Sample::counter(
+                "vk_aci_quota_spent",
+                "Container group operations started within the ACI quota.",
+                s.spent as f64,
+            )
+            .label("operation", operation),
+        ]
+    });
 }
 
 /// Keeps `component` not ready until the node behind `metrics` registered once.

@@ -328,6 +328,21 @@ pub(crate) fn aci_provider(
 }
 
 /// The pod reconciler settings of one node.
+/// The create and delete budgets of ACI's quotas (`aci.quotas`).
+pub(crate) fn operation_budgets(config: &Config) -> (Arc<vk_pods::Budget>, Arc<vk_pods::Budget>) {
+    let q = &config.aci.quotas;
+    (
+        Arc::new(vk_provider_aci::operation_budget(
+            q.creates_per_5_minutes,
+            q.creates_per_hour,
+        )),
+        Arc::new(vk_provider_aci::operation_budget(
+            q.deletes_per_5_minutes,
+            q.deletes_per_hour,
+        )),
+    )
+}
+
 pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::ReconcilerConfig {
     let mut rc = vk_pods::ReconcilerConfig::new(node.name.clone());
     rc.node_os = node.os.as_str().to_owned();

@@ -26,7 +26,7 @@ use vk_provider_aci::group_name;
 use vk_testkit::{TestEnv, wait};
 
 const FAST: &str = "[reconciler]\nsync_interval_secs = 1\nsteady_sync_interval_secs = 5\norphan_gc_grace_secs = 5\n\
-                    [aci.rate_limit]\nreads_per_sec = 1000.0\nread_burst = 1000\nwrites_per_sec = 1000.0\nwrite_burst = 1000\n";
+                    [aci.rate_limit]\nreads_per_sec = 1000.0\nread_burst = 1000\nwrites_per_sec = 1000.0\nwrite_burst = 1000\n[aci.quotas]\ncreates_per_5_minutes = 0\ncreates_per_hour = 0\ndeletes_per_5_minutes = 0\ndeletes_per_hour = 0\n";
 
 /// A small deterministic generator (splitmix64), so a run can be replayed from its seed.
 struct Rng(u64);

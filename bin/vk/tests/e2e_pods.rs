@@ -18,6 +18,8 @@ use vk_testkit::{TestEnv, wait};
 
 const FAST: &str = "[reconciler]\nsync_interval_secs = 1\nsteady_sync_interval_secs = 5\norphan_gc_grace_secs = 5\n\
                     [aci.rate_limit]\nreads_per_sec = 1000.0\nread_burst = 1000\nwrites_per_sec = 1000.0\nwrite_burst = 1000\n";
+/// No ACI create/delete quota: bursts in these tests exceed ACI's 100 per 5 minutes.
+const NO_QUOTAS: &str = "[aci.quotas]\ncreates_per_5_minutes = 0\ncreates_per_hour = 0\ndeletes_per_5_minutes = 0\ndeletes_per_hour = 0\n";
 
 struct World {
     client: Client,
@@ -33,12 +35,12 @@ const SUBNET: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resour
 impl World {
     /// Public mode: groups get a public IP when they expose ports.
     async fn start(extra: &str) -> Self {
-        Self::start_with("", extra).await
+        Self::start_with("", &format!("{NO_QUOTAS}{extra}")).await
     }
 
     /// VNet mode, like AKS virtual nodes: every group joins [`SUBNET`].
     async fn start_vnet() -> Self {
-        Self::start_with(&format!("subnet_id = \"{SUBNET}\""), "").await
+        Self::start_with(&format!("subnet_id = \"{SUBNET}\""), NO_QUOTAS).await
     }
 
     async fn start_with(aci: &str, extra: &str) -> Self {
@@ -580,6 +582,52 @@ async fn pods_aci_cannot_run_yet_stay_pending_without_churn() {
     assert!(
         (1..=4).contains(&pulls),
         "{pulls} PUTs for the refused image"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_beyond_the_create_quota_waits_pending_with_its_place_in_line() {
+    let world = World::start_with(
+        "",
+        "[aci.quotas]\ncreates_per_5_minutes = 3\ncreates_per_hour = 300\n",
+    )
+    .await;
+    let ns = TestEnv::get().await.namespace("quota").await;
+    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    for i in 0..5 {
+        pods.create(
+            &PostParams::default(),
+            &bare_pod(&format!("b{i}"), &world.linux),
+        )
+        .await
+        .unwrap();
+    }
+    let waiting = wait::until("3 Running, 2 waiting for the quota", 60, || async {
+        let list = pods_with(&pods, "burst=yes").await;
+        let running = list.iter().filter(|p| running_ready(p)).count();
+        let waiting: Vec<String> = list
+            .iter()
+            .filter_map(|p| {
+                let s = p.status.as_ref()?;
+                (s.reason.as_deref() == Some("WaitingForCreateQuota")).then(|| s.message.clone())?
+            })
+            .collect();
+        (running == 3 && waiting.len() == 2).then_some(waiting)
+    })
+    .await;
+    assert!(
+        waiting.iter().all(|m| m.contains("3 per 5 min")),
+        "{waiting:?}"
+    );
+    assert_eq!(world.groups(&ns.name).len(), 3, "no PUT beyond the quota");
+    assert_eq!(world.emu.admin().count_status("create", 429), 0);
+    assert!(
+        world
+            .vk
+            .metric("vk_aci_quota_queued", "operation=\"create\"")
+            .await
+            >= 2.0
     );
     world.stop().await;
 }

@@ -51,6 +51,7 @@
 mod error;
 pub mod naming;
 mod provider;
+mod quota;
 pub mod refs;
 pub mod status;
 pub mod tags;
@@ -60,6 +61,7 @@ mod util;
 pub use error::Error;
 pub use naming::group_name;
 pub use provider::{AciProvider, GroupNames, provider_error};
+pub use quota::{ACI_DEFAULT_OPERATION_QUOTA, operation_budget};
 pub use refs::{ConfigMapData, KubeRefSource, RefSource, ResolvedRefs, Resolver, SecretData};
 pub use status::{group_to_instance, group_to_report, instance_state};
 pub use translate::{ClusterDns, TranslateConfig, pod_to_group};

@@ -306,6 +306,12 @@ fn start_services(args: &BenchArgs, info: &ClusterInfo, bin: &Path) -> anyhow::R
          read_burst = 1000000\n\
          writes_per_sec = 1000000.0\n\
          write_burst = 1000000\n\n\
+         # Zero-delay mode: no ACI create/delete quota either.\n\
+         [aci.quotas]\n\
+         creates_per_5_minutes = 0\n\
+         creates_per_hour = 0\n\
+         deletes_per_5_minutes = 0\n\
+         deletes_per_hour = 0\n\n\
          [aci.credentials]\n\
          kind = \"client-secret\"\n\
          tenant_id = \"vk-local\"\n\
