@@ -145,9 +145,11 @@ pub(crate) fn aci_client(config: &Config) -> anyhow::Result<ContainerInstances> 
         .context("building the ACI client")
 }
 
-/// Ready follows a cheap authenticated ARM call: the region's usages. It
-/// proves ARM is reachable and accepts our credentials, and it reports when
-/// the container-group quota is used up.
+/// Ready follows two cheap authenticated ARM reads: the region's usages (ARM
+/// is reachable, accepts our credentials, the container-group quota is not
+/// used up) and a GET in the resource group (it exists). A missing resource
+/// group or subscription makes the node NotReady with a reason naming it;
+/// vk then treats nothing as gone.
 pub(crate) struct AciHealth {
     pub(crate) aci: ContainerInstances,
     pub(crate) region: String,
@@ -162,6 +164,7 @@ impl HealthProbe for AciHealth {
                     reason: "ProviderUnreachable".into(),
                     message: "Azure Container Instances did not answer within 10 s".into(),
                 },
+                Ok(Err(e)) if e.is_missing_scope() => missing_scope(&e),
                 Ok(Err(e)) if e.status().is_some_and(|s| s == 401 || s == 403) => {
                     Health::Unhealthy {
                         reason: "CredentialsRejected".into(),
@@ -188,11 +191,40 @@ impl HealthProbe for AciHealth {
                                 u.limit.unwrap_or_default()
                             ),
                         },
-                        None => Health::Healthy,
+                        None => self.resource_group_exists().await,
                     }
                 }
             }
         })
+    }
+}
+
+/// The health of a node whose resource group or subscription is missing.
+fn missing_scope(e: &vk_aci::Error) -> Health {
+    let setting = if e.code() == Some("SubscriptionNotFound") {
+        "aci.subscription_id"
+    } else {
+        "aci.resource_group"
+    };
+    // ARM's message without the request id, so the condition stays the same
+    // from one check to the next.
+    let said = e.failure().map_or(String::new(), |f| f.message.clone());
+    Health::Unhealthy {
+        reason: e.code().unwrap_or("ResourceGroupNotFound").to_owned(),
+        message: format!(
+            "{said} (check {setting}); no container group is treated as gone meanwhile"
+        ),
+    }
+}
+
+impl AciHealth {
+    /// A GET of a group name no pod maps to: 404 `ResourceNotFound` when the
+    /// resource group exists, `ResourceGroupNotFound` when it does not.
+    async fn resource_group_exists(&self) -> Health {
+        match self.aci.try_get("vk-health-probe").await {
+            Err(e) if e.is_missing_scope() => missing_scope(&e),
+            _ => Health::Healthy,
+        }
     }
 }
 

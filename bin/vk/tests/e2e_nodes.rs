@@ -208,6 +208,75 @@ async fn provider_outage_turns_ready_false_and_taints_until_it_recovers() {
 }
 
 #[tokio::test]
+async fn a_missing_resource_group_is_a_named_configuration_error_that_releases_nothing() {
+    use k8s_openapi::api::core::v1::Pod;
+    let (client, kubeconfig) = client().await;
+    // The emulator knows only another resource group: vk's ("e2e") is missing.
+    let emu = vk_aci_emulator::Emulator::builder()
+        .resource_groups(["somewhere-else"])
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let name = unique("vk-e2e-norg");
+    let (text, admin) = config(&kubeconfig, emu.base_url(), &[(name.clone(), "linux")], "");
+    let vk = Vk::start(&text, admin);
+    let nodes: Api<Node> = Api::all(client.clone());
+    let down = wait_ready(&nodes, &name, "False", 30).await;
+    let ready = down
+        .status
+        .as_ref()
+        .unwrap()
+        .conditions
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(ready.reason.as_deref(), Some("ResourceGroupNotFound"));
+    assert!(
+        ready
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("aci.resource_group"),
+        "{ready:?}"
+    );
+    // A pod bound to the node waits with the reason; nothing is taken as gone.
+    let ns = vk_testkit::TestEnv::get().await.namespace("norg").await;
+    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "waits"},
+        "spec": {"nodeName": name, "automountServiceAccountToken": false,
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [{"name": "main", "image": "busybox"}]}
+    }))
+    .unwrap();
+    pods.create(&kube::api::PostParams::default(), &pod)
+        .await
+        .unwrap();
+    let waiting = wait::until(
+        "the pod Pending with the missing group named",
+        30,
+        || async {
+            let p = pods.get("waits").await.ok()?;
+            let s = p.status?;
+            (s.phase.as_deref() == Some("Pending")
+                && s.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("ResourceGroupNotFound")))
+            .then_some(s)
+        },
+    )
+    .await;
+    assert_eq!(waiting.reason.as_deref(), Some("ProviderUnavailable"));
+    assert_eq!(emu.admin().count_status("delete", 202), 0);
+    drop(vk);
+    let _ = nodes.delete(&name, &DeleteParams::default()).await;
+    emu.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn kill_9_goes_not_ready_and_restart_recovers_keeping_foreign_taints() {
     let (client, kubeconfig) = client().await;
     let emu = emulator("127.0.0.1:0").await;

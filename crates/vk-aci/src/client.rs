@@ -375,12 +375,15 @@ impl ContainerInstances {
     pub async fn try_get(&self, name: &str) -> Result<Option<ContainerGroup>, Error> {
         match self.get(name).await {
             Ok(group) => Ok(Some(group)),
-            Err(err) if err.is_not_found() => Ok(None),
+            // Only the group itself missing means "none": a missing resource
+            // group or subscription is a configuration error.
+            Err(err) if err.is_not_found() && !err.is_missing_scope() => Ok(None),
             Err(err) => Err(err),
         }
     }
 
-    /// Deletes a group and waits until it is gone. A group that does not exist (204/404) is `Ok`.
+    /// Deletes a group and waits until it is gone. A group that does not exist (204/404) is
+    /// `Ok`; a missing resource group or subscription is an error.
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
         self.delete_inner(name, true).await
     }
@@ -399,6 +402,9 @@ impl ContainerInstances {
                 .send(Method::DELETE, &url, None, RequestClass::Write)
                 .await?;
             match raw.status {
+                StatusCode::NOT_FOUND if raw.failure().is_missing_scope() => {
+                    Err(raw.failure().into())
+                }
                 StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => {
                     tracing::debug!(status = raw.status.as_u16(), "already gone");
                     Ok(())

@@ -214,6 +214,13 @@ impl Error {
         self.failure().is_some_and(Failure::is_not_found)
     }
 
+    /// What holds the resource is missing: the resource group
+    /// (`ResourceGroupNotFound`) or the subscription (`SubscriptionNotFound`).
+    /// Unlike a missing resource, that is a configuration error, never "gone".
+    pub fn is_missing_scope(&self) -> bool {
+        self.failure().is_some_and(Failure::is_missing_scope)
+    }
+
     /// HTTP 409: a conflicting operation, e.g. `ContainerGroupTransitioning`.
     pub fn is_conflict(&self) -> bool {
         self.failure().is_some_and(Failure::is_conflict)
@@ -421,6 +428,13 @@ impl Failure {
             || self.code.as_deref().is_some_and(|c| {
                 matches!(c, "ResourceNotFound" | "ResourceGroupNotFound" | "NotFound")
             })
+    }
+
+    /// A missing resource group or subscription (see [`Error::is_missing_scope`]).
+    pub fn is_missing_scope(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|c| matches!(c, "ResourceGroupNotFound" | "SubscriptionNotFound"))
     }
 
     /// Status 409.

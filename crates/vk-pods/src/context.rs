@@ -64,6 +64,8 @@ pub(crate) struct Ctx {
     /// known" does not mean "no instance", and creating would re-PUT groups
     /// that already run (after a restart, say).
     pub(crate) listed: std::sync::atomic::AtomicBool,
+    /// Why the last provider listing failed, while none succeeded yet.
+    pub(crate) list_error: Mutex<Option<crate::ProviderError>>,
     /// Token bucket for Normal events: (tokens, last refill).
     event_budget: Mutex<(f64, Instant)>,
     /// Consecutive failures by pod UID.
@@ -119,6 +121,7 @@ impl Ctx {
             events: Mutex::default(),
             wake: tokio::sync::Notify::new(),
             listed: std::sync::atomic::AtomicBool::new(false),
+            list_error: Mutex::default(),
             event_budget: Mutex::new((f64::from(event_burst), Instant::now())),
             failures: Mutex::default(),
             held: Mutex::default(),

@@ -254,7 +254,23 @@ async fn reconcile_inner(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, E
     match ctx.instance(&key.uid) {
         // Before the first listing, adopt rather than guess: wait for it.
         None if !ctx.listed.load(std::sync::atomic::Ordering::Acquire) => {
-            Ok(Action::requeue(Duration::from_millis(200)))
+            let failed = ctx
+                .list_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            match failed {
+                // The provider cannot be listed (an outage, a missing resource
+                // group): say so, and look again at the sync's pace.
+                Some(e) => {
+                    let desired = pending(pod, &e.reason, &e.message);
+                    if differs(pod.status.as_ref(), &desired) {
+                        ctx.write_status(pod, &desired).await?;
+                    }
+                    Ok(Action::requeue(ctx.config.sync_interval))
+                }
+                None => Ok(Action::requeue(Duration::from_millis(200))),
+            }
         }
         None => create(pod, key, ctx).await,
         Some(inst)

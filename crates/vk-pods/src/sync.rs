@@ -86,6 +86,14 @@ async fn sync_once(
         Ok(listed) => ctx.replace_instances(listed),
         Err(e) => {
             tracing::warn!(error = %e, "listing provider instances failed; retrying next sync");
+            if !ctx.listed.load(std::sync::atomic::Ordering::Acquire) {
+                // The first failure is what waiting pods show (one status write
+                // each, not one per failed listing).
+                ctx.list_error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get_or_insert(e);
+            }
             return true;
         }
     }
