@@ -358,6 +358,18 @@ async fn jobs_complete_and_fail_with_exit_codes_and_secrets_stay_secure() {
         (j.status?.failed? >= 1).then_some(())
     })
     .await;
+    // Finished: their groups are stopped (no rerun, no cost), and the logs stay.
+    wait::until("the Jobs' groups stopped", 30, || async {
+        let groups = world.groups(&format!("{}-", ns.name));
+        (groups.len() == 2 && groups.iter().all(|g| g.state == "Stopped")).then_some(())
+    })
+    .await;
+    let ok = pods_with(&pods, "job-name=ok").await;
+    let logs = pods
+        .logs(ok[0].metadata.name.as_deref().unwrap(), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(logs, "done\n");
     let bad = pods_with(&pods, "job-name=bad").await;
     let code = bad[0]
         .status

@@ -396,6 +396,18 @@ impl Ctx {
         self.apply_restarts(&key.uid, pod.status.as_ref(), &mut status);
         if differs(pod.status.as_ref(), &status) {
             self.write_status(pod, &status).await?;
+            let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
+            if finished && !crate::status::is_terminal(pod) {
+                // Its final status is written: the instance must not run again.
+                match self.provider.stop_pod(&key).await {
+                    Ok(()) => {
+                        tracing::info!(pod = %key, phase = ?status.phase, "finished pod's instance stopped")
+                    }
+                    Err(e) => {
+                        tracing::warn!(pod = %key, error = %e, "finished pod's instance not stopped")
+                    }
+                }
+            }
         }
         let new: Vec<_> = {
             let mut seen = lock(&self.events);

@@ -38,6 +38,7 @@ pub struct InMemoryProvider {
     next_ip: AtomicU64,
     fail_creates: Mutex<Vec<ProviderError>>,
     adjustments: Mutex<Vec<Adjustment>>,
+    stopped: Mutex<Vec<String>>,
     pending_on_create: std::sync::atomic::AtomicBool,
     provisioning: std::sync::atomic::AtomicBool,
     /// Calls by operation: create, delete, status, list.
@@ -62,6 +63,11 @@ impl InMemoryProvider {
     pub fn fail_next_creates(&self, errors: Vec<ProviderError>) {
         let mut f = lock(&self.fail_creates);
         f.extend(errors);
+    }
+
+    /// The UIDs of the pods whose instances were stopped, in order.
+    pub fn stopped(&self) -> Vec<String> {
+        lock(&self.stopped).clone()
     }
 
     /// Every later creation reports these adjustments (as a provider that
@@ -298,6 +304,13 @@ impl Provider for InMemoryProvider {
             } else {
                 report
             })
+        })
+    }
+
+    fn stop_pod<'a>(&'a self, key: &'a PodKey) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            lock(&self.stopped).push(key.uid.clone());
+            Ok(())
         })
     }
 

@@ -263,4 +263,13 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Every instance this provider runs for this node, from one cheap listing.
     fn list_instances(&self) -> BoxFuture<'_, Result<Vec<Instance>, ProviderError>>;
+
+    /// Stops the instance of a pod that reached Succeeded or Failed, so it
+    /// never runs again (a backend may restart finished containers on its
+    /// own) and stops costing, while what users read from it (logs) stays
+    /// until the pod is deleted. The default does nothing.
+    fn stop_pod<'a>(&'a self, key: &'a PodKey) -> BoxFuture<'a, Result<(), ProviderError>> {
+        let _ = key;
+        Box::pin(async { Ok(()) })
+    }
 }

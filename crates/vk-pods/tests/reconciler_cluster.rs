@@ -163,6 +163,17 @@ async fn pods_run_complete_and_are_deleted_gracefully() {
     )
     .await;
     let failed = h.phase("job", "Failed").await;
+    // A finished pod's instance is stopped once: it never runs again.
+    let job_uid = failed.metadata.uid.clone().unwrap();
+    wait::until("the finished pod's instance stopped", 30, || async {
+        h.provider.stopped().contains(&job_uid).then_some(())
+    })
+    .await;
+    assert!(
+        !h.provider
+            .stopped()
+            .contains(web.metadata.uid.as_ref().unwrap())
+    );
     let cs = &failed.status.unwrap().container_statuses.unwrap()[0];
     assert_eq!(
         cs.state

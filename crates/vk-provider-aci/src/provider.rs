@@ -310,6 +310,20 @@ impl Provider for AciProvider {
         })
     }
 
+    fn stop_pod<'a>(&'a self, key: &'a PodKey) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let name = self.owners().group_of(&key.namespace, &key.name, &key.uid);
+            // ACI keeps a stopped group (and its logs) without running or
+            // billing it; a Failed group would otherwise keep retrying.
+            self.aci
+                .stop(&name)
+                .await
+                .map_err(|e| provider_error("stopping the container group", &e))?;
+            tracing::info!(pod = %key, group = %name, "container group stopped");
+            Ok(())
+        })
+    }
+
     fn list_instances(&self) -> BoxFuture<'_, Result<Vec<Instance>, ProviderError>> {
         Box::pin(async move {
             let epoch = self.owners().begin_listing();
