@@ -159,6 +159,16 @@ impl Ctx {
         lock(&self.instances).get(uid).map(|(i, _)| i.clone())
     }
 
+    /// True when this process created `uid`'s instance moments ago: a read
+    /// that does not find it yet is the backend's eventual consistency (ARM can
+    /// answer 404 right after a PUT), not a sign that it is gone.
+    pub(crate) fn created_recently(&self, uid: &str) -> bool {
+        lock(&self.instances)
+            .get(uid)
+            .and_then(|(_, created)| *created)
+            .is_some_and(|t| t.elapsed() < FRESH_CREATE)
+    }
+
     pub(crate) fn remember_created(&self, instance: Instance) {
         lock(&self.instances).insert(instance.key.uid.clone(), (instance, Some(Instant::now())));
         self.wake.notify_one();

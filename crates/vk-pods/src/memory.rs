@@ -39,6 +39,8 @@ pub struct InMemoryProvider {
     fail_creates: Mutex<Vec<ProviderError>>,
     adjustments: Mutex<Vec<Adjustment>>,
     stopped: Mutex<Vec<String>>,
+    /// Status reads that do not find a new instance yet (eventual consistency).
+    unseen_reads: AtomicU64,
     pending_on_create: std::sync::atomic::AtomicBool,
     provisioning: std::sync::atomic::AtomicBool,
     /// Calls by operation: create, delete, status, list.
@@ -63,6 +65,12 @@ impl InMemoryProvider {
     pub fn fail_next_creates(&self, errors: Vec<ProviderError>) {
         let mut f = lock(&self.fail_creates);
         f.extend(errors);
+    }
+
+    /// The next `reads` status reads find no instance, as ARM can answer 404
+    /// right after a PUT.
+    pub fn hide_new_instances(&self, reads: u64) {
+        self.unseen_reads.store(reads, Ordering::Relaxed);
     }
 
     /// The UIDs of the pods whose instances were stopped, in order.
@@ -297,6 +305,13 @@ impl Provider for InMemoryProvider {
     ) -> BoxFuture<'a, Result<Option<PodReport>, ProviderError>> {
         Box::pin(async move {
             self.calls[2].fetch_add(1, Ordering::Relaxed);
+            let hidden = self
+                .unseen_reads
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok();
+            if hidden {
+                return Ok(None);
+            }
             let uid = pod.metadata.uid.clone().unwrap_or_default();
             let report = lock(&self.pods).get(&uid).map(Self::report);
             Ok(if self.held() {

@@ -328,8 +328,15 @@ async fn first_look(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Action>
             }
             Ok(None)
         }
+        Ok(None) if ctx.created_recently(&key.uid) => {
+            // Not visible yet right after its creation (eventual consistency):
+            // look again; the status sync takes over if it never shows up.
+            tracing::debug!("instance not visible yet after its creation");
+            ctx.schedule_look(&key.uid, SECOND_LOOK_AFTER, taken);
+            Ok(Some(Action::requeue(SECOND_LOOK_AFTER)))
+        }
         Ok(None) => {
-            // The instance vanished right after its creation: create it again.
+            // The instance vanished after its creation: create it again.
             tracing::warn!("instance disappeared; it will be re-created");
             ctx.forget(&key.uid);
             Ok(Some(Action::requeue(Duration::from_secs(1))))

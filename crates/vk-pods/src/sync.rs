@@ -166,6 +166,11 @@ pub(crate) async fn refresh(ctx: &Ctx, pod: &Pod) -> bool {
             }
             true
         }
+        Ok(None) if ctx.created_recently(&key.uid) => {
+            // ARM's eventual consistency right after a PUT: not gone.
+            tracing::debug!(pod = %key, "instance not visible yet after its creation");
+            true
+        }
         Ok(None) => {
             // Gone behind our back (deleted in the portal, emulator reset): re-create.
             tracing::warn!(pod = %key, "instance disappeared; it will be re-created");

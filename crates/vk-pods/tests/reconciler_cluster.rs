@@ -611,6 +611,18 @@ async fn a_burst_beyond_the_create_quota_waits_in_creation_order() {
 }
 
 #[tokio::test]
+async fn a_404_right_after_creation_is_not_taken_as_gone() {
+    let h = Harness::start("pods-eventual", serde_json::json!([])).await;
+    h.provider.report_pending_on_create(true);
+    h.provider.hide_new_instances(2);
+    h.create("fresh", serde_json::json!({"restartPolicy": "Always"}))
+        .await;
+    h.phase("fresh", "Running").await;
+    assert_eq!(h.provider.calls().0, 1, "created once, never re-created");
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn transient_failures_are_retried_until_running() {
     let h = Harness::start("pods-retry", serde_json::json!([])).await;
     h.provider.fail_next_creates(vec![
