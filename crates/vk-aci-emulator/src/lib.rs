@@ -51,6 +51,7 @@ mod render;
 mod route;
 mod runtime;
 mod server;
+pub mod spec;
 mod state;
 mod validate;
 

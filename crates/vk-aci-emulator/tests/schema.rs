@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::schema::{SPEC_DIR, Spec};
+use common::schema::{Spec, spec_dir};
 use common::*;
 use serde_json::{Value, json};
 use vk_aci_emulator::Emulator;
@@ -19,7 +19,7 @@ fn assert_valid(spec: &Spec, def: &str, v: &Value) {
 }
 
 fn example(name: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{SPEC_DIR}/examples/{name}")).expect("example");
+    let text = std::fs::read_to_string(format!("{}/examples/{name}", spec_dir())).expect("example");
     serde_json::from_str(&text).expect("example json")
 }
 
@@ -148,7 +148,7 @@ async fn spec_example_requests_are_accepted() {
     let env =
         start_with(vk_aci_emulator::Emulator::builder().gpu_skus(["K80", "P100", "V100"])).await;
     let mut n = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(format!("{SPEC_DIR}/examples"))
+    let mut entries: Vec<_> = std::fs::read_dir(format!("{}/examples", spec_dir()))
         .expect("dir")
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())

@@ -12,17 +12,7 @@ use serde_json::Value;
 use vk_aci::models::*;
 
 fn spec_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("VK_ACI_SPEC_DIR") {
-        return PathBuf::from(dir);
-    }
-    let manifest = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap();
-    let dir = manifest.join("../../../shared/reference/aci-spec-2023-05-01");
-    assert!(
-        dir.is_dir(),
-        "spec folder not found at {} (set VK_ACI_SPEC_DIR)",
-        dir.display()
-    );
-    dir
+    vk_aci_emulator::spec::published_spec_dir().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Numbers compared as f64 (the spec writes `1` where we write `1.0`).

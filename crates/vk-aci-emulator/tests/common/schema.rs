@@ -8,11 +8,17 @@ pub struct Spec {
     defs: Map<String, Value>,
 }
 
-pub const SPEC_DIR: &str = "/work/shared/reference/aci-spec-2023-05-01";
+/// The published spec folder (see `vk_aci_emulator::spec`).
+pub fn spec_dir() -> String {
+    vk_aci_emulator::spec::published_spec_dir()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .display()
+        .to_string()
+}
 
 impl Spec {
     pub fn load() -> Self {
-        let text = std::fs::read_to_string(format!("{SPEC_DIR}/containerInstance.json"))
+        let text = std::fs::read_to_string(format!("{}/containerInstance.json", spec_dir()))
             .expect("read spec");
         let v: Value = serde_json::from_str(&text).expect("spec json");
         Self {
