@@ -44,8 +44,11 @@ impl World {
     }
 
     async fn start_with(aci: &str, extra: &str) -> Self {
+        Self::start_on(emulator("127.0.0.1:0").await, aci, extra).await
+    }
+
+    async fn start_on(emu: RunningEmulator, aci: &str, extra: &str) -> Self {
         let (client, kubeconfig) = client().await;
-        let emu = emulator("127.0.0.1:0").await;
         let linux = unique("vk-pods-linux");
         let windows = unique("vk-pods-windows");
         let (text, admin) = config_with_aci(
@@ -640,6 +643,61 @@ async fn a_burst_beyond_the_create_quota_waits_pending_with_its_place_in_line() 
             .metric("vk_aci_quota_queued", "operation=\"create\"")
             .await
             >= 2.0
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_pod_reusing_the_name_of_a_group_still_deleting_waits_and_then_runs() {
+    // Deletes take 4 s, as ACI's asynchronous DELETE keeps a group Deleting.
+    let emu = vk_aci_emulator::Emulator::builder()
+        .delete_delay(Duration::from_secs(4))
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let world = World::start_on(emu, "", NO_QUOTAS).await;
+    let ns = TestEnv::get().await.namespace("rename").await;
+    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    pods.create(&PostParams::default(), &bare_pod("web-0", &world.linux))
+        .await
+        .unwrap();
+    let first = wait::until("web-0 running", 60, || async {
+        pods.get("web-0").await.ok().filter(running_ready)
+    })
+    .await;
+    // A StatefulSet-like replacement: same name, new UID, while the old group is Deleting.
+    pods.delete("web-0", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait::deleted(&pods, "web-0", 30).await;
+    pods.create(&PostParams::default(), &bare_pod("web-0", &world.linux))
+        .await
+        .unwrap();
+    let second = wait::until("the new web-0 running", 60, || async {
+        pods.get("web-0")
+            .await
+            .ok()
+            .filter(|p| p.metadata.uid != first.metadata.uid && running_ready(p))
+    })
+    .await;
+    // One group, the new pod's, and no storm of refused PUTs meanwhile.
+    let groups = world.groups(&format!("{}-web-0", ns.name));
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let conflicts = world.emu.admin().count_status("create", 409);
+    assert!(
+        conflicts <= 4,
+        "{conflicts} refused PUTs while the old group was deleting"
+    );
+    let body = world
+        .emu
+        .admin()
+        .last_request(&groups[0].name)
+        .unwrap()
+        .body;
+    assert_eq!(
+        body["tags"]["vk-uid"].as_str(),
+        second.metadata.uid.as_deref(),
+        "the group is the new pod's"
     );
     world.stop().await;
 }

@@ -365,7 +365,10 @@ impl Ctx {
             backing_off: false,
         });
         entry.count = entry.count.saturating_add(1);
-        let wait = backoff(entry.count).max(error.and_then(|e| e.retry_after).unwrap_or_default());
+        // The backend's own hint wins over the exponential back-off.
+        let wait = error
+            .and_then(|e| e.retry_after)
+            .unwrap_or_else(|| backoff(entry.count));
         entry.not_before = Instant::now() + wait;
         entry.at = Instant::now();
         entry.last = error.cloned();

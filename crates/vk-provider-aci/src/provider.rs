@@ -157,6 +157,19 @@ pub fn provider_error(action: &str, e: &vk_aci::Error) -> ProviderError {
         return ProviderError::new(ErrorKind::Transient, "ProviderThrottled", message)
             .with_retry_after(retry_after);
     }
+    if code == "ContainerGroupTransitioning" {
+        // Mostly the group of an earlier pod of the same name still being
+        // deleted: ACI refuses the PUT until it is gone. Look again shortly
+        // (no growing back-off); the new group is created once it is.
+        return ProviderError::new(
+            ErrorKind::Transient,
+            "ContainerGroupTransitioning",
+            format!(
+                "{message} (a container group of this name is still being deleted or updated; vk creates this pod's group once it is done)"
+            ),
+        )
+        .with_retry_after(Some(retry_after.unwrap_or(TRANSITIONING_RETRY)));
+    }
     let status = e.status().map(|s| s.as_u16());
     match status {
         Some(400 | 422) if code == "InaccessibleImage" => {
@@ -174,6 +187,9 @@ pub fn provider_error(action: &str, e: &vk_aci::Error) -> ProviderError {
             .with_retry_after(retry_after),
     }
 }
+
+/// How soon a PUT refused with `ContainerGroupTransitioning` is tried again.
+const TRANSITIONING_RETRY: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The image named in ACI's `InaccessibleImage` message ("The image 'x' in
 /// container group 'y' is not accessible...").
