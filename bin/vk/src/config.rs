@@ -1050,10 +1050,10 @@ fn is_service_link(key: &str) -> bool {
 
 /// Whether `key` (lowercased, `VK_` stripped) belongs to vk's own development tooling
 /// (`VK_TEST_*` for the test kit, `VK_CHAOS_*` for the fault tests, `VK_CONTROL_PLANE_BIN`, `VK_CLUSTERS_DIR` for the local
-/// cluster) rather than to vk's configuration: a developer's shell may export them while
-/// running vk.
+/// cluster, `VK_ACI_SPEC_DIR` for the spec conformance tests) rather than to vk's
+/// configuration: a developer's shell may export them while running vk.
 fn is_tooling_var(key: &str) -> bool {
-    ["test_", "chaos_", "control_plane_", "clusters_dir"]
+    ["test_", "chaos_", "control_plane_", "clusters_dir", "aci_spec_dir"]
         .iter()
         .any(|p| key.starts_with(p))
 }
