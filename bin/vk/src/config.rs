@@ -1053,9 +1053,15 @@ fn is_service_link(key: &str) -> bool {
 /// cluster, `VK_ACI_SPEC_DIR` for the spec conformance tests) rather than to vk's
 /// configuration: a developer's shell may export them while running vk.
 fn is_tooling_var(key: &str) -> bool {
-    ["test_", "chaos_", "control_plane_", "clusters_dir", "aci_spec_dir"]
-        .iter()
-        .any(|p| key.starts_with(p))
+    [
+        "test_",
+        "chaos_",
+        "control_plane_",
+        "clusters_dir",
+        "aci_spec_dir",
+    ]
+    .iter()
+    .any(|p| key.starts_with(p))
 }
 
 /// Inserts `value` at the dotted `key` of `dict`, merging with what is there.
