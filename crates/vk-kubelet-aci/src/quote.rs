@@ -1,4 +1,4 @@
-//! Joining argv into the one command string ACI exec accepts.
+//! Quoting argv into the command line typed into a container's shell.
 //!
 //! Linux containers: POSIX shell quoting. Words made only of safe characters
 //! (`A-Z a-z 0-9 _ @ % + = : , . / -`) stay as they are; any other word is wrapped in single
