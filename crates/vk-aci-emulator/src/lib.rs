@@ -46,12 +46,15 @@ mod config;
 mod error;
 mod exec;
 mod faults;
+mod fs;
 mod persist;
 mod render;
 mod route;
 mod runtime;
 mod server;
+mod shell;
 mod state;
+mod tty;
 mod validate;
 
 pub use admin::{AdminHandle, ContainerSummary, GroupSummary};
