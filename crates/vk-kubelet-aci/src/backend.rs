@@ -1,25 +1,19 @@
 //! [`AciBackend`]: the [`KubeletBackend`] for Azure Container Instances.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
-use futures::{SinkExt as _, StreamExt as _};
 use k8s_openapi::api::core::v1::Pod;
+use tracing::Instrument as _;
 use vk_aci::ContainerInstances;
-use vk_aci::models::ContainerExecRequest;
 use vk_kubelet_api::{ContainerRef, ExecIo, ExecRequest, ExitStatus, KubeletBackend, LogRequest};
 
-use crate::{Error, quote};
+use crate::{Error, exec};
 
 /// Supplies the pods vk runs on this node.
 pub type PodSource = Arc<dyn Fn() -> Vec<Arc<Pod>> + Send + Sync>;
 
 /// Names the container group of a pod (the ACI provider's namer).
 pub type GroupNamer = Arc<dyn Fn(&Pod) -> String + Send + Sync>;
-
-/// How long a TTY exec waits for the client's first terminal size.
-const FIRST_RESIZE_WAIT: Duration = Duration::from_secs(2);
 
 /// The ACI backend. Cheap to clone.
 #[derive(Clone)]
@@ -140,55 +134,31 @@ impl KubeletBackend for AciBackend {
         &self,
         container: &ContainerRef,
         request: ExecRequest,
-        mut io: ExecIo,
+        io: ExecIo,
     ) -> Result<ExitStatus, vk_kubelet_api::Error> {
         let pod = self.pod(container)?;
-        let command = if is_windows(&pod) {
-            quote::windows(&request.command)
-        } else {
-            quote::posix(&request.command)
+        let span = tracing::info_span!(
+            "exec",
+            pod = %format!("{}/{}", container.namespace, container.pod),
+            container = %container.container,
+            words = request.command.len(),
+            tty = request.tty,
+            stdin = request.stdin,
+        );
+        let target = exec::Target {
+            client: &self.client,
+            group: self.group(&pod),
+            container: container.container.clone(),
+            windows: is_windows(&pod),
         };
-        let (mut rows, mut cols) = (24, 80);
-        if request.tty
-            && let Ok(Some(size)) = tokio::time::timeout(FIRST_RESIZE_WAIT, io.resize.recv()).await
-        {
-            rows = i32::from(size.height);
-            cols = i32::from(size.width);
-        }
-        let what = format!("exec in {container}");
-        let session = self
-            .client
-            .exec_session(
-                &self.group(&pod),
-                &container.container,
-                &ContainerExecRequest::new(command, rows, cols),
-            )
-            .await
-            .map_err(|source| Error::Aci {
-                what: what.clone(),
-                source,
-            })?;
-        let (mut writer, mut reader) = session.split();
-        let mut stdin_open = true;
-        loop {
-            tokio::select! {
-                input = io.stdin.recv(), if stdin_open => match input {
-                    Some(data) => {
-                        if writer.send(data.to_vec()).await.is_err() {
-                            stdin_open = false;
-                        }
-                    }
-                    None => stdin_open = false,
-                },
-                output = reader.next() => match output {
-                    None => return Ok(ExitStatus::Unknown),
-                    Some(Err(source)) => return Err(Error::Aci { what, source }.into()),
-                    Some(Ok(data)) => {
-                        let _ = io.stdout.send(Bytes::from(data)).await;
-                    }
-                },
-            }
-        }
+        let result = exec::exec(&target, &request, io)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| match &result {
+            Ok(status) => tracing::debug!(?status, "exec ended"),
+            Err(e) => tracing::info!(error = %e, "exec failed"),
+        });
+        Ok(result?)
     }
 
     async fn pods(&self) -> Result<Vec<Pod>, vk_kubelet_api::Error> {

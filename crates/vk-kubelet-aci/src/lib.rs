@@ -19,7 +19,10 @@
 
 mod backend;
 mod error;
+mod exec;
+mod marker;
 pub mod quote;
+mod script;
 
 pub use backend::{AciBackend, GroupNamer, PodSource};
 pub use error::Error;
