@@ -7,6 +7,7 @@ use tracing::Instrument as _;
 use vk_aci::ContainerInstances;
 use vk_kubelet_api::{ContainerRef, ExecIo, ExecRequest, ExitStatus, KubeletBackend, LogRequest};
 
+use crate::kept::KeptLogs;
 use crate::{Error, exec};
 
 /// Supplies the pods vk runs on this node.
@@ -21,6 +22,7 @@ pub struct AciBackend {
     client: ContainerInstances,
     pods: PodSource,
     group_of: GroupNamer,
+    kept: Arc<KeptLogs>,
 }
 
 impl std::fmt::Debug for AciBackend {
@@ -44,6 +46,7 @@ impl AciBackend {
             client,
             pods: Arc::new(pods),
             group_of: Arc::new(group_of),
+            kept: Arc::default(),
         }
     }
 
@@ -80,6 +83,21 @@ impl AciBackend {
     }
 }
 
+/// Whether the pod's status shows the container terminated.
+fn terminated(pod: &Pod, container: &str) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| {
+            s.container_statuses
+                .iter()
+                .flatten()
+                .chain(s.init_container_statuses.iter().flatten())
+                .find(|c| c.name == container)
+        })
+        .and_then(|c| c.state.as_ref())
+        .is_some_and(|s| s.terminated.is_some())
+}
+
 pub(crate) fn is_windows(pod: &Pod) -> bool {
     pod.spec
         .as_ref()
@@ -101,14 +119,44 @@ impl KubeletBackend for AciBackend {
                 .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
             timestamps: Some(request.timestamps),
         };
-        Ok(self
+        let key = (
+            pod.metadata.uid.clone().unwrap_or_default(),
+            container.container.clone(),
+        );
+        match self
             .client
             .logs(&self.group(&pod), &container.container, options)
             .await
-            .map_err(|source| Error::Aci {
-                what: format!("logs of {container}"),
-                source,
-            })?)
+        {
+            Ok(log) => {
+                if request.timestamps
+                    && request.tail_lines.is_none()
+                    && terminated(&pod, &container.container)
+                {
+                    let live = (self.pods)()
+                        .iter()
+                        .filter_map(|p| p.metadata.uid.clone())
+                        .collect();
+                    self.kept.keep(key, &log, &live);
+                }
+                Ok(log)
+            }
+            Err(source) => {
+                let gone = source.is_not_found() || source.status().is_some_and(|s| s == 400);
+                if gone
+                    && request.timestamps
+                    && let Some(log) = self.kept.get(&key, request.tail_lines)
+                {
+                    tracing::debug!(%container, error = %source, "ACI has no log: serving the one kept");
+                    return Ok(log);
+                }
+                Err(Error::Aci {
+                    what: format!("logs of {container}"),
+                    source,
+                }
+                .into())
+            }
+        }
     }
 
     async fn container_finished(&self, container: &ContainerRef) -> bool {
@@ -119,14 +167,7 @@ impl KubeletBackend for AciBackend {
             return false;
         };
         let phase_done = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
-        let terminated = status
-            .container_statuses
-            .iter()
-            .flatten()
-            .chain(status.init_container_statuses.iter().flatten())
-            .find(|c| c.name == container.container)
-            .and_then(|c| c.state.as_ref())
-            .is_some_and(|s| s.terminated.is_some());
+        let terminated = terminated(&pod, &container.container);
         phase_done || terminated
     }
 

@@ -14,6 +14,7 @@ use vk_kubelet_api::{ContainerRef, ExecIo, ExecRequest, ExitStatus, KubeletBacke
 
 struct World {
     backend: AciBackend,
+    aci: vk_aci::ContainerInstances,
     _emulator: vk_aci_emulator::RunningEmulator,
 }
 
@@ -54,14 +55,22 @@ async fn world() -> World {
             "Windows",
             "mcr.microsoft.com/windows/servercore:ltsc2019",
         ),
+        ("done", "Linux", "busybox"),
     ];
     for (name, os, image) in groups {
+        let command = if name == "done" {
+            json!(["sh", "-c", "echo one; echo two"])
+        } else {
+            json!([])
+        };
         let spec: vk_aci::models::ContainerGroup = serde_json::from_value(json!({
             "location": "westeurope",
             "properties": {
                 "osType": os,
+                "restartPolicy": "Never",
                 "containers": [{"name": "main", "properties": {
                     "image": image,
+                    "command": command,
                     "resources": {"requests": {"cpu": 1.0, "memoryInGB": 1.0}},
                 }}],
             },
@@ -69,14 +78,29 @@ async fn world() -> World {
         .unwrap();
         aci.create_or_update(name, &spec).await.unwrap();
     }
-    let pods = vec![pod("linux", false), pod("bare", false), pod("win", true)];
+    let mut done = Pod::clone(&pod("done", false));
+    done.metadata.uid = Some("uid-done".into());
+    done.status = Some(
+        serde_json::from_value(json!({"phase": "Succeeded", "containerStatuses": [{
+            "name": "main", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"terminated": {"exitCode": 0}},
+        }]}))
+        .unwrap(),
+    );
+    let pods = vec![
+        pod("linux", false),
+        pod("bare", false),
+        pod("win", true),
+        Arc::new(done),
+    ];
     let backend = AciBackend::new(
-        aci,
+        aci.clone(),
         move || pods.clone(),
         |p: &Pod| p.metadata.name.clone().unwrap_or_default(),
     );
     World {
         backend,
+        aci,
         _emulator: emulator,
     }
 }
@@ -302,4 +326,43 @@ async fn windows_commands_run_through_cmd_exe() {
     assert_eq!(r.out(), "win\n");
     let r = exec(&w, "win", &["tar", "cf", "-", "x"], None, false).await;
     assert!(r.result.unwrap_err().to_string().contains("Windows"));
+}
+
+#[tokio::test]
+async fn logs_of_a_terminated_container_outlive_its_group() {
+    let w = world().await;
+    let container = ContainerRef {
+        namespace: "ns".into(),
+        pod: "done".into(),
+        container: "main".into(),
+    };
+    let all = vk_kubelet_api::LogRequest {
+        tail_lines: None,
+        timestamps: true,
+        previous: false,
+    };
+    // Read once the container has ended (the pod's status says so already).
+    let log = vk_testkit::wait::until("the whole log", 30, || async {
+        w.backend
+            .logs(&container, &all)
+            .await
+            .ok()
+            .filter(|l| l.contains(" two\n"))
+    })
+    .await;
+    w.aci.delete("done").await.unwrap();
+    vk_testkit::wait::until("the group to be gone", 30, || async {
+        matches!(w.aci.get("done").await, Err(e) if e.is_not_found()).then_some(())
+    })
+    .await;
+    assert_eq!(w.backend.logs(&container, &all).await.unwrap(), log);
+    let last = vk_kubelet_api::LogRequest {
+        tail_lines: Some(1),
+        ..all
+    };
+    let tail = w.backend.logs(&container, &last).await.unwrap();
+    assert!(
+        tail.ends_with(" two\n") && tail.lines().count() == 1,
+        "{tail}"
+    );
 }
