@@ -7,8 +7,8 @@
 //!   provider's), so collision-renamed groups are found.
 //! - **Logs**: `GET …/containers/{c}/logs?tail=N&timestamps=true`. ACI keeps no logs of earlier
 //!   container instances, so `previous` is refused. The whole log of a terminated container is
-//!   kept as last read (bounded: 64 KiB per container, 1,024 containers), and served while the pod exists if ACI can no
-//!   longer answer.
+//!   kept as last read (at most 64 KiB per container, 1,024 containers) and served while the
+//!   pod exists if ACI can no longer answer.
 //! - **Exec**: ACI runs one executable without arguments in a TTY and reports no exit
 //!   status. A one-word command without stdin runs directly; anything else runs through the
 //!   container's shell (`/bin/sh`, Windows `cmd.exe`), with markers that recover its output and
