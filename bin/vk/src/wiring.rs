@@ -398,14 +398,17 @@ pub(crate) fn kubelet_server(
     pods: kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Pod>,
     names: Arc<vk_provider_aci::GroupNames>,
 ) -> anyhow::Result<vk_kubelet_api::KubeletServerBuilder> {
-    let backend = vk_kubelet_api::aci::AciBackend::new(aci.clone(), move || pods.state())
-        .group_names(move |pod| {
+    let backend = vk_kubelet_aci::AciBackend::new(
+        aci.clone(),
+        move || pods.state(),
+        move |pod| {
             names.group_of(
                 pod.metadata.namespace.as_deref().unwrap_or_default(),
                 pod.metadata.name.as_deref().unwrap_or_default(),
                 pod.metadata.uid.as_deref().unwrap_or_default(),
             )
-        });
+        },
+    );
     let tls = match (&config.kubelet.tls_cert, &config.kubelet.tls_key) {
         (Some(cert), Some(key)) => vk_kubelet_api::TlsSource::Files {
             cert: cert.clone(),

@@ -729,7 +729,7 @@ fn restart_group(ctx: &Ctx<'_>, sub: &str, rg: &str, name: &str) -> Result<Respo
             }
             c.started_once = false;
             c.finished = false;
-            c.logs.clear();
+            c.clear_logs();
         }
         g.generation = generation;
         g.stopped = false;
@@ -809,7 +809,7 @@ fn logs(
         _ => 0,
     };
     let mut content = String::new();
-    for l in &lines[start..] {
+    for l in lines.iter().skip(start) {
         if timestamps {
             content.push_str(&l.ts);
             content.push(' ');

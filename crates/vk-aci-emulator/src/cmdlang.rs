@@ -1,4 +1,5 @@
-//! The tiny command language that emulated containers and exec sessions run.
+//! The tiny command language that emulated containers run (exec sessions run
+//! the shells of [`crate::shell`]).
 //!
 //! A container's `command` array is interpreted as follows:
 //! * empty or absent: the container runs until it is stopped or deleted;
@@ -44,15 +45,6 @@ enum Conn {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Program {
     steps: Vec<(Conn, Step)>,
-}
-
-/// What an exec command asks for.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum ExecProgram {
-    /// An interactive shell: each stdin line is run as a script.
-    Interactive,
-    /// A one-shot program.
-    Program(Program),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -236,13 +228,6 @@ fn base_name(word: &str) -> String {
         .unwrap_or(lower)
 }
 
-fn is_shell(word: &str) -> bool {
-    matches!(
-        base_name(word).as_str(),
-        "sh" | "bash" | "ash" | "dash" | "zsh" | "cmd" | "powershell" | "pwsh"
-    )
-}
-
 /// Interprets a container `command` array.
 pub(crate) fn from_argv(argv: &[String]) -> Program {
     let Some(first) = argv.first() else {
@@ -282,33 +267,6 @@ pub(crate) fn from_argv(argv: &[String]) -> Program {
     Program {
         steps: vec![(Conn::Seq, Step::Forever)],
     }
-}
-
-/// Interprets an exec `command` string.
-pub(crate) fn exec_program(command: &str) -> ExecProgram {
-    let toks = tokenize(command);
-    if toks.iter().any(|t| matches!(t, Tok::Op(_))) {
-        return ExecProgram::Program(parse_script(command));
-    }
-    let words: Vec<String> = toks
-        .into_iter()
-        .filter_map(|t| match t {
-            Tok::Word(w) => Some(w),
-            Tok::Op(_) => None,
-        })
-        .collect();
-    if words.len() == 1 && is_shell(&words[0]) {
-        return ExecProgram::Interactive;
-    }
-    if words.len() >= 2
-        && base_name(&words[0]) == "powershell"
-        && !words
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case("-command") || w.eq_ignore_ascii_case("-c"))
-    {
-        return ExecProgram::Interactive;
-    }
-    ExecProgram::Program(from_argv(&words))
 }
 
 impl Program {
@@ -385,18 +343,5 @@ mod tests {
         assert!(from_argv(&[]).is_forever());
         assert_eq!(run(&from_argv(&argv(&["false"]))).await.0, 1);
         assert_eq!(run(&from_argv(&argv(&["exit", "257"]))).await.0, 1);
-    }
-
-    #[test]
-    fn exec_forms() {
-        assert_eq!(exec_program("/bin/bash"), ExecProgram::Interactive);
-        assert_eq!(
-            exec_program("echo hi"),
-            ExecProgram::Program(parse_script("echo hi"))
-        );
-        assert_eq!(
-            exec_program("sh -c 'echo hi; exit 4'"),
-            ExecProgram::Program(parse_script("echo hi; exit 4"))
-        );
     }
 }

@@ -1,14 +1,16 @@
 //! Exec / attach websockets.
 //!
 //! Protocol (like ACI): the client's first frame is the password (text or
-//! binary). Then, for exec, the command runs: standard output arrives as text
-//! frames and standard error as binary frames, one line (with its `\n`) per
-//! frame. When the command ends the server sends a close frame with code 1000
-//! and reason `exit code N`. Interactive shells (`/bin/sh`, `bash`, `cmd`,
-//! `powershell` without a command) read stdin frames and run each line as a
-//! script until `exit`. For attach, the container's log lines are sent as text
-//! frames, then the socket is closed. Instead of the first frame, the password
-//! may be sent as the `Authorization` header of the upgrade request.
+//! binary; or the upgrade request's `Authorization` header). For exec, the
+//! command string names **one executable, run without arguments** (ACI
+//! "cannot pass command arguments"): `ls /` is an unknown executable, and
+//! gets ACI's runtime error as output before the socket closes. The
+//! executable runs in a terminal ([`Tty`]): input frames are typed keys
+//! (echoed, line-edited, `\r` as Enter), output is one merged stream with
+//! `\r\n` line ends, and there is no exit status: the socket just closes
+//! (code 1000) when the program ends. Shells (`/bin/sh`, `bash`, `cmd.exe`)
+//! print a prompt and run the lines typed into them. For attach, the
+//! container's log lines are sent as text frames, then the socket is closed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,9 +22,12 @@ use http::StatusCode;
 use tokio::sync::mpsc;
 
 use crate::apierror::ApiError;
-use crate::cmdlang::{self, ExecProgram, Program, Stream};
+use crate::fs::Files;
 use crate::server::Shared;
+use crate::shell::cmdexe::Cmd;
+use crate::shell::{FsAccess, Image, Io, Shell, Sys, utils};
 use crate::state::{ExecSession, now_unix};
+use crate::tty::Tty;
 
 /// `GET /_emulator/exec/{id}`: the websocket of an exec or attach session.
 pub(crate) async fn ws_handler(
@@ -61,13 +66,9 @@ pub(crate) async fn ws_handler(
     })
 }
 
-fn frame(stream: Stream, line: String) -> Message {
-    let mut line = line;
+fn log_frame(mut line: String) -> Message {
     line.push('\n');
-    match stream {
-        Stream::Stdout => Message::Text(line.into()),
-        Stream::Stderr => Message::Binary(line.into_bytes().into()),
-    }
+    Message::Text(line.into())
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: String) {
@@ -98,6 +99,7 @@ async fn run_session(
         close(&mut socket, 1008, "invalid password".to_owned()).await;
         return;
     }
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     if session.attach {
         let lines: Vec<String> = {
             let st = shared.lock();
@@ -108,101 +110,160 @@ async fn run_session(
                 .unwrap_or_default()
         };
         for l in lines {
-            if socket.send(frame(Stream::Stdout, l)).await.is_err() {
+            if socket.send(log_frame(l)).await.is_err() {
                 return;
             }
         }
         close(&mut socket, 1000, "attach ended".to_owned()).await;
         return;
     }
-    match cmdlang::exec_program(&session.command) {
-        ExecProgram::Program(p) => {
-            let mut ignored = String::new();
-            if let Some(code) = run_program(&p, &mut socket, &mut stop, &mut ignored).await {
-                close(&mut socket, 1000, format!("exit code {code}")).await;
-            }
-        }
-        ExecProgram::Interactive => {
-            let mut buf = String::new();
-            loop {
-                let msg = tokio::select! {
-                    m = socket.recv() => m,
-                    _ = stop.changed() => return,
-                };
-                let text = match msg {
-                    Some(Ok(Message::Text(t))) => t.as_str().to_owned(),
-                    Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    _ => return,
-                };
-                if text.contains('\u{3}') {
-                    close(&mut socket, 1000, "exit code 130".to_owned()).await;
-                    return;
-                }
-                buf.push_str(&text.replace('\r', "\n"));
-                while let Some(pos) = buf.find('\n') {
-                    let line: String = buf.drain(..=pos).collect();
-                    let line = line.trim();
-                    if line.is_empty() {
-                        continue;
-                    }
-                    let program = cmdlang::parse_script(line);
-                    let mut more = String::new();
-                    let code = run_program(&program, &mut socket, &mut stop, &mut more).await;
-                    buf.push_str(&more.replace('\r', "\n"));
-                    let Some(code) = code else {
-                        return;
-                    };
-                    let first = line.split_whitespace().next().unwrap_or_default();
-                    if first == "exit" || line.contains("; exit") || line.contains("&& exit") {
-                        close(&mut socket, 1000, format!("exit code {code}")).await;
-                        return;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Runs a program, streaming its output; `None` if the client went away.
-/// Input received meanwhile is appended to `stdin`.
-async fn run_program(
-    program: &Program,
-    socket: &mut WebSocket,
-    stop: &mut tokio::sync::watch::Receiver<bool>,
-    stdin: &mut String,
-) -> Option<i32> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Stream, String)>();
-    let fut = async move {
-        let mut out = move |s: Stream, l: String| {
-            let _ = tx.send((s, l));
-        };
-        program.run(&mut out).await
+    let Some(sys) = session_sys(&shared, &session, out_tx) else {
+        close(&mut socket, 1000, String::new()).await;
+        return;
     };
-    tokio::pin!(fut);
-    let code = loop {
+    let tty = sys.tty.clone();
+    let program = run_command(sys, session.command.clone());
+    tokio::pin!(program);
+    loop {
         tokio::select! {
-            code = &mut fut => break code,
-            Some((s, l)) = rx.recv() => {
-                if socket.send(frame(s, l)).await.is_err() {
-                    return None;
+            () = &mut program => break,
+            Some(bytes) = out_rx.recv() => {
+                if socket.send(output_frame(bytes)).await.is_err() {
+                    return;
                 }
             }
             msg = socket.recv() => match msg {
-                Some(Ok(Message::Text(t))) if t.as_str().contains('\u{3}') => break 130,
-                Some(Ok(Message::Binary(b))) if b.contains(&3u8) => break 130,
-                Some(Ok(Message::Text(t))) => stdin.push_str(t.as_str()),
-                Some(Ok(Message::Binary(b))) => stdin.push_str(&String::from_utf8_lossy(&b)),
-                Some(Ok(_)) => {}
-                _ => return None,
+                Some(Ok(Message::Text(t))) => tty.input(t.as_bytes()),
+                Some(Ok(Message::Binary(b))) => tty.input(&b),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                _ => return,
             },
-            _ = stop.changed() => return None,
-        }
-    };
-    while let Ok((s, l)) = rx.try_recv() {
-        if socket.send(frame(s, l)).await.is_err() {
-            return None;
+            _ = stop.changed() => return,
         }
     }
-    Some(code)
+    while let Ok(bytes) = out_rx.try_recv() {
+        if socket.send(output_frame(bytes)).await.is_err() {
+            return;
+        }
+    }
+    close(&mut socket, 1000, String::new()).await;
+}
+
+/// Output as ACI sends it: one merged stream; text frames when the bytes are
+/// UTF-8, binary frames otherwise.
+fn output_frame(bytes: Vec<u8>) -> Message {
+    match String::from_utf8(bytes) {
+        Ok(text) => Message::Text(text.into()),
+        Err(e) => Message::Binary(e.into_bytes().into()),
+    }
+}
+
+/// The shell environment of a session: its terminal, the container's files,
+/// image and environment.
+fn session_sys(
+    shared: &Arc<Shared>,
+    session: &ExecSession,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+) -> Option<Arc<Sys>> {
+    let (image, env) = {
+        let st = shared.lock();
+        let g = st.groups.get(&session.key)?;
+        let os = g.resource["properties"]["osType"]
+            .as_str()
+            .unwrap_or("Linux")
+            .to_owned();
+        let spec = g.resource["properties"]["containers"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == session.container.as_str())?;
+        let image = Image::of(
+            spec["properties"]["image"].as_str().unwrap_or_default(),
+            &os,
+        );
+        let env = spec["properties"]["environmentVariables"]
+            .as_array()
+            .map(|vars| {
+                vars.iter()
+                    .filter_map(|v| {
+                        Some((
+                            v["name"].as_str()?.to_owned(),
+                            v["value"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        (image, env)
+    };
+    let fs_shared = shared.clone();
+    let key = session.key.clone();
+    let container = session.container.clone();
+    let fs: FsAccess = Arc::new(move |f: &mut dyn FnMut(&mut Files)| {
+        let found = {
+            let mut st = fs_shared.lock();
+            match st
+                .groups
+                .get_mut(&key)
+                .and_then(|g| g.containers.iter_mut().find(|c| c.name == container))
+            {
+                Some(c) => {
+                    f(&mut c.files);
+                    true
+                }
+                None => false,
+            }
+        };
+        if found {
+            fs_shared.changed();
+        }
+        found
+    });
+    Some(Arc::new(Sys {
+        tty: Arc::new(Tty::new(out)),
+        fs,
+        image,
+        hostname: session.key.name.clone(),
+        env,
+    }))
+}
+
+/// What ACI answers when the command string names no executable (the whole
+/// string is the executable's name: no arguments are passed).
+pub(crate) fn not_found_message(command: &str) -> String {
+    let quoted = command.replace('"', "\\\"");
+    format!(
+        "rpc error: code = 2 desc = oci runtime error: exec failed: container_linux.go:247: starting container process caused \"exec: \\\"{quoted}\\\": executable file not found in $PATH\"\n"
+    )
+}
+
+/// Runs the exec command: the one executable it names, without arguments.
+async fn run_command(sys: Arc<Sys>, command: String) {
+    let tty = sys.tty.clone();
+    let Some(util) = utils::executable(sys.image, &command) else {
+        tty.write(not_found_message(&command).as_bytes());
+        return;
+    };
+    match util {
+        "sh" | "ash" => {
+            Shell::new(sys, "sh").interactive("# ").await;
+        }
+        "bash" => {
+            Shell::new(sys, "bash")
+                .interactive("root@localhost:/# ")
+                .await;
+        }
+        "cmd" => {
+            Cmd::new(sys).interactive().await;
+        }
+        _ => {
+            let io = Io::tty(&tty);
+            let mut shell = Shell::new(sys, "sh");
+            let seen = tty.interrupts();
+            let argv = [command];
+            tokio::select! {
+                _ = shell.run_argv(&argv, &io) => {}
+                () = tty.interrupted_after(seen) => {}
+            }
+        }
+    }
 }

@@ -46,13 +46,16 @@ mod config;
 mod error;
 mod exec;
 mod faults;
+mod fs;
 mod persist;
 mod render;
 mod route;
 mod runtime;
 mod server;
+mod shell;
 pub mod spec;
 mod state;
+mod tty;
 mod validate;
 
 pub use admin::{AdminHandle, ContainerSummary, GroupSummary};

@@ -386,6 +386,7 @@ async fn run_once(
                 exit_code: Some(code),
                 detail_status: if code == 0 { "Completed" } else { "Error" }.to_owned(),
             };
+            c.stopped_logs();
         }
     })?;
     Some(code)
@@ -450,6 +451,7 @@ pub(crate) fn kill_containers(g: &mut Group, exit_code: i32, detail: &str) {
                 exit_code: Some(exit_code),
                 detail_status: detail.to_owned(),
             };
+            c.stopped_logs();
         }
     }
 }

@@ -160,10 +160,23 @@ pub(crate) struct ContainerRt {
     pub(crate) current: CState,
     pub(crate) previous: Option<CState>,
     pub(crate) events: Vec<Event>,
-    pub(crate) logs: Vec<LogLine>,
+    pub(crate) logs: VecDeque<LogLine>,
+    /// Bytes of log text held (each line counts its `\n`).
+    #[serde(default)]
+    pub(crate) log_bytes: usize,
     pub(crate) started_once: bool,
     pub(crate) finished: bool,
+    /// The simulated file system exec sessions see.
+    #[serde(default)]
+    pub(crate) files: crate::fs::Files,
 }
+
+/// Log bytes ACI keeps for a running container instance.
+pub(crate) const RUNNING_LOG_BYTES: usize = 4 << 20;
+/// Log bytes ACI keeps for a stopped container instance.
+pub(crate) const STOPPED_LOG_BYTES: usize = 16 << 10;
+/// Log lines ACI keeps for a stopped container instance.
+pub(crate) const STOPPED_LOG_LINES: usize = 1000;
 
 impl ContainerRt {
     pub(crate) fn new(name: String, image: String, command: Vec<String>) -> Self {
@@ -175,9 +188,11 @@ impl ContainerRt {
             current: CState::waiting("Pending"),
             previous: None,
             events: Vec::new(),
-            logs: Vec::new(),
+            logs: VecDeque::new(),
+            log_bytes: 0,
             started_once: false,
             finished: false,
+            files: crate::fs::Files::new(),
         }
     }
 
@@ -193,12 +208,38 @@ impl ContainerRt {
         v
     }
 
-    /// Appends a log line (bounded to 10 000 lines).
+    /// Appends a log line, dropping the oldest beyond what ACI keeps of a
+    /// running instance ([`RUNNING_LOG_BYTES`]).
     pub(crate) fn log(&mut self, text: String) {
-        self.logs.push(LogLine { ts: now(), text });
-        if self.logs.len() > 10_000 {
-            self.logs.remove(0);
+        self.log_bytes += text.len() + 1;
+        self.logs.push_back(LogLine { ts: now(), text });
+        self.trim_logs(RUNNING_LOG_BYTES, usize::MAX);
+    }
+
+    /// Keeps only what ACI keeps of a stopped instance: the last
+    /// [`STOPPED_LOG_BYTES`] or [`STOPPED_LOG_LINES`], whichever is smaller.
+    pub(crate) fn stopped_logs(&mut self) {
+        self.trim_logs(STOPPED_LOG_BYTES, STOPPED_LOG_LINES);
+    }
+
+    fn trim_logs(&mut self, bytes: usize, lines: usize) {
+        if self.log_bytes == 0 && !self.logs.is_empty() {
+            // Loaded from a state file written before sizes were kept.
+            self.log_bytes = self.logs.iter().map(|l| l.text.len() + 1).sum();
         }
+        while self.log_bytes > bytes || self.logs.len() > lines {
+            let Some(old) = self.logs.pop_front() else {
+                self.log_bytes = 0;
+                break;
+            };
+            self.log_bytes = self.log_bytes.saturating_sub(old.text.len() + 1);
+        }
+    }
+
+    /// Forgets the logs (a new instance of the container).
+    pub(crate) fn clear_logs(&mut self) {
+        self.logs.clear();
+        self.log_bytes = 0;
     }
 }
 
@@ -519,4 +560,28 @@ pub(crate) fn normalize_location(loc: &str) -> String {
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_keep_what_aci_keeps() {
+        let mut c = ContainerRt::new("c".into(), "busybox".into(), Vec::new());
+        let line = "y".repeat(1023); // 1 KiB with its newline
+        for _ in 0..(5 * 1024) {
+            c.log(line.clone());
+        }
+        assert_eq!(c.logs.len(), 4 * 1024, "a running instance keeps 4 MB");
+        assert_eq!(c.log_bytes, RUNNING_LOG_BYTES);
+        c.stopped_logs();
+        assert_eq!(c.logs.len(), 16, "a stopped instance keeps 16 KB");
+        for i in 0..2000 {
+            c.log(format!("{i}"));
+        }
+        c.stopped_logs();
+        assert_eq!(c.logs.len(), STOPPED_LOG_LINES, "or 1,000 lines");
+        assert_eq!(c.logs.back().map(|l| l.text.as_str()), Some("1999"));
+    }
 }

@@ -674,7 +674,7 @@ async fn restart_policies_and_init_containers() {
 }
 
 #[tokio::test]
-async fn exec_over_websocket() {
+async fn exec_sessions_check_the_password_and_are_recorded() {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let env = start().await;
@@ -684,96 +684,14 @@ async fn exec_over_websocket() {
         "{}/shell/containers/main/exec?api-version={API}",
         env.rg_path(RG)
     );
-    let exec = |cmd: &str| {
-        let body = json!({"command": cmd, "terminalSize": {"rows": 24, "cols": 80}});
-        let env = &env;
-        let url = exec_url.clone();
-        async move {
-            let r = env.post(&url, Some(&body)).await;
-            assert_eq!(r.status(), 200);
-            let v: Value = r.json().await.expect("json");
-            (
-                v["webSocketUri"].as_str().expect("uri").to_owned(),
-                v["password"].as_str().expect("pw").to_owned(),
-            )
-        }
-    };
-    // echo hi.
-    let (uri, pw) = exec("echo hi").await;
+    let body = json!({"command": "/bin/sh", "terminalSize": {"rows": 24, "cols": 80}});
+    let r = env.post(&exec_url, Some(&body)).await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    let uri = v["webSocketUri"].as_str().expect("uri");
     assert!(uri.starts_with("ws://"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(&uri)
-        .await
-        .expect("connect");
-    ws.send(Message::text(pw)).await.expect("send");
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    let mut close_reason = String::new();
-    while let Some(Ok(m)) = ws.next().await {
-        match m {
-            Message::Text(t) => stdout.push_str(t.as_str()),
-            Message::Binary(b) => stderr.push_str(&String::from_utf8_lossy(&b)),
-            Message::Close(Some(f)) => {
-                close_reason = f.reason.to_string();
-                break;
-            }
-            _ => {}
-        }
-    }
-    assert_eq!(stdout, "hi\n");
-    assert_eq!(stderr, "");
-    assert_eq!(close_reason, "exit code 0");
-
-    // stderr and exit status.
-    let (uri, pw) = exec("/bin/sh -c 'echo out; echo err >&2; exit 2'").await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(&uri)
-        .await
-        .expect("connect");
-    ws.send(Message::text(pw)).await.expect("send");
-    let (mut out, mut err, mut reason) = (String::new(), String::new(), String::new());
-    while let Some(Ok(m)) = ws.next().await {
-        match m {
-            Message::Text(t) => out.push_str(t.as_str()),
-            Message::Binary(b) => err.push_str(&String::from_utf8_lossy(&b)),
-            Message::Close(Some(f)) => {
-                reason = f.reason.to_string();
-                break;
-            }
-            _ => {}
-        }
-    }
-    assert_eq!(
-        (out.as_str(), err.as_str(), reason.as_str()),
-        ("out\n", "err\n", "exit code 2")
-    );
-
-    // Interactive shell.
-    let (uri, pw) = exec("/bin/bash").await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(&uri)
-        .await
-        .expect("connect");
-    ws.send(Message::text(pw)).await.expect("send");
-    ws.send(Message::binary(b"echo one\n".to_vec()))
-        .await
-        .expect("send");
-    ws.send(Message::binary(b"exit 5\n".to_vec()))
-        .await
-        .expect("send");
-    let (mut out, mut reason) = (String::new(), String::new());
-    while let Some(Ok(m)) = ws.next().await {
-        match m {
-            Message::Text(t) => out.push_str(t.as_str()),
-            Message::Close(Some(f)) => {
-                reason = f.reason.to_string();
-                break;
-            }
-            _ => {}
-        }
-    }
-    assert_eq!((out.as_str(), reason.as_str()), ("one\n", "exit code 5"));
-
     // Wrong password.
-    let (uri, _) = exec("echo hi").await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(&uri)
+    let (mut ws, _) = tokio_tungstenite::connect_async(uri)
         .await
         .expect("connect");
     ws.send(Message::text("wrong")).await.expect("send");
@@ -788,7 +706,7 @@ async fn exec_over_websocket() {
     // The request body was recorded.
     let last = env.emu.admin().last_request("shell").expect("recorded");
     assert_eq!(last.op, "exec");
-    assert_eq!(last.body["command"], "echo hi");
+    assert_eq!(last.body["command"], "/bin/sh");
 }
 
 #[tokio::test]

@@ -49,8 +49,8 @@ pub struct ExecWriter {
     host: String,
 }
 
-/// Output of the command (stdout and stderr, as the service sends them); ends when the server
-/// closes the socket.
+/// Output of the session (one merged terminal stream, as the service sends it); ends when the
+/// server closes the socket.
 #[derive(Debug)]
 pub struct ExecReader {
     stream: SplitStream<Socket>,

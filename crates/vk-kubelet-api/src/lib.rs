@@ -4,8 +4,8 @@
 //! The API server forwards `kubectl logs`/`exec` to a node's daemon endpoint
 //! (`status.daemonEndpoints.kubeletEndpoint.port` at its InternalIP). [`KubeletServer`] serves
 //! that endpoint over HTTPS (rustls, ring provider passed explicitly) and delegates to a
-//! [`KubeletBackend`] — a provider-independent trait (logs, exec, pods, stats). [`aci`] holds the
-//! implementation for Azure Container Instances.
+//! [`KubeletBackend`] — a provider-independent trait (logs, exec, pods, stats). The crate knows
+//! no provider: the Azure Container Instances backend lives in `vk-kubelet-aci`.
 //!
 //! - Routes: `/containerLogs/{ns}/{pod}/{container}` (all kubelet log parameters; `follow`
 //!   polls and emits only new lines), `/exec/…` over WebSocket (`v5`/`v4.channel.k8s.io`,
@@ -57,7 +57,6 @@
 //! # }
 //! ```
 
-pub mod aci;
 mod auth;
 mod backend;
 mod error;
@@ -65,7 +64,6 @@ mod exec;
 #[doc(hidden)]
 pub mod fuzzing;
 mod logs;
-pub mod quote;
 mod server;
 mod stats;
 #[cfg(test)]

@@ -21,8 +21,12 @@
 //!   mode is a heuristic: a restarted container whose first lines equal the last lines emitted
 //!   is taken for a trimmed log.
 //!
-//! The first snapshot of a follow is fetched whole (no tail) to initialize the cursor, and only
-//! its last `tailLines` lines are sent. A follow ends when the client goes away, `limitBytes` is
+//! The first snapshot of a follow asks for the last `tailLines` lines (all without it). Later
+//! polls ask for a **tail** only: twice the lines the previous poll found new (at least 64), and
+//! again with four times more while the answer does not reach back before the newest timestamp
+//! already emitted (a gap is possible), up to the whole log beyond 65,536 lines. So a poll costs
+//! about what was written since the last one, not the whole log (ACI keeps up to 4 MB). Logs
+//! without timestamps (count mode) are read whole. A follow ends when the client goes away, `limitBytes` is
 //! reached, the pod is gone (the backend answers not found), or the backend reports the
 //! container finished ([`KubeletBackend::container_finished`](crate::KubeletBackend), asked
 //! before each poll so the final poll has the container's last lines).
@@ -183,6 +187,20 @@ pub(crate) struct LogCursor {
 }
 
 impl LogCursor {
+    /// Whether emitted lines carried timestamps (or nothing was emitted yet).
+    fn timestamped(&self) -> bool {
+        self.last_ts.is_some() || self.emitted == 0
+    }
+
+    /// Whether `lines` (the tail of a log) reach back before the newest
+    /// timestamp emitted, so nothing between is missing.
+    fn reaches_back(&self, lines: &[Line<'_>]) -> bool {
+        match (self.last_ts, lines.first().and_then(|l| l.ts)) {
+            (Some((last, _)), Some(first)) => first < last,
+            _ => false,
+        }
+    }
+
     /// Returns the indices of `lines` that are new since the last call, and records them.
     fn advance(&mut self, lines: &[Line<'_>]) -> std::ops::Range<usize> {
         let timestamped = !lines.is_empty() && lines.iter().all(|l| l.ts.is_some());
@@ -254,6 +272,45 @@ impl LogCursor {
     }
 }
 
+/// The smallest tail a follow asks for.
+const MIN_WINDOW: u64 = 64;
+/// Beyond this tail a follow reads the whole log.
+const MAX_WINDOW: u64 = 1 << 16;
+
+/// The tail to ask for next: twice what the last poll found new.
+fn next_window(new: usize) -> u64 {
+    (new as u64).saturating_mul(2).clamp(MIN_WINDOW, MAX_WINDOW)
+}
+
+/// One poll of a follow: the last `window` lines, asked again with a larger
+/// tail (up to the whole log) while the answer may not reach back to what was
+/// already emitted.
+async fn poll_tail(
+    backend: &dyn DynBackend,
+    container: &ContainerRef,
+    cursor: &LogCursor,
+    window: &mut u64,
+) -> Result<String, Error> {
+    loop {
+        // Count mode cannot tell overlaps from repeats: it reads everything.
+        let tail = (cursor.timestamped() && *window < MAX_WINDOW).then_some(*window);
+        let request = LogRequest {
+            tail_lines: tail,
+            timestamps: true,
+            previous: false,
+        };
+        let snapshot = backend.logs(container, &request).await?;
+        let Some(asked) = tail else {
+            return Ok(snapshot);
+        };
+        let lines = split_lines(&snapshot);
+        if (lines.len() as u64) < asked || cursor.reaches_back(&lines) {
+            return Ok(snapshot);
+        }
+        *window = window.saturating_mul(4);
+    }
+}
+
 /// Output formatting of one request: since filter, timestamps, byte limit.
 struct Emitter {
     since: Option<Timestamp>,
@@ -313,11 +370,7 @@ pub(crate) async fn serve(
         )));
     }
     let request = LogRequest {
-        tail_lines: if params.follow {
-            None
-        } else {
-            params.tail_lines
-        },
+        tail_lines: params.tail_lines,
         timestamps: true,
         previous: params.previous,
     };
@@ -338,11 +391,7 @@ pub(crate) async fn serve(
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let _ = tx.try_send(Ok(Bytes::from(bytes)));
     tokio::spawn(async move {
-        let request = LogRequest {
-            tail_lines: None,
-            timestamps: true,
-            previous: false,
-        };
+        let mut window = MIN_WINDOW;
         loop {
             tokio::select! {
                 () = tx.closed() => return,
@@ -350,7 +399,7 @@ pub(crate) async fn serve(
             }
             // Asked before fetching, so the last fetch holds everything the container wrote.
             let finished = backend.container_finished(&container).await;
-            let snapshot = match backend.logs(&container, &request).await {
+            let snapshot = match poll_tail(&*backend, &container, &cursor, &mut window).await {
                 Ok(s) => s,
                 Err(Error::NotFound(_)) => return,
                 Err(e) => {
@@ -360,6 +409,7 @@ pub(crate) async fn serve(
             };
             let lines = split_lines(&snapshot);
             let new = cursor.advance(&lines);
+            window = next_window(new.len());
             let (bytes, done) = emitter.format(&lines[new]);
             if !bytes.is_empty() && tx.send(Ok(Bytes::from(bytes))).await.is_err() {
                 return;
@@ -405,6 +455,77 @@ mod tests {
         let s3 = [t(2, "c"), t(2, "d"), t(3, "e"), t(4, "f")].concat();
         let got = emit(&mut c, &s3);
         assert_eq!(got.len(), 1, "{got:?}");
+    }
+
+    /// A log in memory that records the tails it was asked for.
+    #[derive(Default)]
+    struct Log {
+        lines: std::sync::Mutex<Vec<String>>,
+        tails: std::sync::Mutex<Vec<Option<u64>>>,
+    }
+
+    impl crate::KubeletBackend for Log {
+        async fn logs(&self, _: &ContainerRef, r: &LogRequest) -> Result<String, Error> {
+            self.tails.lock().unwrap().push(r.tail_lines);
+            let lines = self.lines.lock().unwrap();
+            let start = r
+                .tail_lines
+                .map_or(0, |n| lines.len().saturating_sub(n as usize));
+            Ok(lines[start..].iter().map(|l| format!("{l}\n")).collect())
+        }
+        async fn exec(
+            &self,
+            _: &ContainerRef,
+            _: crate::ExecRequest,
+            _: crate::ExecIo,
+        ) -> Result<crate::ExitStatus, Error> {
+            Ok(crate::ExitStatus::Unknown)
+        }
+        async fn pods(&self) -> Result<Vec<k8s_openapi::api::core::v1::Pod>, Error> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn follow_polls_read_tails_and_grow_them_when_a_gap_is_possible() {
+        let log = Log::default();
+        let container = ContainerRef {
+            namespace: "n".into(),
+            pod: "p".into(),
+            container: "c".into(),
+        };
+        let ts = |i: usize| format!("2024-01-01T00:00:00.{i:09}Z line {i}");
+        log.lines.lock().unwrap().extend((0..10).map(ts));
+        let mut cursor = LogCursor::default();
+        let first = log.logs(&container, &LogRequest::default()).await.unwrap();
+        cursor.advance(&split_lines(&first));
+        // 1000 new lines: the 64-line tail cannot reach back, 256 neither, 1024 does.
+        log.lines.lock().unwrap().extend((10..1010).map(ts));
+        log.tails.lock().unwrap().clear();
+        let mut window = MIN_WINDOW;
+        let snapshot = poll_tail(&log, &container, &cursor, &mut window)
+            .await
+            .unwrap();
+        let lines = split_lines(&snapshot);
+        let new = cursor.advance(&lines);
+        assert_eq!(new.len(), 1000);
+        assert_eq!(lines[new.start].text, "line 10");
+        assert_eq!(
+            *log.tails.lock().unwrap(),
+            [Some(64), Some(256), Some(1024)]
+        );
+        // Three new lines: one small read.
+        log.lines.lock().unwrap().extend((1010..1013).map(ts));
+        log.tails.lock().unwrap().clear();
+        let mut window = next_window(new.len());
+        assert_eq!(window, 2000);
+        let snapshot = poll_tail(&log, &container, &cursor, &mut window)
+            .await
+            .unwrap();
+        let lines = split_lines(&snapshot);
+        assert_eq!(cursor.advance(&lines).len(), 3);
+        assert_eq!(*log.tails.lock().unwrap(), [Some(2000)]);
+        assert_eq!(next_window(3), MIN_WINDOW);
     }
 
     #[test]

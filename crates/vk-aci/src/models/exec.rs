@@ -17,7 +17,7 @@ pub struct Logs {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerExecRequest {
-    /// Command line, a single string (argv joined by spaces).
+    /// The one executable to run (ACI passes no arguments: `ls /` names an executable `ls /`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
     /// Terminal size.

@@ -1,14 +1,14 @@
-//! Joining argv into the one command string ACI exec accepts.
+//! Quoting argv into the command line typed into a container's shell.
 //!
 //! Linux containers: POSIX shell quoting. Words made only of safe characters
 //! (`A-Z a-z 0-9 _ @ % + = : , . / -`) stay as they are; any other word is wrapped in single
-//! quotes, with each embedded `'` written as `'\''`. A shell (and ACI's tokenizer, which splits
-//! like a shell) turns the string back into exactly the original argv.
+//! quotes, with each embedded `'` written as `'\''`. The shell turns the line back into exactly
+//! the original argv.
 //!
 //! Windows containers: the `CommandLineToArgvW` / MSVC CRT rules. Words without spaces, tabs
 //! or quotes stay as they are; others are wrapped in `"`, with `"` escaped as `\"` and
 //! backslashes doubled where they precede a `"` (inside the word or before the closing quote).
-//! `cmd.exe` metacharacters are not escaped: programs started through `cmd /c` interpret them.
+//! `cmd.exe` metacharacters are escaped separately, when the line is typed into `cmd.exe`.
 
 /// POSIX-shell quoting of `argv`, joined by spaces.
 pub fn posix(argv: &[String]) -> String {
@@ -18,11 +18,17 @@ pub fn posix(argv: &[String]) -> String {
         .join(" ")
 }
 
-fn posix_word(word: &str) -> String {
+/// One word for a POSIX shell: as it is when it is made of safe characters, else quoted.
+pub(crate) fn posix_word(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
     if !word.is_empty() && word.chars().all(safe) {
         return word.to_owned();
     }
+    posix_word_always(word)
+}
+
+/// One word for a POSIX shell, always single-quoted.
+pub(crate) fn posix_word_always(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 

@@ -1,0 +1,208 @@
+//! [`AciBackend`]: the [`KubeletBackend`] for Azure Container Instances.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+use tracing::Instrument as _;
+use vk_aci::ContainerInstances;
+use vk_kubelet_api::{ContainerRef, ExecIo, ExecRequest, ExitStatus, KubeletBackend, LogRequest};
+
+use crate::kept::KeptLogs;
+use crate::{Error, exec};
+
+/// Supplies the pods vk runs on this node.
+pub type PodSource = Arc<dyn Fn() -> Vec<Arc<Pod>> + Send + Sync>;
+
+/// Names the container group of a pod (the ACI provider's namer).
+pub type GroupNamer = Arc<dyn Fn(&Pod) -> String + Send + Sync>;
+
+/// The ACI backend. Cheap to clone.
+#[derive(Clone)]
+pub struct AciBackend {
+    client: ContainerInstances,
+    pods: PodSource,
+    group_of: GroupNamer,
+    kept: Arc<KeptLogs>,
+}
+
+impl std::fmt::Debug for AciBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AciBackend")
+            .field("resource_group", &self.client.resource_group())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AciBackend {
+    /// A backend calling `client`, listing pods with `pods` and naming their container groups
+    /// with `group_of` (pass the provider's namer, e.g. `vk_provider_aci::GroupNames`, so
+    /// collision-renamed groups are found).
+    pub fn new(
+        client: ContainerInstances,
+        pods: impl Fn() -> Vec<Arc<Pod>> + Send + Sync + 'static,
+        group_of: impl Fn(&Pod) -> String + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            client,
+            pods: Arc::new(pods),
+            group_of: Arc::new(group_of),
+            kept: Arc::default(),
+        }
+    }
+
+    fn pod(&self, container: &ContainerRef) -> Result<Arc<Pod>, Error> {
+        let pod = (self.pods)()
+            .into_iter()
+            .find(|p| {
+                p.metadata.namespace.as_deref() == Some(container.namespace.as_str())
+                    && p.metadata.name.as_deref() == Some(container.pod.as_str())
+            })
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "pod {}/{} not found on this node",
+                    container.namespace, container.pod
+                ))
+            })?;
+        let known = pod.spec.as_ref().is_none_or(|s| {
+            s.containers
+                .iter()
+                .chain(s.init_containers.iter().flatten())
+                .any(|c| c.name == container.container)
+        });
+        if !known {
+            return Err(Error::NotFound(format!(
+                "container {:?} is not valid for pod {}/{}",
+                container.container, container.namespace, container.pod
+            )));
+        }
+        Ok(pod)
+    }
+
+    fn group(&self, pod: &Pod) -> String {
+        (self.group_of)(pod)
+    }
+}
+
+/// Whether the pod's status shows the container terminated.
+fn terminated(pod: &Pod, container: &str) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| {
+            s.container_statuses
+                .iter()
+                .flatten()
+                .chain(s.init_container_statuses.iter().flatten())
+                .find(|c| c.name == container)
+        })
+        .and_then(|c| c.state.as_ref())
+        .is_some_and(|s| s.terminated.is_some())
+}
+
+pub(crate) fn is_windows(pod: &Pod) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_selector.as_ref())
+        .and_then(|s| s.get("kubernetes.io/os"))
+        .is_some_and(|os| os.eq_ignore_ascii_case("windows"))
+}
+
+impl KubeletBackend for AciBackend {
+    async fn logs(
+        &self,
+        container: &ContainerRef,
+        request: &LogRequest,
+    ) -> Result<String, vk_kubelet_api::Error> {
+        let pod = self.pod(container)?;
+        let options = vk_aci::LogOptions {
+            tail: request
+                .tail_lines
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            timestamps: Some(request.timestamps),
+        };
+        let key = (
+            pod.metadata.uid.clone().unwrap_or_default(),
+            container.container.clone(),
+        );
+        match self
+            .client
+            .logs(&self.group(&pod), &container.container, options)
+            .await
+        {
+            Ok(log) => {
+                if request.timestamps
+                    && request.tail_lines.is_none()
+                    && terminated(&pod, &container.container)
+                {
+                    let live = (self.pods)()
+                        .iter()
+                        .filter_map(|p| p.metadata.uid.clone())
+                        .collect();
+                    self.kept.keep(key, &log, &live);
+                }
+                Ok(log)
+            }
+            Err(source) => {
+                let gone = source.is_not_found() || source.status().is_some_and(|s| s == 400);
+                if gone
+                    && request.timestamps
+                    && let Some(log) = self.kept.get(&key, request.tail_lines)
+                {
+                    tracing::debug!(%container, error = %source, "ACI has no log: serving the one kept");
+                    return Ok(log);
+                }
+                Err(Error::Aci {
+                    what: format!("logs of {container}"),
+                    source,
+                }
+                .into())
+            }
+        }
+    }
+
+    async fn container_finished(&self, container: &ContainerRef) -> bool {
+        let Ok(pod) = self.pod(container) else {
+            return true; // gone
+        };
+        let Some(status) = pod.status.as_ref() else {
+            return false;
+        };
+        let phase_done = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
+        let terminated = terminated(&pod, &container.container);
+        phase_done || terminated
+    }
+
+    async fn exec(
+        &self,
+        container: &ContainerRef,
+        request: ExecRequest,
+        io: ExecIo,
+    ) -> Result<ExitStatus, vk_kubelet_api::Error> {
+        let pod = self.pod(container)?;
+        let span = tracing::info_span!(
+            "exec",
+            pod = %format!("{}/{}", container.namespace, container.pod),
+            container = %container.container,
+            words = request.command.len(),
+            tty = request.tty,
+            stdin = request.stdin,
+        );
+        let target = exec::Target {
+            client: &self.client,
+            group: self.group(&pod),
+            container: container.container.clone(),
+            windows: is_windows(&pod),
+        };
+        let result = exec::exec(&target, &request, io)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| match &result {
+            Ok(status) => tracing::debug!(?status, "exec ended"),
+            Err(e) => tracing::info!(error = %e, "exec failed"),
+        });
+        Ok(result?)
+    }
+
+    async fn pods(&self) -> Result<Vec<Pod>, vk_kubelet_api::Error> {
+        Ok((self.pods)().iter().map(|p| Pod::clone(p)).collect())
+    }
+}
