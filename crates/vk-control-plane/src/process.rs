@@ -173,6 +173,13 @@ mod tests {
         let sleep = crate::binaries::which("sleep").unwrap();
         let mut first = spawn(&dir, "dummy", &sleep, &["300".into()]).unwrap();
         let old = read_pid_file(&dir, "dummy").unwrap();
+        // Right after fork the child may not have exec'd `sleep` yet (its
+        // cmdline is still the parent's): wait for the exec, on a loaded
+        // machine too.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !is_ours(&old) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert!(is_ours(&old));
         let mut second = restart(&dir, "dummy", Duration::from_secs(5)).unwrap();
         let _ = first.wait();
