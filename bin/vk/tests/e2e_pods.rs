@@ -585,6 +585,16 @@ async fn pods_aci_cannot_run_yet_stay_pending_without_churn() {
     let (reason, message) = first_waiting(&big).unwrap();
     assert_eq!(reason, "CreateContainerError");
     assert!(message.contains("64"), "{message}");
+    // kubectl logs answers like a kubelet for a container that never started.
+    let err = pods
+        .logs(big.metadata.name.as_deref().unwrap(), &Default::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"main\"") && err.contains("is waiting to start: CreateContainerError"),
+        "{err}"
+    );
     // The impossible pod never reached ACI; the refused image was retried
     // with the kubelet's back-off (10 s, 20 s, 40 s: at most 4 tries in 60 s).
     let requests = |p: &Pod| -> usize {

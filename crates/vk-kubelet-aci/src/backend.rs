@@ -98,6 +98,33 @@ fn terminated(pod: &Pod, container: &str) -> bool {
         .is_some_and(|s| s.terminated.is_some())
 }
 
+/// The waiting reason of a container that never ran yet (as the pod's status
+/// shows it; `ContainerCreating` before the status has it), else `None`.
+fn waiting_to_start(pod: &Pod, container: &str) -> Option<String> {
+    let status = pod.status.as_ref().and_then(|s| {
+        s.container_statuses
+            .iter()
+            .flatten()
+            .chain(s.init_container_statuses.iter().flatten())
+            .find(|c| c.name == container)
+    });
+    let Some(status) = status else {
+        return Some("ContainerCreating".to_owned());
+    };
+    let ran_before = status
+        .last_state
+        .as_ref()
+        .is_some_and(|s| s.terminated.is_some())
+        || status.restart_count > 0;
+    let waiting = status.state.as_ref().and_then(|s| s.waiting.as_ref())?;
+    (!ran_before).then(|| {
+        waiting
+            .reason
+            .clone()
+            .unwrap_or_else(|| "ContainerCreating".to_owned())
+    })
+}
+
 pub(crate) fn is_windows(pod: &Pod) -> bool {
     pod.spec
         .as_ref()
@@ -113,6 +140,13 @@ impl KubeletBackend for AciBackend {
         request: &LogRequest,
     ) -> Result<String, vk_kubelet_api::Error> {
         let pod = self.pod(container)?;
+        if let Some(reason) = waiting_to_start(&pod, &container.container) {
+            // The kubelet's answer (400) for a container that has not started.
+            return Err(vk_kubelet_api::Error::BadRequest(format!(
+                "container {:?} in pod {:?} is waiting to start: {reason}",
+                container.container, container.pod
+            )));
+        }
         let options = vk_aci::LogOptions {
             tail: request
                 .tail_lines
@@ -204,5 +238,48 @@ impl KubeletBackend for AciBackend {
 
     async fn pods(&self) -> Result<Vec<Pod>, vk_kubelet_api::Error> {
         Ok((self.pods)().iter().map(|p| Pod::clone(p)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(status: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "n"},
+            "spec": {"containers": [{"name": "main", "image": "busybox"}]},
+            "status": status
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_container_that_never_ran_is_waiting_to_start() {
+        assert_eq!(
+            waiting_to_start(&pod(serde_json::json!({"phase": "Pending"})), "main").as_deref(),
+            Some("ContainerCreating")
+        );
+        let waiting = pod(
+            serde_json::json!({"containerStatuses": [{"name": "main", "image": "b",
+            "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}),
+        );
+        assert_eq!(
+            waiting_to_start(&waiting, "main").as_deref(),
+            Some("ImagePullBackOff")
+        );
+        // Backing off a restart: it ran, its logs exist.
+        let restarting = pod(
+            serde_json::json!({"containerStatuses": [{"name": "main", "image": "b",
+            "imageID": "", "ready": false, "restartCount": 2,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}),
+        );
+        assert_eq!(waiting_to_start(&restarting, "main"), None);
+        let running = pod(
+            serde_json::json!({"containerStatuses": [{"name": "main", "image": "b",
+            "imageID": "", "ready": true, "restartCount": 0, "state": {"running": {}}}]}),
+        );
+        assert_eq!(waiting_to_start(&running, "main"), None);
     }
 }
