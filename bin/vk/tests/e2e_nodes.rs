@@ -155,6 +155,16 @@ async fn readyz_waits_until_every_node_is_registered() {
     }
 }
 
+/// The node's Ready condition.
+fn ready_condition(node: &Node) -> k8s_openapi::api::core::v1::NodeCondition {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+        .cloned()
+        .expect("a Ready condition")
+}
+
 #[tokio::test]
 async fn provider_outage_turns_ready_false_and_taints_until_it_recovers() {
     let (client, kubeconfig) = client().await;
@@ -168,17 +178,7 @@ async fn provider_outage_turns_ready_false_and_taints_until_it_recovers() {
 
     emu.shutdown().await.unwrap();
     let down = wait_ready(&nodes, &name, "False", 30).await;
-    let ready = down
-        .status
-        .as_ref()
-        .unwrap()
-        .conditions
-        .as_ref()
-        .unwrap()
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap()
-        .clone();
+    let ready = ready_condition(&down);
     assert_eq!(ready.reason.as_deref(), Some("ProviderUnreachable"));
     wait::until("unhealthy taint", 30, || async {
         nodes
@@ -222,17 +222,7 @@ async fn a_missing_resource_group_is_a_named_configuration_error_that_releases_n
     let vk = Vk::start(&text, admin);
     let nodes: Api<Node> = Api::all(client.clone());
     let down = wait_ready(&nodes, &name, "False", 30).await;
-    let ready = down
-        .status
-        .as_ref()
-        .unwrap()
-        .conditions
-        .as_ref()
-        .unwrap()
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap()
-        .clone();
+    let ready = ready_condition(&down);
     assert_eq!(ready.reason.as_deref(), Some("ResourceGroupNotFound"));
     assert!(
         ready

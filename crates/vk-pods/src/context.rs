@@ -463,28 +463,8 @@ impl Ctx {
         pod: &Pod,
         status: &k8s_openapi::api::core::v1::PodStatus,
     ) -> Result<(), Error> {
-        let key = PodKey::of(pod);
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
         let body = patch(status, &self.config.host_ip, qos_class(pod));
-        let pp = PatchParams {
-            field_manager: Some(self.config.field_manager.clone()),
-            ..PatchParams::default()
-        };
-        match api
-            .patch_status(&key.name, &pp, &Patch::Strategic(&body))
-            .await
-        {
-            Ok(_) => {
-                ReconcilerMetrics::inc(&self.metrics.status_writes);
-                Ok(())
-            }
-            // The pod is gone; nothing to report to.
-            Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
-            Err(source) => Err(Error::WriteStatus {
-                pod: key.to_string(),
-                source,
-            }),
-        }
+        self.patch_status(pod, &body).await
     }
 
     /// Merges one condition into `pod`'s status (and `status.resize` when
@@ -495,19 +475,25 @@ impl Ctx {
         condition: &k8s_openapi::api::core::v1::PodCondition,
         resize: Option<&str>,
     ) -> Result<(), Error> {
-        let key = PodKey::of(pod);
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
         let mut status = serde_json::json!({"conditions": [condition]});
         if let Some(r) = resize {
             status["resize"] = serde_json::json!(r);
         }
+        self.patch_status(pod, &serde_json::json!({"status": status}))
+            .await
+    }
+
+    /// Applies a strategic-merge patch to `pod`'s status (counted); a pod
+    /// that is gone has nothing to report to.
+    async fn patch_status(&self, pod: &Pod, body: &serde_json::Value) -> Result<(), Error> {
+        let key = PodKey::of(pod);
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
         let pp = PatchParams {
             field_manager: Some(self.config.field_manager.clone()),
             ..PatchParams::default()
         };
-        let body = serde_json::json!({"status": status});
         match api
-            .patch_status(&key.name, &pp, &Patch::Strategic(&body))
+            .patch_status(&key.name, &pp, &Patch::Strategic(body))
             .await
         {
             Ok(_) => {

@@ -239,6 +239,18 @@ async fn each_deleted_pod_costs_one_provider_delete() {
     h.stop().await;
 }
 
+/// The waiting state of the first container of `s`.
+fn first_waiting(
+    s: &k8s_openapi::api::core::v1::PodStatus,
+) -> k8s_openapi::api::core::v1::ContainerStateWaiting {
+    s.container_statuses.as_ref().unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .waiting
+        .unwrap()
+}
+
 /// The waiting reason of the pod's first container.
 fn waiting_reason(p: &Pod) -> Option<String> {
     p.status
@@ -382,12 +394,7 @@ async fn a_missing_secret_keeps_the_pod_pending_until_it_exists() {
     let p = until_waiting(&h, "needs-secret", "CreateContainerConfigError").await;
     let s = p.status.unwrap();
     assert_eq!(s.phase.as_deref(), Some("Pending"));
-    let waiting = s.container_statuses.unwrap()[0]
-        .state
-        .clone()
-        .unwrap()
-        .waiting
-        .unwrap();
+    let waiting = first_waiting(&s);
     assert_eq!(
         waiting.message.as_deref(),
         Some("secret \"creds\" not found")
@@ -426,12 +433,7 @@ async fn an_image_pull_failure_backs_off_like_a_kubelet() {
     let p = until_waiting(&h, "pull", "ImagePullBackOff").await;
     let s = p.status.unwrap();
     assert_eq!(s.phase.as_deref(), Some("Pending"));
-    let w = s.container_statuses.unwrap()[0]
-        .state
-        .clone()
-        .unwrap()
-        .waiting
-        .unwrap();
+    let w = first_waiting(&s);
     assert_eq!(
         w.message.as_deref(),
         Some("Back-off pulling image \"busybox\"")
