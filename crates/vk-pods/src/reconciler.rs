@@ -569,11 +569,11 @@ async fn resize_infeasible(pod: &Pod, ctx: &Ctx) -> Result<(), Error> {
         return Ok(());
     }
     tracing::warn!("resources changed in place; the instance keeps its original resources");
-    ctx.write_condition(pod, &condition, Some("Infeasible"))
-        .await?;
+    // The event first: whoever sees the condition finds the event too.
     let message = condition.message.clone().unwrap_or_default();
     ctx.warn(pod, "ResizeInfeasible", &message).await;
-    Ok(())
+    ctx.write_condition(pod, &condition, Some("Infeasible"))
+        .await
 }
 
 /// Deletes `key`'s instance through the provider (counted in the metrics),
@@ -689,10 +689,11 @@ async fn active_deadline(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Ac
             }
             ctx.forget_all(&key.uid);
             let status = deadline_exceeded(pod, pod.status.as_ref());
-            ctx.write_status(pod, &status).await?;
+            // The event first: whoever sees the Failed phase finds the event too.
             let message = status.message.as_deref().unwrap_or_default();
             ctx.event(pod, EventType::Normal, "DeadlineExceeded", message)
                 .await;
+            ctx.write_status(pod, &status).await?;
             Ok(Some(Action::await_change()))
         }
         _ => Ok(None),
