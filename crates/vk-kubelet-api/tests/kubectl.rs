@@ -413,6 +413,7 @@ async fn kubectl_through_the_aci_backend_and_emulator() {
     let env = TestEnv::get().await;
     let ns = env.namespace("kubelet-api-aci").await;
     let emulator = vk_aci_emulator::Emulator::builder()
+        .fast()
         .static_token("t")
         .start("127.0.0.1:0".parse().unwrap())
         .await
