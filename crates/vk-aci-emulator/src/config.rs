@@ -130,10 +130,10 @@ impl DelayRange {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timings {
     /// A new deployment (create, start of a stopped group) stays `Pending`
-    /// this long before it gets a host and an IP (`Creating`). Default 30 s:
-    /// an estimate; Azure publishes no figure, a cached-image group was
-    /// measured at about 35 s from PUT to running (MicrosoftDocs/azure-docs
-    /// #31689), of which about 3 s is the pull and 1 s the start.
+    /// this long before it gets a host and an IP (`Creating`). Default 30 s,
+    /// an estimate: Azure publishes no figure; creating groups of cached
+    /// images was measured at 35 s (MicrosoftDocs/azure-docs #31689), which
+    /// 30 s + a cached pull + the start matches.
     pub provisioning: Duration,
     /// Pull time of an image in the cached-images list (default 2–5 s: the
     /// docs' events show the cached `aci-helloworld` pulled in 3 s).
