@@ -118,7 +118,7 @@ fn canonical_image(image: &str) -> String {
 
 /// Unscaled pull time of `image` in a group of `os`: fast for the
 /// cached-images list, else by OS; a stable point of the range per image.
-pub(crate) fn pull_time(cfg: &EmulatorConfig, os: &str, image: &str) -> Duration {
+fn pull_time(cfg: &EmulatorConfig, os: &str, image: &str) -> Duration {
     let t = &cfg.timings;
     let canonical = canonical_image(image);
     let cached = cfg
@@ -225,7 +225,7 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64, provisio
     // default), each distinct image once: every container waits `Pulling`
     // from the start, and is `Pulled` when its image is.
     let pulls = mutate(&shared, &key, generation, |g| {
-        let mut images: Vec<String> = Vec::new();
+        let mut images = Vec::new();
         for c in g.init.iter_mut().chain(g.containers.iter_mut()) {
             c.current = CState::waiting("Pulling");
             push_event(
@@ -249,7 +249,7 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64, provisio
     for image in &images {
         pause(&shared, pull_time(&shared.cfg, &os, image)).await;
         let failed = shared.lock().image_unpullable(image);
-        mutate(&shared, &key, generation, |g| {
+        let current = mutate(&shared, &key, generation, |g| {
             for c in g.init.iter_mut().chain(g.containers.iter_mut()) {
                 if &c.image != image {
                     continue;
@@ -276,6 +276,9 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64, provisio
                 }
             }
         });
+        if current.is_none() {
+            return;
+        }
         if failed {
             unpullable = Some(image.clone());
             break;
@@ -530,5 +533,52 @@ pub(crate) fn kill_containers(g: &mut Group, exit_code: i32, detail: &str) {
                 detail_status: detail.to_owned(),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{canonical_image, pull_time};
+    use crate::config::{DelayRange, EmulatorConfig};
+
+    #[test]
+    fn image_references_are_compared_without_docker_hub_defaults() {
+        assert_eq!(
+            canonical_image("docker.io/library/alpine:3.20"),
+            "alpine:3.20"
+        );
+        assert_eq!(canonical_image("Alpine:3.20"), "alpine:3.20");
+        assert_eq!(canonical_image("busybox"), "busybox:latest");
+        assert_eq!(
+            canonical_image("localhost:5000/app"),
+            "localhost:5000/app:latest"
+        );
+        assert_eq!(canonical_image("repo/app@sha256:ab"), "repo/app@sha256:ab");
+    }
+
+    #[test]
+    fn pull_times_stay_in_their_range_and_are_stable_per_image() {
+        let cfg = EmulatorConfig::default();
+        let t = cfg.timings;
+        for i in 0..200 {
+            let image = format!("example.azurecr.io/app{i}:v1");
+            let linux = pull_time(&cfg, "Linux", &image);
+            assert!(
+                t.pull_linux.min <= linux && linux <= t.pull_linux.max,
+                "{linux:?}"
+            );
+            let windows = pull_time(&cfg, "Windows", &image);
+            assert!(t.pull_windows.min <= windows && windows <= t.pull_windows.max);
+            assert_eq!(linux, pull_time(&cfg, "Linux", &image));
+        }
+        let cached = pull_time(&cfg, "Linux", "ubuntu:22.04");
+        assert!(t.pull_cached.min <= cached && cached <= t.pull_cached.max);
+        let s = Duration::from_secs;
+        assert_eq!(DelayRange::fixed(s(3)).pick("x"), s(3));
+        // A reversed range still picks between its ends.
+        let r = DelayRange::new(s(5), s(2)).pick("x");
+        assert!(s(2) <= r && r <= s(5));
     }
 }
