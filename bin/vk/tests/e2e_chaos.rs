@@ -317,6 +317,7 @@ async fn sigkill_during_a_burst() {
     let (client, kubeconfig) = client().await;
     // Room for the whole burst (the default quota is 100 groups and 100 cores).
     let emu = vk_aci_emulator::Emulator::builder()
+        .fast()
         .quota(Quota {
             container_groups: 1000,
             cores: 1000,
@@ -512,7 +513,7 @@ async fn emulator_on(
 ) -> RunningEmulator {
     let mut last = None;
     for _ in 0..50 {
-        let builder = vk_aci_emulator::Emulator::builder();
+        let builder = vk_aci_emulator::Emulator::builder().fast();
         let builder = match state {
             Some(path) => builder.state_file(path),
             None => builder,

@@ -213,6 +213,7 @@ async fn a_missing_resource_group_is_a_named_configuration_error_that_releases_n
     let (client, kubeconfig) = client().await;
     // The emulator knows only another resource group: vk's ("e2e") is missing.
     let emu = vk_aci_emulator::Emulator::builder()
+        .fast()
         .resource_groups(["somewhere-else"])
         .start("127.0.0.1:0".parse().unwrap())
         .await

@@ -661,6 +661,7 @@ async fn a_burst_beyond_the_create_quota_waits_pending_with_its_place_in_line() 
 async fn a_pod_reusing_the_name_of_a_group_still_deleting_waits_and_then_runs() {
     // Deletes take 4 s, as ACI's asynchronous DELETE keeps a group Deleting.
     let emu = vk_aci_emulator::Emulator::builder()
+        .fast()
         .delete_delay(Duration::from_secs(4))
         .start("127.0.0.1:0".parse().unwrap())
         .await

@@ -18,6 +18,7 @@ use crate::faults::{FaultRule, ProvisioningFailure};
 use crate::route::parse_query;
 use crate::server::Shared;
 use crate::state::RecordedRequest;
+use crate::throttle::ThrottleState;
 
 /// Summary of one container group, for inspection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,13 +198,31 @@ impl AdminHandle {
         self.shared.lock().quota
     }
 
-    /// Issues a bearer token directly (no token endpoint call).
+    /// Issues a bearer token directly (no token endpoint call); ARM throttles
+    /// its requests as principal `emulator-admin`.
     pub fn issue_token(&self) -> String {
-        crate::auth::issue_token(&self.shared).0
+        crate::auth::issue_token(&self.shared, crate::auth::ADMIN_PRINCIPAL).0
     }
 
-    /// Forgets every group, operation, fault, counter and recorded request, and
-    /// restores the configured quota and unpullable images. Tokens stay valid.
+    /// Issues a bearer token for `client_id` (the principal ARM throttles by).
+    pub fn issue_token_for(&self, client_id: &str) -> String {
+        crate::auth::issue_token(&self.shared, client_id).0
+    }
+
+    /// ARM token buckets, create/delete rate windows and counts of 429s.
+    pub fn throttle(&self) -> ThrottleState {
+        self.shared.throttle.snapshot(&self.shared.cfg)
+    }
+
+    /// Refills every token bucket, empties every rate window and zeroes the
+    /// counts of 429s.
+    pub fn reset_throttle(&self) {
+        self.shared.throttle.reset();
+    }
+
+    /// Forgets every group, operation, fault, counter and recorded request,
+    /// resets throttling ([`AdminHandle::reset_throttle`]) and restores the
+    /// configured quota and unpullable images. Tokens stay valid.
     pub fn reset(&self) {
         let keys: Vec<_> = {
             let mut st = self.shared.lock();
@@ -219,6 +238,7 @@ impl AdminHandle {
             st.unpullable = self.shared.cfg.unpullable_images.clone();
             keys
         };
+        self.shared.throttle.reset();
         for k in &keys {
             self.shared.abort_group(k, u64::MAX);
         }
@@ -365,6 +385,15 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
                         }
                         Err(e) => bad(e),
                     }
+                },
+            ),
+        )
+        .route(
+            "/_emulator/throttle",
+            get(|State(s): S| async move { Json(handle(s).throttle()) }).delete(
+                |State(s): S| async move {
+                    handle(s).reset_throttle();
+                    StatusCode::NO_CONTENT
                 },
             ),
         )

@@ -17,8 +17,13 @@ use crate::state::{
     CState, ErrorInfo, ExecSession, Group, GroupKey, OpKind, Operation, RecordedRequest,
     normalize_location, now, now_unix, quota_cores, random_hex, random_uuid,
 };
+use crate::throttle::{Action, ArmKind};
 
-/// Entry point of every ARM request (the router's fallback).
+/// Entry point of every ARM request (the router's fallback): authentication,
+/// ARM's throttling (one token bucket per subscription, principal and kind of
+/// request), then the operation. Every answer past authentication carries
+/// the live `x-ms-ratelimit-remaining-{subscription|tenant}-{reads|writes|deletes}`
+/// header.
 pub(crate) async fn dispatch(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -26,20 +31,58 @@ pub(crate) async fn dispatch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut resp = match handle(&shared, &method, &uri, &headers, &body) {
+    let route = route::parse(uri.path());
+    let principal = match crate::auth::check(&shared, &headers) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let kind = ArmKind::of(&method);
+    let scope = route_subscription(&route).map_or_else(
+        || crate::throttle::TENANT_SCOPE.to_owned(),
+        str::to_ascii_lowercase,
+    );
+    let (result, remaining) = match shared.throttle.arm(&shared.cfg, &scope, &principal, kind) {
+        Ok(remaining) => (handle(&shared, route, &method, &uri, &body), remaining),
+        Err(e) => (Err(e), 0),
+    };
+    let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
             tracing::debug!(code = %e.code, message = %e.message, "ARM error");
             e.into_response()
         }
     };
-    let (name, value) = match method.as_str() {
-        "GET" | "HEAD" => ("x-ms-ratelimit-remaining-subscription-reads", 11999u32),
-        "DELETE" => ("x-ms-ratelimit-remaining-subscription-deletes", 14999),
-        _ => ("x-ms-ratelimit-remaining-subscription-writes", 1199),
+    let level = if scope == crate::throttle::TENANT_SCOPE {
+        "tenant"
+    } else {
+        "subscription"
     };
-    resp.headers_mut().insert(name, HeaderValue::from(value));
+    if let Ok(name) = http::HeaderName::try_from(format!(
+        "x-ms-ratelimit-remaining-{level}-{}",
+        kind.plural()
+    )) {
+        resp.headers_mut()
+            .insert(name, HeaderValue::from(remaining));
+    }
     resp
+}
+
+/// The subscription of a route (`None` for tenant-level requests).
+fn route_subscription(route: &Route) -> Option<&str> {
+    match route {
+        Route::ListSub { sub }
+        | Route::ListRg { sub, .. }
+        | Route::Group { sub, .. }
+        | Route::GroupAction { sub, .. }
+        | Route::Container { sub, .. }
+        | Route::Usages { sub, .. }
+        | Route::Capabilities { sub, .. }
+        | Route::CachedImages { sub, .. }
+        | Route::OpStatus { sub, .. }
+        | Route::OpResult { sub, .. }
+        | Route::SalDelete { sub } => Some(sub),
+        Route::OperationsList | Route::Unknown => None,
+    }
 }
 
 fn valid_api_version(v: &str) -> bool {
@@ -132,13 +175,11 @@ fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
 
 fn handle(
     shared: &Arc<Shared>,
+    route: Route,
     method: &Method,
     uri: &Uri,
-    headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let route = route::parse(uri.path());
-    crate::auth::check(shared, headers)?;
     let query = parse_query(uri.query());
     let api_version = query
         .iter()
@@ -158,20 +199,7 @@ fn handle(
             ),
         ));
     }
-    let sub = match &route {
-        Route::ListSub { sub }
-        | Route::ListRg { sub, .. }
-        | Route::Group { sub, .. }
-        | Route::GroupAction { sub, .. }
-        | Route::Container { sub, .. }
-        | Route::Usages { sub, .. }
-        | Route::Capabilities { sub, .. }
-        | Route::CachedImages { sub, .. }
-        | Route::OpStatus { sub, .. }
-        | Route::OpResult { sub, .. }
-        | Route::SalDelete { sub } => Some(sub.clone()),
-        Route::OperationsList | Route::Unknown => None,
-    };
+    let sub = route_subscription(&route).map(str::to_owned);
     if let (Some(sub), Some(allowed)) = (&sub, &shared.cfg.subscriptions)
         && !allowed.iter().any(|a| a.eq_ignore_ascii_case(sub))
     {
@@ -261,13 +289,15 @@ fn handle(
         },
         (Route::Usages { sub, loc }, "GET") => Ok(usages(&ctx, &sub, &loc)),
         (Route::Capabilities { loc, .. }, "GET") => Ok(capabilities(&ctx, &loc)),
-        (Route::CachedImages { .. }, "GET") => Ok(Json(json!({"value": [
-            {"osType": "Linux", "image": "mcr.microsoft.com/azuredocs/aci-helloworld:latest"},
-            {"osType": "Linux", "image": "ubuntu:22.04"},
-            {"osType": "Linux", "image": "alpine:3.20"},
-            {"osType": "Windows", "image": "mcr.microsoft.com/windows/servercore:ltsc2022"},
-        ]}))
-        .into_response()),
+        (Route::CachedImages { .. }, "GET") => {
+            let value: Vec<Value> = shared
+                .cfg
+                .cached_images
+                .iter()
+                .map(|c| json!({"osType": c.os_type, "image": c.image}))
+                .collect();
+            Ok(Json(json!({ "value": value })).into_response())
+        }
         (Route::OperationsList, "GET") => Ok(Json(operations_list()).into_response()),
         (Route::OpStatus { sub, id }, "GET") => op_status(&ctx, &sub, &id),
         (Route::OpResult { sub, id }, "GET") => op_result(&ctx, &sub, &id),
@@ -351,7 +381,7 @@ fn put_group(
     let checked = crate::validate::container_group(name, &value, &ctx.shared.cfg)?;
     let key = GroupKey::new(sub, rg, name);
     let shared = ctx.shared;
-    let (resp_body, created, op, redeploy, location) = {
+    let (resp_body, created, op, redeploy, location, was_stopped) = {
         let mut st = shared.lock();
         if let Some(image) = checked.images.iter().find(|i| st.image_unpullable(i)) {
             return Err(ApiError::bad_request(
@@ -362,6 +392,7 @@ fn put_group(
             ));
         }
         let existing = st.groups.get(&key).cloned();
+        let was_stopped = existing.as_ref().is_some_and(|g| g.stopped);
         if let Some(g) = &existing {
             if g.transitioning() {
                 return Err(transitioning(name));
@@ -376,6 +407,13 @@ fn put_group(
                     ),
                 ));
             }
+        }
+        // ACI's create rate quota (100 per 5 minutes, 300 per hour): only a PUT
+        // creating a new group counts, and only once it is accepted.
+        if existing.is_none() {
+            shared
+                .throttle
+                .check_action(&shared.cfg, Action::Create, sub, &checked.location)?;
         }
         let (groups, cores) = st.usage(sub, &checked.location);
         let quota = st.quota;
@@ -426,6 +464,9 @@ fn put_group(
                     principal_id: random_uuid(),
                 };
                 let op = new_op(OpKind::Create, &key, &g);
+                shared
+                    .throttle
+                    .record_action(&shared.cfg, Action::Create, sub, &g.location);
                 st.groups.insert(key.clone(), g);
                 (op, true, true)
             }
@@ -493,11 +534,13 @@ fn put_group(
         let body = crate::render::group(g, true);
         let location = g.location.clone();
         st.operations.insert(op.id.clone(), op.clone());
-        (body, created, op, redeploy, location)
+        (body, created, op, redeploy, location, was_stopped)
     };
     shared.changed();
     if redeploy {
-        runtime::deploy(shared, key, op.generation);
+        // A new group, or a stopped one deployed as new, waits for a host;
+        // an update of a live group is redeployed in place.
+        runtime::deploy(shared, key, op.generation, created || was_stopped);
     }
     let status = if created {
         StatusCode::CREATED
@@ -541,9 +584,19 @@ fn patch_group(
 fn delete_group(ctx: &Ctx<'_>, sub: &str, rg: &str, name: &str) -> Result<Response, ApiError> {
     let key = GroupKey::new(sub, rg, name);
     let shared = ctx.shared;
-    let delay = shared.cfg.delete_delay;
+    let delay = shared.cfg.scaled(shared.cfg.timings.delete);
     let (op, location) = {
         let mut st = shared.lock();
+        let Some(location) = st.groups.get(&key).map(|g| g.location.clone()) else {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        };
+        // ACI's delete rate quota counts deletes of existing groups.
+        shared
+            .throttle
+            .check_action(&shared.cfg, Action::Delete, sub, &location)?;
+        shared
+            .throttle
+            .record_action(&shared.cfg, Action::Delete, sub, &location);
         let generation = st.next_seq();
         let Some(g) = st.groups.get_mut(&key) else {
             return Ok(StatusCode::NO_CONTENT.into_response());
@@ -551,7 +604,6 @@ fn delete_group(ctx: &Ctx<'_>, sub: &str, rg: &str, name: &str) -> Result<Respon
         g.generation = generation;
         runtime::kill_containers(g, 137, "Killed");
         let mut op = new_op(OpKind::Delete, &key, g);
-        let location = g.location.clone();
         if delay.is_zero() {
             st.groups.remove(&key);
             op.status = "Succeeded".to_owned();
@@ -672,7 +724,8 @@ fn start_group(ctx: &Ctx<'_>, sub: &str, rg: &str, name: &str) -> Result<Respons
         (op, location)
     };
     shared.changed();
-    runtime::deploy(shared, key, op.generation);
+    // Starting a stopped group is a new deployment: it waits for a host.
+    runtime::deploy(shared, key, op.generation, true);
     let mut resp = StatusCode::ACCEPTED.into_response();
     ctx.lro(&mut resp, sub, &location, &op.id);
     Ok(resp)
@@ -743,7 +796,8 @@ fn restart_group(ctx: &Ctx<'_>, sub: &str, rg: &str, name: &str) -> Result<Respo
         (op, location)
     };
     shared.changed();
-    runtime::deploy(shared, key, op.generation);
+    // A restart recreates the containers in place (no new host).
+    runtime::deploy(shared, key, op.generation, false);
     let mut resp = StatusCode::NO_CONTENT.into_response();
     ctx.lro(&mut resp, sub, &location, &op.id);
     Ok(resp)

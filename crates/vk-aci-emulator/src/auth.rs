@@ -14,20 +14,63 @@ use crate::route::parse_query;
 use crate::server::Shared;
 use crate::state::{now_unix, random_hex};
 
-/// Issues a bearer token; returns it with its expiry (Unix seconds).
-pub(crate) fn issue_token(shared: &Shared) -> (String, i64) {
+/// Principal of the static token.
+pub(crate) const STATIC_PRINCIPAL: &str = "static-token";
+/// Principal of tokens issued through the admin API.
+pub(crate) const ADMIN_PRINCIPAL: &str = "emulator-admin";
+/// Principal of unauthenticated requests (`require_auth` off).
+pub(crate) const ANONYMOUS_PRINCIPAL: &str = "anonymous";
+/// Principal of tokens loaded from a state file that did not record one.
+pub(crate) const UNKNOWN_PRINCIPAL: &str = "unknown";
+
+/// Issues a bearer token for `principal` (the client id ARM throttles by);
+/// returns it with its expiry (Unix seconds).
+pub(crate) fn issue_token(shared: &Shared, principal: &str) -> (String, i64) {
     let token = format!("aciemu.{}", random_hex(24));
     let lifetime = i64::try_from(shared.cfg.token_lifetime.as_secs()).unwrap_or(i64::MAX / 4);
     let expires = now_unix().saturating_add(lifetime);
-    shared.lock().tokens.insert(token.clone(), expires);
+    {
+        let mut st = shared.lock();
+        st.tokens.insert(token.clone(), expires);
+        st.token_principals
+            .insert(token.clone(), principal.to_owned());
+    }
     shared.changed();
     (token, expires)
 }
 
-/// Checks the `Authorization` header of an ARM request.
-pub(crate) fn check(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
+/// The principal of a known token.
+fn principal_of(shared: &Shared, token: &str) -> Option<String> {
+    if shared.cfg.static_token.as_deref() == Some(token) {
+        return Some(STATIC_PRINCIPAL.to_owned());
+    }
+    let st = shared.lock();
+    st.tokens.get(token)?;
+    Some(
+        st.token_principals
+            .get(token)
+            .cloned()
+            .unwrap_or_else(|| UNKNOWN_PRINCIPAL.to_owned()),
+    )
+}
+
+/// Checks the `Authorization` header of an ARM request; returns the
+/// principal (the token's client id) ARM throttles the request by.
+pub(crate) fn check(shared: &Shared, headers: &HeaderMap) -> Result<String, ApiError> {
     if !shared.cfg.require_auth {
-        return Ok(());
+        return Ok(bearer(headers)
+            .and_then(|t| principal_of(shared, t))
+            .unwrap_or_else(|| ANONYMOUS_PRINCIPAL.to_owned()));
     }
     let Some(value) = headers
         .get(http::header::AUTHORIZATION)
@@ -51,11 +94,13 @@ pub(crate) fn check(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError
         ));
     };
     if shared.cfg.static_token.as_deref() == Some(token) {
-        return Ok(());
+        return Ok(STATIC_PRINCIPAL.to_owned());
     }
     let expiry = shared.lock().tokens.get(token).copied();
     match expiry {
-        Some(exp) if exp > now_unix() => Ok(()),
+        Some(exp) if exp > now_unix() => {
+            Ok(principal_of(shared, token).unwrap_or_else(|| UNKNOWN_PRINCIPAL.to_owned()))
+        }
         Some(_) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "ExpiredAuthenticationToken",
@@ -95,7 +140,9 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn check_client(form: &[(String, String)], headers: &HeaderMap) -> Result<(), Response> {
+/// Checks a client-credentials request; returns the client id (from the
+/// form, or the user name of HTTP Basic authentication).
+fn check_client(form: &[(String, String)], headers: &HeaderMap) -> Result<String, Response> {
     if field(form, "grant_type") != Some("client_credentials") {
         return Err(aad_error(
             StatusCode::BAD_REQUEST,
@@ -103,17 +150,29 @@ fn check_client(form: &[(String, String)], headers: &HeaderMap) -> Result<(), Re
             "AADSTS70003: The app requested an unsupported grant type. Only 'client_credentials' is supported by the emulator.",
         ));
     }
-    let basic = headers
+    // HTTP Basic: `client_id:client_secret`, base64.
+    let basic_user = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Basic "));
-    if field(form, "client_id").is_none() && !basic {
+        .and_then(|v| v.strip_prefix("Basic "))
+        .map(|b| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+                .and_then(|raw| String::from_utf8(raw).ok())
+                .and_then(|s| s.split_once(':').map(|(u, _)| u.to_owned()))
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| UNKNOWN_PRINCIPAL.to_owned())
+        });
+    let basic = basic_user.is_some();
+    let Some(client_id) = field(form, "client_id").map(str::to_owned).or(basic_user) else {
         return Err(aad_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "AADSTS900144: The request body must contain the following parameter: 'client_id'.",
         ));
-    }
+    };
     if field(form, "client_secret").is_none() && field(form, "client_assertion").is_none() && !basic
     {
         return Err(aad_error(
@@ -122,7 +181,7 @@ fn check_client(form: &[(String, String)], headers: &HeaderMap) -> Result<(), Re
             "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
         ));
     }
-    Ok(())
+    Ok(client_id)
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`.
@@ -134,9 +193,10 @@ pub(crate) async fn token_v2(
 ) -> Response {
     let _span = tracing::debug_span!("token_v2", %tenant).entered();
     let form = form(&body);
-    if let Err(r) = check_client(&form, &headers) {
-        return r;
-    }
+    let client_id = match check_client(&form, &headers) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
     match field(&form, "scope") {
         Some(s) if s.split(' ').count() == 1 && s.ends_with("/.default") => {}
         _ => {
@@ -147,7 +207,7 @@ pub(crate) async fn token_v2(
             );
         }
     }
-    let (token, expires) = issue_token(&shared);
+    let (token, expires) = issue_token(&shared, &client_id);
     let expires_in = (expires - now_unix()).max(0);
     Json(json!({
         "token_type": "Bearer",
@@ -165,9 +225,10 @@ pub(crate) async fn token_v1(
     body: Bytes,
 ) -> Response {
     let form = form(&body);
-    if let Err(r) = check_client(&form, &headers) {
-        return r;
-    }
+    let client_id = match check_client(&form, &headers) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
     let Some(resource) = field(&form, "resource").map(str::to_owned) else {
         return aad_error(
             StatusCode::BAD_REQUEST,
@@ -175,7 +236,7 @@ pub(crate) async fn token_v1(
             "AADSTS50001: The request body must contain the following parameter: 'resource'.",
         );
     };
-    let (token, expires) = issue_token(&shared);
+    let (token, expires) = issue_token(&shared, &client_id);
     let now = now_unix();
     Json(json!({
         "token_type": "Bearer",
@@ -221,7 +282,7 @@ pub(crate) async fn imds(
     let client_id = field(&q, "client_id")
         .map(str::to_owned)
         .unwrap_or_else(|| "00000000-0000-0000-0000-0000000c11e7".to_owned());
-    let (token, expires) = issue_token(&shared);
+    let (token, expires) = issue_token(&shared, &client_id);
     let now = now_unix();
     Json(json!({
         "access_token": token,

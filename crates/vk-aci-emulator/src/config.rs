@@ -79,6 +79,236 @@ impl Default for LroConfig {
     }
 }
 
+/// A delay drawn from `min..=max` per image: the same image always takes the
+/// same time (the image's size is what makes a pull slow), different images
+/// spread over the range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DelayRange {
+    /// Shortest delay.
+    pub min: Duration,
+    /// Longest delay.
+    pub max: Duration,
+}
+
+impl DelayRange {
+    /// A range from `min` to `max`.
+    pub const fn new(min: Duration, max: Duration) -> Self {
+        Self { min, max }
+    }
+
+    /// Always `d`.
+    pub const fn fixed(d: Duration) -> Self {
+        Self { min: d, max: d }
+    }
+
+    /// The delay for `key`: a stable point of the range chosen by hashing `key`.
+    pub fn pick(&self, key: &str) -> Duration {
+        let (lo, hi) = if self.min <= self.max {
+            (self.min, self.max)
+        } else {
+            (self.max, self.min)
+        };
+        let span = hi - lo;
+        if span.is_zero() {
+            return lo;
+        }
+        // FNV-1a: stable across runs and platforms (unlike std's RandomState).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in key.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let millis = u64::try_from(span.as_millis()).unwrap_or(u64::MAX);
+        lo + Duration::from_millis(h % millis.saturating_add(1))
+    }
+}
+
+/// Every delay of the simulated runtime. The defaults are realistic: see the
+/// behaviour catalogue in `docs/aci-emulator.md` ("Rates, quotas and timings")
+/// for the source or the reasoning behind each number. [`Timings::zero`] is the
+/// zero-delay set of [`EmulatorBuilder::fast`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    /// A new deployment (create, start of a stopped group) stays `Pending`
+    /// this long before it gets a host and an IP (`Creating`). Default 30 s,
+    /// an estimate: Azure publishes no figure; creating groups of cached
+    /// images was measured at 35 s (MicrosoftDocs/azure-docs #31689), which
+    /// 30 s + a cached pull + the start matches.
+    pub provisioning: Duration,
+    /// Pull time of an image in the cached-images list (default 2–5 s: the
+    /// docs' events show the cached `aci-helloworld` pulled in 3 s).
+    pub pull_cached: DelayRange,
+    /// Pull time of any other Linux image (default 15–30 s, an estimate:
+    /// start time "is directly related to" the image size
+    /// (`container-instances-troubleshooting.md`); tens of seconds for
+    /// common images).
+    pub pull_linux: DelayRange,
+    /// Pull time of any other Windows image (default 2–4 min, an estimate:
+    /// Windows Server Core layers alone are several GB).
+    pub pull_windows: DelayRange,
+    /// Time between `Created` and `Started` of a Linux container (default
+    /// 1 s; the docs' events show both in the same second).
+    pub start_linux: Duration,
+    /// Time between `Created` and `Started` of a Windows container (default
+    /// 15 s: an estimate from Windows container start times,
+    /// microsoft/Windows-Containers #478, moby/moby #29689).
+    pub start_windows: Duration,
+    /// Back-off before a container is restarted by its restart policy
+    /// (default 500 ms; a choice, ACI documents none).
+    pub restart_backoff: Duration,
+    /// Time a deleted group stays `Deleting` before it is gone (default 10 s:
+    /// an estimate; DELETE is asynchronous, 202).
+    pub delete: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        let s = Duration::from_secs;
+        Self {
+            provisioning: s(30),
+            pull_cached: DelayRange::new(s(2), s(5)),
+            pull_linux: DelayRange::new(s(15), s(30)),
+            pull_windows: DelayRange::new(s(120), s(240)),
+            start_linux: s(1),
+            start_windows: s(15),
+            restart_backoff: Duration::from_millis(500),
+            delete: s(10),
+        }
+    }
+}
+
+impl Timings {
+    /// No delay at all (the restart back-off stays 500 ms, so crashing
+    /// containers do not spin).
+    pub fn zero() -> Self {
+        Self {
+            provisioning: Duration::ZERO,
+            pull_cached: DelayRange::fixed(Duration::ZERO),
+            pull_linux: DelayRange::fixed(Duration::ZERO),
+            pull_windows: DelayRange::fixed(Duration::ZERO),
+            start_linux: Duration::ZERO,
+            start_windows: Duration::ZERO,
+            restart_backoff: Duration::from_millis(500),
+            delete: Duration::ZERO,
+        }
+    }
+}
+
+/// One token bucket: `capacity` tokens; `refill_per_sec` come back every second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenBucket {
+    /// Bucket size (and the burst a client can send at once).
+    pub capacity: u32,
+    /// Tokens added back every second, up to the capacity.
+    pub refill_per_sec: u32,
+}
+
+/// ARM's request throttling (the 2024 token-bucket model): one bucket per
+/// subscription, principal and kind of request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArmThrottling {
+    /// Refuse requests beyond the buckets with 429 (off in fast mode).
+    pub enabled: bool,
+    /// GET and HEAD requests (default 250 + 25/s).
+    pub reads: TokenBucket,
+    /// PUT, PATCH and POST requests (default 200 + 10/s).
+    pub writes: TokenBucket,
+    /// DELETE requests (default 200 + 10/s).
+    pub deletes: TokenBucket,
+}
+
+impl Default for ArmThrottling {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            reads: TokenBucket {
+                capacity: 250,
+                refill_per_sec: 25,
+            },
+            writes: TokenBucket {
+                capacity: 200,
+                refill_per_sec: 10,
+            },
+            deletes: TokenBucket {
+                capacity: 200,
+                refill_per_sec: 10,
+            },
+        }
+    }
+}
+
+/// At most `limit` actions in any window of `window` (a sliding window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowLimit {
+    /// Actions allowed per window.
+    pub limit: u32,
+    /// Window length.
+    pub window: Duration,
+}
+
+impl WindowLimit {
+    /// `limit` actions per `window`.
+    pub const fn new(limit: u32, window: Duration) -> Self {
+        Self { limit, window }
+    }
+}
+
+/// ACI's create and delete rate quotas, per subscription and region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateQuotas {
+    /// Refuse creates and deletes beyond the limits with 429 (off in fast mode).
+    pub enabled: bool,
+    /// Limits on container group creates (a PUT creating a new group);
+    /// default 100 per 5 minutes and 300 per hour.
+    pub creates: Vec<WindowLimit>,
+    /// Limits on container group deletes (a DELETE of an existing group);
+    /// default 100 per 5 minutes and 300 per hour.
+    pub deletes: Vec<WindowLimit>,
+}
+
+impl Default for RateQuotas {
+    fn default() -> Self {
+        let aci = vec![
+            WindowLimit::new(100, Duration::from_secs(300)),
+            WindowLimit::new(300, Duration::from_secs(3600)),
+        ];
+        Self {
+            enabled: true,
+            creates: aci.clone(),
+            deletes: aci,
+        }
+    }
+}
+
+/// One entry of the cached-images list (`GET .../cachedImages`); images in
+/// it pull in [`Timings::pull_cached`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedImage {
+    /// `Linux` or `Windows`.
+    pub os_type: String,
+    /// Image reference, e.g. `alpine:3.20`.
+    pub image: String,
+}
+
+impl CachedImage {
+    /// A cached image of `os_type`.
+    pub fn new(os_type: impl Into<String>, image: impl Into<String>) -> Self {
+        Self {
+            os_type: os_type.into(),
+            image: image.into(),
+        }
+    }
+}
+
+fn default_cached_images() -> Vec<CachedImage> {
+    vec![
+        CachedImage::new("Linux", "mcr.microsoft.com/azuredocs/aci-helloworld:latest"),
+        CachedImage::new("Linux", "ubuntu:22.04"),
+        CachedImage::new("Linux", "alpine:3.20"),
+        CachedImage::new("Windows", "mcr.microsoft.com/windows/servercore:ltsc2022"),
+    ]
+}
+
 /// Complete emulator configuration. Build one with [`crate::Emulator::builder`].
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
@@ -96,14 +326,17 @@ pub struct EmulatorConfig {
     pub limits: GroupLimits,
     /// Regional quota applied to every (subscription, region).
     pub quota: Quota,
-    /// Image pull delay, per container.
-    pub pull_delay: Duration,
-    /// Delay between `Created` and `Started`, per container.
-    pub start_delay: Duration,
-    /// Back-off before a container is restarted by its restart policy.
-    pub restart_backoff: Duration,
-    /// Delay before a deleted group disappears (zero: at once).
-    pub delete_delay: Duration,
+    /// Delays of the simulated runtime (realistic by default).
+    pub timings: Timings,
+    /// Divides every delay, throttling window and refill period (e.g. 10:
+    /// ten times faster); a non-zero duration never becomes zero. Default 1.
+    pub time_scale: f64,
+    /// ARM request throttling.
+    pub arm_throttling: ArmThrottling,
+    /// ACI create/delete rate quotas.
+    pub rate_quotas: RateQuotas,
+    /// The cached-images list; these images pull fast.
+    pub cached_images: Vec<CachedImage>,
     /// LRO behaviour.
     pub lro: LroConfig,
     /// Page size of list operations.
@@ -126,6 +359,41 @@ pub struct EmulatorConfig {
     pub default_location: String,
 }
 
+impl EmulatorConfig {
+    /// `d` divided by the time scale; a non-zero duration stays at least 1 ms.
+    pub(crate) fn scaled(&self, d: Duration) -> Duration {
+        if d.is_zero() || self.time_scale == 1.0 {
+            return d;
+        }
+        let secs = d.as_secs_f64() / self.time_scale;
+        Duration::try_from_secs_f64(secs)
+            .unwrap_or(Duration::MAX)
+            .max(Duration::from_millis(1))
+    }
+
+    /// Checks values the builder cannot refuse on the spot.
+    pub(crate) fn validate(&self) -> Result<(), EmulatorError> {
+        if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
+            return Err(EmulatorError::Config(format!(
+                "time_scale must be a positive number, not {}",
+                self.time_scale
+            )));
+        }
+        let windows = self
+            .rate_quotas
+            .creates
+            .iter()
+            .chain(&self.rate_quotas.deletes);
+        if let Some(w) = windows.into_iter().find(|w| w.window.is_zero()) {
+            return Err(EmulatorError::Config(format!(
+                "a rate quota window must not be empty ({} per 0 s)",
+                w.limit
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for EmulatorConfig {
     fn default() -> Self {
         Self {
@@ -136,10 +404,11 @@ impl Default for EmulatorConfig {
             token_lifetime: Duration::from_secs(3600),
             limits: GroupLimits::default(),
             quota: Quota::default(),
-            pull_delay: Duration::ZERO,
-            start_delay: Duration::ZERO,
-            restart_backoff: Duration::from_millis(500),
-            delete_delay: Duration::ZERO,
+            timings: Timings::default(),
+            time_scale: 1.0,
+            arm_throttling: ArmThrottling::default(),
+            rate_quotas: RateQuotas::default(),
+            cached_images: default_cached_images(),
             lro: LroConfig::default(),
             page_size: 100,
             unpullable_images: vec!["unpullable".to_owned()],
@@ -223,27 +492,96 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Image pull delay (default zero).
-    pub fn pull_delay(mut self, delay: Duration) -> Self {
-        self.config.pull_delay = delay;
+    /// Fast mode, for unit-speed tests: no delay at all (the restart back-off
+    /// stays 500 ms), no ARM throttling, no create/delete rate quotas.
+    /// Deliberately **more lenient than real ACI**; options set after it
+    /// apply on top (`.fast().pull_delay(d)` pulls in `d`).
+    pub fn fast(mut self) -> Self {
+        self.config.timings = Timings::zero();
+        self.config.arm_throttling.enabled = false;
+        self.config.rate_quotas.enabled = false;
         self
     }
 
-    /// Container start delay (default zero).
+    /// Every runtime delay at once (default [`Timings::default`]).
+    pub fn timings(mut self, timings: Timings) -> Self {
+        self.config.timings = timings;
+        self
+    }
+
+    /// Divide every delay, throttling window and refill period by `factor`
+    /// (default 1; must be positive). A non-zero duration never becomes zero.
+    pub fn time_scale(mut self, factor: f64) -> Self {
+        self.config.time_scale = factor;
+        self
+    }
+
+    /// Time a new deployment stays `Pending` (default 30 s).
+    pub fn provisioning_delay(mut self, delay: Duration) -> Self {
+        self.config.timings.provisioning = delay;
+        self
+    }
+
+    /// Image pull time of every image, cached or not, Linux or Windows
+    /// (default: by image, see [`Timings`]).
+    pub fn pull_delay(mut self, delay: Duration) -> Self {
+        let d = DelayRange::fixed(delay);
+        self.config.timings.pull_cached = d;
+        self.config.timings.pull_linux = d;
+        self.config.timings.pull_windows = d;
+        self
+    }
+
+    /// Container start time on every OS (default 1 s Linux, 15 s Windows).
     pub fn start_delay(mut self, delay: Duration) -> Self {
-        self.config.start_delay = delay;
+        self.config.timings.start_linux = delay;
+        self.config.timings.start_windows = delay;
         self
     }
 
     /// Back-off before restarting an exited container (default 500 ms).
     pub fn restart_backoff(mut self, delay: Duration) -> Self {
-        self.config.restart_backoff = delay;
+        self.config.timings.restart_backoff = delay;
         self
     }
 
-    /// Delay before a deleted group disappears (default zero).
+    /// Time a deleted group stays `Deleting` (default 10 s; zero: gone at once).
     pub fn delete_delay(mut self, delay: Duration) -> Self {
-        self.config.delete_delay = delay;
+        self.config.timings.delete = delay;
+        self
+    }
+
+    /// ARM request throttling (default on, 250 + 25/s reads, 200 + 10/s
+    /// writes and deletes).
+    pub fn arm_throttling(mut self, throttling: ArmThrottling) -> Self {
+        self.config.arm_throttling = throttling;
+        self
+    }
+
+    /// ACI create/delete rate quotas (default on, 100 per 5 minutes and 300
+    /// per hour each).
+    pub fn rate_quotas(mut self, quotas: RateQuotas) -> Self {
+        self.config.rate_quotas = quotas;
+        self
+    }
+
+    /// Limits on container group creates; turns the rate quotas on.
+    pub fn create_limits(mut self, limits: impl IntoIterator<Item = WindowLimit>) -> Self {
+        self.config.rate_quotas.creates = limits.into_iter().collect();
+        self.config.rate_quotas.enabled = true;
+        self
+    }
+
+    /// Limits on container group deletes; turns the rate quotas on.
+    pub fn delete_limits(mut self, limits: impl IntoIterator<Item = WindowLimit>) -> Self {
+        self.config.rate_quotas.deletes = limits.into_iter().collect();
+        self.config.rate_quotas.enabled = true;
+        self
+    }
+
+    /// The cached-images list (default: four common images).
+    pub fn cached_images(mut self, images: impl IntoIterator<Item = CachedImage>) -> Self {
+        self.config.cached_images = images.into_iter().collect();
         self
     }
 

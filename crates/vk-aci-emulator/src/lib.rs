@@ -8,12 +8,21 @@
 //! `exit`, `true`, `false`, `;`, `&&`, `||`, wrapped in `sh -c`, `cmd /c` or
 //! `powershell -Command`); anything else runs until stopped or deleted.
 //!
+//! At its defaults the emulator is as slow and as strict as ACI: image pulls
+//! take seconds to minutes by image, ARM throttles requests with token buckets,
+//! creates and deletes have their rate quotas (`docs/aci-emulator.md`,
+//! "Rates, quotas and timings"). Ordinary tests use
+//! [`EmulatorBuilder::fast`]: no delays, no throttling — deliberately more
+//! lenient than ACI. [`EmulatorBuilder::time_scale`] runs realistic scenarios
+//! faster.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use vk_aci_emulator::{Emulator, FaultRule};
 //!
 //! # async fn demo() -> Result<(), vk_aci_emulator::EmulatorError> {
 //! let emu = Emulator::builder()
+//!     .fast()
 //!     .pull_delay(Duration::from_millis(50))
 //!     .page_size(10)
 //!     .start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -55,15 +64,20 @@ mod server;
 mod shell;
 pub mod spec;
 mod state;
+mod throttle;
 mod tty;
 mod validate;
 
 pub use admin::{AdminHandle, ContainerSummary, GroupSummary};
-pub use config::{EmulatorBuilder, EmulatorConfig, GroupLimits, GroupMaxima, LroConfig, Quota};
+pub use config::{
+    ArmThrottling, CachedImage, DelayRange, EmulatorBuilder, EmulatorConfig, GroupLimits,
+    GroupMaxima, LroConfig, Quota, RateQuotas, Timings, TokenBucket, WindowLimit,
+};
 pub use error::EmulatorError;
 pub use faults::{FaultRule, ProvisioningFailure};
 pub use server::RunningEmulator;
 pub use state::RecordedRequest;
+pub use throttle::{ActionState, BucketState, ThrottleState, ThrottledCounts, WindowState};
 
 /// Entry point: `Emulator::builder()...start(addr)`.
 #[derive(Debug, Clone, Copy)]

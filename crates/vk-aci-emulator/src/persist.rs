@@ -30,6 +30,11 @@ pub(crate) async fn load(path: &Path, state: &mut State) -> Result<(), EmulatorE
     let now = now_unix();
     state.groups = p.groups.into_iter().map(|g| (g.key.clone(), g)).collect();
     state.tokens = p.tokens.into_iter().filter(|(_, exp)| *exp > now).collect();
+    state.token_principals = p
+        .token_principals
+        .into_iter()
+        .filter(|(t, _)| state.tokens.contains_key(t))
+        .collect();
     state.operations = p
         .operations
         .into_iter()
@@ -51,6 +56,8 @@ pub(crate) async fn flush(shared: &Shared) -> Result<(), EmulatorError> {
         let mut p = st.to_persisted();
         let now = now_unix();
         p.tokens.retain(|_, exp| *exp > now);
+        let tokens = &p.tokens;
+        p.token_principals.retain(|t, _| tokens.contains_key(t));
         serde_json::to_vec_pretty(&p).map_err(|source| EmulatorError::StateFormat {
             path: path.display().to_string(),
             source,

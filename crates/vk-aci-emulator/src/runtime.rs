@@ -2,11 +2,13 @@
 //! containers running the command language, restart policies.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use tracing::Instrument;
 
 use crate::cmdlang::{self, Stream};
+use crate::config::EmulatorConfig;
 use crate::server::Shared;
 use crate::state::{CState, ContainerRt, ErrorInfo, Group, GroupKey, OpKind, now, push_event};
 
@@ -74,15 +76,72 @@ fn container(g: &mut Group, init: bool, idx: usize) -> Option<&mut ContainerRt> 
 }
 
 /// Starts (or restarts) the deployment of a group at `generation` (a no-op
-/// once the group has moved on to another generation).
-pub(crate) fn deploy(shared: &Arc<Shared>, key: GroupKey, generation: u64) {
+/// once the group has moved on to another generation). A deployment that
+/// `provisions` (a new group, a stopped one started again) first stays
+/// `Pending` for the provisioning delay; one in place (update, restart) does not.
+pub(crate) fn deploy(shared: &Arc<Shared>, key: GroupKey, generation: u64, provisions: bool) {
     let span = tracing::info_span!("group", name = %key.name, rg = %key.rg, generation);
     let s = shared.clone();
     shared.spawn_group(
         key.clone(),
         generation,
-        async move { run_group(s, key, generation).await }.instrument(span),
+        async move { run_group(s, key, generation, provisions).await }.instrument(span),
     );
+}
+
+/// Waits `d` (scaled by the time scale); no timer at all for zero.
+async fn pause(shared: &Shared, d: Duration) {
+    let d = shared.cfg.scaled(d);
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
+}
+
+/// Docker Hub's implicit parts of a reference: `docker.io/library/alpine`
+/// is `alpine`, a missing tag is `latest`.
+fn canonical_image(image: &str) -> String {
+    let mut s = image.trim().to_ascii_lowercase();
+    for prefix in ["docker.io/", "index.docker.io/", "registry-1.docker.io/"] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            s = rest.to_owned();
+        }
+    }
+    if let Some(rest) = s.strip_prefix("library/") {
+        s = rest.to_owned();
+    }
+    let name_end = s.rfind('/').map_or(0, |i| i + 1);
+    if !s[name_end..].contains(':') && !s.contains('@') {
+        s.push_str(":latest");
+    }
+    s
+}
+
+/// Unscaled pull time of `image` in a group of `os`: fast for the
+/// cached-images list, else by OS; a stable point of the range per image.
+fn pull_time(cfg: &EmulatorConfig, os: &str, image: &str) -> Duration {
+    let t = &cfg.timings;
+    let canonical = canonical_image(image);
+    let cached = cfg
+        .cached_images
+        .iter()
+        .any(|c| canonical_image(&c.image) == canonical);
+    let range = if cached {
+        t.pull_cached
+    } else if os.eq_ignore_ascii_case("Windows") {
+        t.pull_windows
+    } else {
+        t.pull_linux
+    };
+    range.pick(&canonical)
+}
+
+/// Unscaled start time (`Created` → `Started`) of a container in a group of `os`.
+fn start_time(cfg: &EmulatorConfig, os: &str) -> Duration {
+    if os.eq_ignore_ascii_case("Windows") {
+        cfg.timings.start_windows
+    } else {
+        cfg.timings.start_linux
+    }
 }
 
 /// Re-launches work for groups loaded from a state file.
@@ -108,15 +167,19 @@ pub(crate) fn resume_all(shared: &Arc<Shared>) {
                         g.provisioning_state = "Pending".to_owned();
                     }
                 }
-                deploy(shared, key, generation);
+                deploy(shared, key, generation, true);
             }
             _ => {}
         }
     }
 }
 
-async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64) {
+async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64, provisions: bool) {
     tokio::task::yield_now().await;
+    // Waiting for a host (`Pending`).
+    if provisions {
+        pause(&shared, shared.cfg.timings.provisioning).await;
+    }
     // Provisioning: IP, injected failures.
     let failure = {
         let mut st = shared.lock();
@@ -158,7 +221,9 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64) {
         return;
     }
 
-    // Pull every image.
+    // Pull every image, one after the other (as the kubelet does by
+    // default), each distinct image once: every container waits `Pulling`
+    // from the start, and is `Pulled` when its image is.
     let pulls = mutate(&shared, &key, generation, |g| {
         let mut images = Vec::new();
         for c in g.init.iter_mut().chain(g.containers.iter_mut()) {
@@ -169,48 +234,63 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64) {
                 format!("pulling image \"{}\"", c.image),
                 false,
             );
-            images.push(c.image.clone());
-        }
-        images
-    });
-    let Some(images) = pulls else { return };
-    tokio::time::sleep(shared.cfg.pull_delay).await;
-    let unpullable: Vec<String> = {
-        let st = shared.lock();
-        images
-            .into_iter()
-            .filter(|i| st.image_unpullable(i))
-            .collect()
-    };
-    let pulled = mutate(&shared, &key, generation, |g| {
-        for c in g.init.iter_mut().chain(g.containers.iter_mut()) {
-            if unpullable.contains(&c.image) {
-                c.current = CState::waiting("ErrImagePull");
-                push_event(
-                    &mut c.events,
-                    "Failed",
-                    format!(
-                        "Failed to pull image \"{}\": the image is not accessible",
-                        c.image
-                    ),
-                    true,
-                );
-            } else {
-                c.current = CState::waiting("Pulled");
-                push_event(
-                    &mut c.events,
-                    "Pulled",
-                    format!("Successfully pulled image \"{}\"", c.image),
-                    false,
-                );
+            if !images.contains(&c.image) {
+                images.push(c.image.clone());
             }
         }
+        let os = g.resource["properties"]["osType"]
+            .as_str()
+            .unwrap_or("Linux")
+            .to_owned();
+        (images, os)
+    });
+    let Some((images, os)) = pulls else { return };
+    let mut unpullable = None;
+    for image in &images {
+        pause(&shared, pull_time(&shared.cfg, &os, image)).await;
+        let failed = shared.lock().image_unpullable(image);
+        let current = mutate(&shared, &key, generation, |g| {
+            for c in g.init.iter_mut().chain(g.containers.iter_mut()) {
+                if &c.image != image {
+                    continue;
+                }
+                if failed {
+                    c.current = CState::waiting("ErrImagePull");
+                    push_event(
+                        &mut c.events,
+                        "Failed",
+                        format!(
+                            "Failed to pull image \"{}\": the image is not accessible",
+                            c.image
+                        ),
+                        true,
+                    );
+                } else {
+                    c.current = CState::waiting("Pulled");
+                    push_event(
+                        &mut c.events,
+                        "Pulled",
+                        format!("Successfully pulled image \"{}\"", c.image),
+                        false,
+                    );
+                }
+            }
+        });
+        if current.is_none() {
+            return;
+        }
+        if failed {
+            unpullable = Some(image.clone());
+            break;
+        }
+    }
+    let pulled = mutate(&shared, &key, generation, |g| {
         (g.name.clone(), g.restart_policy().to_owned())
     });
     let Some((group_name, policy)) = pulled else {
         return;
     };
-    if let Some(image) = unpullable.first() {
+    if let Some(image) = unpullable {
         fail_group(
             &shared,
             &key,
@@ -236,7 +316,7 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64) {
         };
         let program = cmdlang::from_argv(&command);
         loop {
-            let code = run_once(&shared, &key, generation, true, idx, &program).await;
+            let code = run_once(&shared, &key, generation, (true, idx), &os, &program).await;
             let Some(code) = code else { return };
             if code == 0 {
                 mutate(&shared, &key, generation, |g| {
@@ -278,10 +358,12 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64) {
         let shared = shared.clone();
         let key = key.clone();
         let policy = policy.clone();
+        let os = os.clone();
         async move {
             let program = cmdlang::from_argv(&command);
             loop {
-                let Some(code) = run_once(&shared, &key, generation, false, idx, &program).await
+                let Some(code) =
+                    run_once(&shared, &key, generation, (false, idx), &os, &program).await
                 else {
                     return;
                 };
@@ -323,8 +405,8 @@ async fn run_once(
     shared: &Arc<Shared>,
     key: &GroupKey,
     generation: u64,
-    init: bool,
-    idx: usize,
+    (init, idx): (bool, usize),
+    os: &str,
     program: &cmdlang::Program,
 ) -> Option<i32> {
     mutate(shared, key, generation, |g| {
@@ -337,7 +419,7 @@ async fn run_once(
             );
         }
     })?;
-    tokio::time::sleep(shared.cfg.start_delay).await;
+    pause(shared, start_time(&shared.cfg, os)).await;
     let all_started = mutate(shared, key, generation, |g| {
         if let Some(c) = container(g, init, idx) {
             c.current = CState {
@@ -422,7 +504,7 @@ async fn back_off(
     if ok.is_none() {
         return false;
     }
-    tokio::time::sleep(shared.cfg.restart_backoff).await;
+    pause(shared, shared.cfg.timings.restart_backoff).await;
     mutate(shared, key, generation, |g| {
         if let Some(c) = container(g, init, idx) {
             c.restart_count += 1;
@@ -453,5 +535,52 @@ pub(crate) fn kill_containers(g: &mut Group, exit_code: i32, detail: &str) {
             };
             c.stopped_logs();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{canonical_image, pull_time};
+    use crate::config::{DelayRange, EmulatorConfig};
+
+    #[test]
+    fn image_references_are_compared_without_docker_hub_defaults() {
+        assert_eq!(
+            canonical_image("docker.io/library/alpine:3.20"),
+            "alpine:3.20"
+        );
+        assert_eq!(canonical_image("Alpine:3.20"), "alpine:3.20");
+        assert_eq!(canonical_image("busybox"), "busybox:latest");
+        assert_eq!(
+            canonical_image("localhost:5000/app"),
+            "localhost:5000/app:latest"
+        );
+        assert_eq!(canonical_image("repo/app@sha256:ab"), "repo/app@sha256:ab");
+    }
+
+    #[test]
+    fn pull_times_stay_in_their_range_and_are_stable_per_image() {
+        let cfg = EmulatorConfig::default();
+        let t = cfg.timings;
+        for i in 0..200 {
+            let image = format!("example.azurecr.io/app{i}:v1");
+            let linux = pull_time(&cfg, "Linux", &image);
+            assert!(
+                t.pull_linux.min <= linux && linux <= t.pull_linux.max,
+                "{linux:?}"
+            );
+            let windows = pull_time(&cfg, "Windows", &image);
+            assert!(t.pull_windows.min <= windows && windows <= t.pull_windows.max);
+            assert_eq!(linux, pull_time(&cfg, "Linux", &image));
+        }
+        let cached = pull_time(&cfg, "Linux", "ubuntu:22.04");
+        assert!(t.pull_cached.min <= cached && cached <= t.pull_cached.max);
+        let s = Duration::from_secs;
+        assert_eq!(DelayRange::fixed(s(3)).pick("x"), s(3));
+        // A reversed range still picks between its ends.
+        let r = DelayRange::new(s(5), s(2)).pick("x");
+        assert!(s(2) <= r && r <= s(5));
     }
 }

@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub(crate) base_url: String,
     state: Mutex<State>,
     pub(crate) dirty: Notify,
+    /// ARM throttling and ACI rate quotas.
+    pub(crate) throttle: crate::throttle::Throttle,
     group_tasks: Mutex<HashMap<GroupKey, (u64, AbortHandle)>>,
     bg_tasks: Mutex<Vec<AbortHandle>>,
     pub(crate) shutdown: watch::Sender<bool>,
@@ -177,6 +179,7 @@ pub(crate) async fn start(
     cfg: EmulatorConfig,
     addr: SocketAddr,
 ) -> Result<RunningEmulator, EmulatorError> {
+    cfg.validate()?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| EmulatorError::Bind { addr, source })?;
@@ -195,6 +198,7 @@ pub(crate) async fn start(
         cfg,
         state: Mutex::new(state),
         dirty: Notify::new(),
+        throttle: crate::throttle::Throttle::default(),
         group_tasks: Mutex::new(HashMap::new()),
         bg_tasks: Mutex::new(Vec::new()),
         shutdown,

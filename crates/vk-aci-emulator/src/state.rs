@@ -9,9 +9,25 @@ use serde_json::{Value, json};
 use crate::config::Quota;
 use crate::faults::{FaultRule, ProvisioningFailure};
 
-/// Current wall-clock time as an RFC 3339 string.
+/// Current time as an RFC 3339 string: tokio's clock mapped to wall-clock
+/// time. Outside a paused clock it is the wall-clock time; under a paused
+/// test clock timestamps advance with it, so the time between two events is
+/// exactly the (virtual) time the runtime waited.
 pub(crate) fn now() -> String {
-    jiff::Timestamp::now().to_string()
+    static ANCHOR: std::sync::OnceLock<(jiff::Timestamp, std::time::Instant)> =
+        std::sync::OnceLock::new();
+    let (wall, at) = *ANCHOR.get_or_init(|| (jiff::Timestamp::now(), std::time::Instant::now()));
+    let now = tokio::time::Instant::now().into_std();
+    // A paused clock of a runtime started before the anchor lies before it.
+    let offset = if now >= at {
+        jiff::SignedDuration::try_from(now - at).ok()
+    } else {
+        jiff::SignedDuration::try_from(at - now).ok().map(|d| -d)
+    };
+    offset
+        .and_then(|d| wall.checked_add(d).ok())
+        .unwrap_or(wall)
+        .to_string()
 }
 
 /// Current wall-clock time in Unix seconds.
@@ -409,6 +425,9 @@ pub struct RecordedRequest {
 pub(crate) struct Persisted {
     pub(crate) groups: Vec<Group>,
     pub(crate) tokens: HashMap<String, i64>,
+    /// The client id each token was issued to (absent in older files).
+    #[serde(default)]
+    pub(crate) token_principals: HashMap<String, String>,
     pub(crate) operations: Vec<Operation>,
     pub(crate) next_ip: u32,
     pub(crate) seq: u64,
@@ -422,6 +441,8 @@ pub(crate) struct State {
     pub(crate) groups: BTreeMap<GroupKey, Group>,
     pub(crate) operations: HashMap<String, Operation>,
     pub(crate) tokens: HashMap<String, i64>,
+    /// Token → client id (the principal ARM throttles by).
+    pub(crate) token_principals: HashMap<String, String>,
     pub(crate) exec_sessions: HashMap<String, ExecSession>,
     pub(crate) faults: Vec<FaultRule>,
     pub(crate) provisioning_failures: Vec<ProvisioningFailure>,
@@ -545,6 +566,12 @@ impl State {
         Persisted {
             groups: self.groups.values().cloned().collect(),
             tokens: self.tokens.clone(),
+            token_principals: self
+                .token_principals
+                .iter()
+                .filter(|(t, _)| self.tokens.contains_key(*t))
+                .map(|(t, p)| (t.clone(), p.clone()))
+                .collect(),
             operations: self.operations.values().cloned().collect(),
             next_ip: self.next_ip,
             seq: self.seq,

@@ -100,6 +100,7 @@ async fn auth_required_and_token_flows() {
 async fn unknown_subscription_and_resource_group() {
     let env = start_with(
         Emulator::builder()
+            .fast()
             .subscriptions([SUB])
             .resource_groups([RG]),
     )
@@ -138,7 +139,7 @@ async fn unknown_subscription_and_resource_group() {
 
 #[tokio::test]
 async fn static_token_and_api_version() {
-    let env = start_with(Emulator::builder().static_token("fixed")).await;
+    let env = start_with(Emulator::builder().fast().static_token("fixed")).await;
     let url = format!("{}/g1", env.rg_path(RG));
     let r = env
         .http
@@ -170,7 +171,12 @@ async fn static_token_and_api_version() {
 
 #[tokio::test]
 async fn create_lro_and_running_group() {
-    let env = start_with(Emulator::builder().pull_delay(Duration::from_millis(100))).await;
+    let env = start_with(
+        Emulator::builder()
+            .fast()
+            .pull_delay(Duration::from_millis(100)),
+    )
+    .await;
     let mut body = group_body(&[], "Always");
     body["properties"]["ipAddress"] = json!({"type": "Private", "ports": [{"port": 80}]});
     body["properties"]["subnetIds"] = json!([{"id": SUBNET}]);
@@ -503,7 +509,7 @@ async fn validation_errors() {
 
 #[tokio::test]
 async fn paging_with_next_link() {
-    let env = start_with(Emulator::builder().page_size(2)).await;
+    let env = start_with(Emulator::builder().fast().page_size(2)).await;
     for i in 0..5 {
         let r = env.put(&format!("g{i}"), &group_body(&[], "Always")).await;
         assert_eq!(r.status(), 201);
@@ -619,7 +625,12 @@ async fn logs_of_echo_and_exit_codes() {
 
 #[tokio::test]
 async fn restart_policies_and_init_containers() {
-    let env = start_with(Emulator::builder().restart_backoff(Duration::from_millis(20))).await;
+    let env = start_with(
+        Emulator::builder()
+            .fast()
+            .restart_backoff(Duration::from_millis(20)),
+    )
+    .await;
     env.put("onfail", &group_body(&["false"], "OnFailure"))
         .await;
     let v = env
@@ -802,7 +813,12 @@ async fn fault_injection_and_counters() {
 
 #[tokio::test]
 async fn provisioning_failure_and_transitions() {
-    let env = start_with(Emulator::builder().pull_delay(Duration::from_millis(300))).await;
+    let env = start_with(
+        Emulator::builder()
+            .fast()
+            .pull_delay(Duration::from_millis(300)),
+    )
+    .await;
     let admin = env.emu.admin();
     admin.fail_provisioning(ProvisioningFailure::new("bad-*"));
     let r = env.put("bad-1", &group_body(&[], "Always")).await;
@@ -822,7 +838,12 @@ async fn provisioning_failure_and_transitions() {
     assert_eq!(op["error"]["code"], "ServiceUnavailable");
 
     // Transitioning: a second PUT while pulling (slow on purpose) is refused.
-    let slow_env = start_with(Emulator::builder().pull_delay(Duration::from_secs(30))).await;
+    let slow_env = start_with(
+        Emulator::builder()
+            .fast()
+            .pull_delay(Duration::from_secs(30)),
+    )
+    .await;
     let body = group_body(&[], "Always");
     assert_eq!(slow_env.put("slow", &body).await.status(), 201);
     let mut changed = body.clone();
@@ -870,7 +891,7 @@ async fn provisioning_failure_and_transitions() {
 
 #[tokio::test]
 async fn delete_patch_quota_usages() {
-    let env = start_with(Emulator::builder().quota(Quota {
+    let env = start_with(Emulator::builder().fast().quota(Quota {
         container_groups: 2,
         cores: 3,
     }))
@@ -936,7 +957,12 @@ async fn delete_patch_quota_usages() {
 
 #[tokio::test]
 async fn delayed_delete_is_transitioning() {
-    let env = start_with(Emulator::builder().delete_delay(Duration::from_millis(800))).await;
+    let env = start_with(
+        Emulator::builder()
+            .fast()
+            .delete_delay(Duration::from_millis(800)),
+    )
+    .await;
     env.create_running("d", &group_body(&[], "Always")).await;
     let r = env.delete("d").await;
     assert_eq!(r.status(), 202);
@@ -962,6 +988,7 @@ async fn state_survives_restart() {
     let path = temp_path("persist");
     let builder = || {
         Emulator::builder()
+            .fast()
             .state_file(&path)
             .persist_debounce(Duration::from_millis(10))
     };
@@ -1026,6 +1053,7 @@ async fn location_endpoints() {
 async fn binary_starts_and_prints_url() {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_aci-emulator"))
+        .arg("--fast")
         .arg("--pull-delay-ms")
         .arg("0")
         .stdout(std::process::Stdio::piped())
@@ -1054,6 +1082,7 @@ async fn binary_starts_and_prints_url() {
 #[tokio::test]
 async fn expired_tokens_are_rejected() {
     let emu = Emulator::builder()
+        .fast()
         .token_lifetime(Duration::ZERO)
         .start("127.0.0.1:0".parse().expect("addr"))
         .await
@@ -1150,6 +1179,7 @@ async fn admin_http_api() {
 async fn runtime_follows_paused_tokio_time() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let emu = Emulator::builder()
+        .fast()
         .pull_delay(Duration::from_secs(3600))
         .start_delay(Duration::from_secs(600))
         .start("127.0.0.1:0".parse().expect("addr"))

@@ -1,12 +1,20 @@
 //! Conformance tests of the behaviour catalogue (docs/aci-emulator.md): one
 //! test per creation rule, each sending raw JSON over HTTP as any ARM client
-//! would, at the emulator's defaults.
+//! would, at the emulator's defaults (realistic delays, throttling and
+//! quotas; tests that wait for a group to run do so on a paused clock).
 #![allow(missing_docs)]
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use serde_json::{Value, json};
+use vk_aci_emulator::Emulator;
+
+/// Longest (paused-clock) wait for a group to run at the defaults: 30 s
+/// provisioning, a pull of up to 4 minutes, the start.
+const RUN: Duration = Duration::from_secs(600);
 
 /// PUTs `body` as group `name` and returns (status, error code, message).
 async fn refused(env: &Env, name: &str, body: &Value) -> (u16, String, String) {
@@ -44,7 +52,7 @@ const LTSC2019_IIS: &str = "mcr.microsoft.com/windows/servercore/iis:windowsserv
 
 #[tokio::test]
 async fn windows_groups_mount_no_volume_of_any_kind() {
-    let env = start().await;
+    let env = start_realistic().await;
     let cases = [
         (
             json!({"name": "v", "emptyDir": {}}),
@@ -81,7 +89,7 @@ async fn windows_groups_mount_no_volume_of_any_kind() {
 
 #[tokio::test]
 async fn windows_groups_hold_one_container_and_no_init_container() {
-    let env = start().await;
+    let env = start_realistic().await;
     let mut two = windows(LTSC2019_IIS);
     let mut second = two["properties"]["containers"][0].clone();
     second["name"] = json!("second");
@@ -117,7 +125,7 @@ async fn windows_groups_hold_one_container_and_no_init_container() {
 
 #[tokio::test]
 async fn windows_server_2016_images_are_refused() {
-    let env = start().await;
+    let env = start_realistic().await;
     for (i, image) in [
         "microsoft/iis",
         "microsoft/iis:latest",
@@ -156,7 +164,7 @@ fn with_port(mut body: Value, ip: Value) -> Value {
 
 #[tokio::test]
 async fn an_ip_address_lists_between_one_and_five_exposed_ports() {
-    let env = start().await;
+    let env = start_realistic().await;
     let empty = with_port(
         group_body(&[], "Always"),
         json!({"type": "Public", "ports": []}),
@@ -201,7 +209,7 @@ fn in_vnet(mut body: Value) -> Value {
 
 #[tokio::test]
 async fn private_addresses_need_a_subnet_and_vnet_groups_get_no_public_address_or_dns_label() {
-    let env = start().await;
+    let env = start_realistic().await;
     let private = with_port(
         group_body(&[], "Always"),
         json!({"type": "Private", "ports": [{"port": 80}]}),
@@ -241,11 +249,11 @@ async fn private_addresses_need_a_subnet_and_vnet_groups_get_no_public_address_o
     accepted(&env, "private-in-vnet", &in_vnet(private)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_vnet_group_gets_a_private_address_with_or_without_ports() {
-    let env = start().await;
+    let env = start_paused_with(Emulator::builder()).await;
     let v = env
-        .create_running("portless-vnet", &in_vnet(group_body(&[], "Always")))
+        .create_running_within("portless-vnet", &in_vnet(group_body(&[], "Always")), RUN)
         .await;
     let ip = &v["properties"]["ipAddress"];
     assert_eq!(ip["type"], "Private", "{v}");
@@ -255,14 +263,14 @@ async fn a_vnet_group_gets_a_private_address_with_or_without_ports() {
     );
     // A public group without ports gets no address at all.
     let v = env
-        .create_running("portless-public", &group_body(&[], "Always"))
+        .create_running_within("portless-public", &group_body(&[], "Always"), RUN)
         .await;
     assert!(v["properties"]["ipAddress"].is_null(), "{v}");
 }
 
 #[tokio::test]
 async fn container_limits_stay_within_the_group_requests() {
-    let env = start().await;
+    let env = start_realistic().await;
     let mut body = group_body(&[], "Always");
     body["properties"]["containers"][0]["properties"]["resources"]["limits"] =
         json!({"cpu": 2.0, "memoryInGB": 1.5});
@@ -279,7 +287,7 @@ async fn container_limits_stay_within_the_group_requests() {
 
 #[tokio::test]
 async fn no_privileged_containers() {
-    let env = start().await;
+    let env = start_realistic().await;
     let mut body = group_body(&[], "Always");
     body["properties"]["containers"][0]["properties"]["securityContext"] =
         json!({"privileged": true});
@@ -308,7 +316,7 @@ fn spot(location: &str, cpu: f64) -> Value {
 
 #[tokio::test]
 async fn spot_groups_keep_to_their_regions_size_and_network() {
-    let env = start().await;
+    let env = start_realistic().await;
     for (i, region) in ["eastus2", "West Europe", "westus"].into_iter().enumerate() {
         accepted(&env, &format!("spot-ok-{i}"), &spot(region, 1.0)).await;
     }
@@ -339,9 +347,9 @@ async fn spot_groups_keep_to_their_regions_size_and_network() {
     assert_eq!((status, code.as_str()), (409, "ServiceUnavailable"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn gpus_are_retired() {
-    let env = start().await;
+    let env = start_paused_with(Emulator::builder()).await;
     let mut body = group_body(&[], "Always");
     body["properties"]["containers"][0]["properties"]["resources"]["requests"]["gpu"] =
         json!({"count": 1, "sku": "V100"});
@@ -350,11 +358,11 @@ async fn gpus_are_retired() {
     assert!(message.contains("retired"), "{message}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn updates_cannot_change_what_aci_sets_only_at_creation() {
-    let env = start().await;
+    let env = start_paused_with(Emulator::builder()).await;
     let base = group_body(&[], "Always");
-    env.create_running("immutable", &base).await;
+    env.create_running_within("immutable", &base, RUN).await;
     let mut cpu = base.clone();
     cpu["properties"]["containers"][0]["properties"]["resources"]["requests"]["cpu"] = json!(2.0);
     let mut restart = base.clone();
@@ -389,7 +397,7 @@ async fn updates_cannot_change_what_aci_sets_only_at_creation() {
         json!({"type": "Public", "ports": [{"port": 80}]}),
     );
     accepted(&env, "immutable", &ports).await;
-    env.wait_group("immutable", |v| {
+    env.wait_group_within("immutable", RUN, |v| {
         v["properties"]["provisioningState"] == "Succeeded"
     })
     .await;
@@ -400,7 +408,7 @@ async fn updates_cannot_change_what_aci_sets_only_at_creation() {
 
 #[tokio::test]
 async fn hard_limits_of_a_group() {
-    let env = start().await;
+    let env = start_realistic().await;
     let mut many = group_body(&[], "Always");
     let containers: Vec<Value> = (0..61)
         .map(|i| {
@@ -422,7 +430,7 @@ async fn hard_limits_of_a_group() {
 
 #[tokio::test]
 async fn reserved_ports_are_advice_not_a_refusal() {
-    let env = start().await;
+    let env = start_realistic().await;
     let mut body = group_body(&[], "Always");
     body["properties"]["containers"][0]["properties"]["ports"] = json!([{"port": 22}]);
     body["properties"]["ipAddress"] = json!({"type": "Public", "ports": [{"port": 22}]});

@@ -44,7 +44,7 @@ fn validator_accepts_spec_examples() {
 #[tokio::test]
 async fn responses_match_the_schema() {
     let spec = Spec::load();
-    let env = start_with(Emulator::builder().page_size(1)).await;
+    let env = start_with(Emulator::builder().fast().page_size(1)).await;
     let mut body = group_body(&["sh", "-c", "echo hello; sleep 1000"], "OnFailure");
     body["properties"]["ipAddress"] =
         json!({"type": "Public", "ports": [{"port": 80}], "dnsNameLabel": "schema-test"});
@@ -145,8 +145,12 @@ async fn spec_example_requests_are_accepted() {
     // The 2023-05-01 examples still request GPUs, which ACI retired on 14 July
     // 2025: they are accepted by an emulator that offers the old GPU SKUs, and
     // refused at the defaults (`gpu_examples_are_refused_now_that_gpus_are_retired`).
-    let env =
-        start_with(vk_aci_emulator::Emulator::builder().gpu_skus(["K80", "P100", "V100"])).await;
+    let env = start_with(
+        vk_aci_emulator::Emulator::builder()
+            .fast()
+            .gpu_skus(["K80", "P100", "V100"]),
+    )
+    .await;
     let mut n = 0;
     let mut entries: Vec<_> = std::fs::read_dir(format!("{}/examples", spec_dir()))
         .expect("dir")

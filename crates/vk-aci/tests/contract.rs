@@ -15,6 +15,7 @@ use vk_aci_emulator::{Emulator, FaultRule, RunningEmulator};
 
 async fn emulator() -> RunningEmulator {
     Emulator::builder()
+        .fast()
         .page_size(2)
         .start("127.0.0.1:0".parse().unwrap())
         .await

@@ -34,6 +34,7 @@ fn pod(name: &str, windows: bool) -> Arc<Pod> {
 
 async fn world() -> World {
     let emulator = vk_aci_emulator::Emulator::builder()
+        .fast()
         .static_token("t")
         .start("127.0.0.1:0".parse().unwrap())
         .await

@@ -76,6 +76,7 @@ async fn kubectl_exec_cp_and_logs_through_the_aci_backend_and_emulator() {
     let ns = env.namespace("kubelet-aci").await;
     let client = env.client().await;
     let emulator = vk_aci_emulator::Emulator::builder()
+        .fast()
         .static_token("t")
         .start("127.0.0.1:0".parse().unwrap())
         .await

@@ -274,6 +274,8 @@ fn start_services(args: &BenchArgs, info: &ClusterInfo, bin: &Path) -> anyhow::R
             format!("--listen=127.0.0.1:{emu_port}"),
             format!("--quota-groups={}", 2 * n + 100),
             format!("--quota-cores={}", 4 * n + 100),
+            // Zero-delay mode: no delays, no ARM throttling, no create/delete rate quotas.
+            "--fast".into(),
             "--pull-delay-ms=0".into(),
             "--start-delay-ms=0".into(),
             "--delete-delay-ms=0".into(),

@@ -31,6 +31,7 @@ pub(crate) fn unique(prefix: &str) -> String {
 
 pub(crate) async fn emulator(addr: &str) -> RunningEmulator {
     Emulator::builder()
+        .fast()
         .start(addr.parse().expect("address"))
         .await
         .expect("emulator starts")
@@ -43,6 +44,7 @@ pub(crate) async fn emulator_with_state(
     state_file: &std::path::Path,
 ) -> RunningEmulator {
     Emulator::builder()
+        .fast()
         .state_file(state_file)
         .start(addr)
         .await

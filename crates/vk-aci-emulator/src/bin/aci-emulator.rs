@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use vk_aci_emulator::{Emulator, GroupLimits, GroupMaxima, Quota};
+use vk_aci_emulator::{
+    DelayRange, Emulator, EmulatorBuilder, GroupLimits, GroupMaxima, Quota, WindowLimit,
+};
 
 /// An emulator of the Azure Container Instances ARM REST API.
 #[derive(Debug, Parser)]
@@ -19,18 +21,80 @@ struct Args {
     /// JSON state file (loaded at start, written on change).
     #[arg(long, env = "ACI_EMULATOR_STATE_FILE")]
     state_file: Option<PathBuf>,
-    /// Image pull delay in milliseconds.
-    #[arg(long, default_value_t = 0)]
-    pull_delay_ms: u64,
-    /// Container start delay in milliseconds.
-    #[arg(long, default_value_t = 0)]
-    start_delay_ms: u64,
-    /// Restart back-off in milliseconds.
-    #[arg(long, default_value_t = 500)]
-    restart_backoff_ms: u64,
-    /// Delete delay in milliseconds.
-    #[arg(long, default_value_t = 0)]
-    delete_delay_ms: u64,
+    /// Fast mode: no delays, no ARM throttling, no create/delete rate quotas
+    /// (deliberately more lenient than ACI; other flags apply on top).
+    #[arg(long)]
+    fast: bool,
+    /// Divide every delay, rate window and refill period by this factor.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Time a new deployment stays Pending, in milliseconds (default 30000).
+    #[arg(long)]
+    provisioning_delay_ms: Option<u64>,
+    /// Image pull time of every image in milliseconds (default: by image, see
+    /// --pull-cached-ms, --pull-linux-ms, --pull-windows-ms).
+    #[arg(long)]
+    pull_delay_ms: Option<u64>,
+    /// Pull time of cached images, `MIN-MAX` or `N` milliseconds (default 2000-5000).
+    #[arg(long, value_parser = parse_range)]
+    pull_cached_ms: Option<DelayRange>,
+    /// Pull time of other Linux images, `MIN-MAX` or `N` ms (default 15000-30000).
+    #[arg(long, value_parser = parse_range)]
+    pull_linux_ms: Option<DelayRange>,
+    /// Pull time of other Windows images, `MIN-MAX` or `N` ms (default 120000-240000).
+    #[arg(long, value_parser = parse_range)]
+    pull_windows_ms: Option<DelayRange>,
+    /// Container start time on every OS in milliseconds (default 1000 Linux, 15000 Windows).
+    #[arg(long)]
+    start_delay_ms: Option<u64>,
+    /// Linux container start time in milliseconds (default 1000).
+    #[arg(long)]
+    start_linux_ms: Option<u64>,
+    /// Windows container start time in milliseconds (default 15000).
+    #[arg(long)]
+    start_windows_ms: Option<u64>,
+    /// Restart back-off in milliseconds (default 500).
+    #[arg(long)]
+    restart_backoff_ms: Option<u64>,
+    /// Time a deleted group stays Deleting, in milliseconds (default 10000).
+    #[arg(long)]
+    delete_delay_ms: Option<u64>,
+    /// Turn ARM throttling off.
+    #[arg(long)]
+    no_arm_throttling: bool,
+    /// ARM read bucket size (default 250).
+    #[arg(long)]
+    arm_read_bucket: Option<u32>,
+    /// ARM read refill per second (default 25).
+    #[arg(long)]
+    arm_read_refill: Option<u32>,
+    /// ARM write bucket size (default 200).
+    #[arg(long)]
+    arm_write_bucket: Option<u32>,
+    /// ARM write refill per second (default 10).
+    #[arg(long)]
+    arm_write_refill: Option<u32>,
+    /// ARM delete bucket size (default 200).
+    #[arg(long)]
+    arm_delete_bucket: Option<u32>,
+    /// ARM delete refill per second (default 10).
+    #[arg(long)]
+    arm_delete_refill: Option<u32>,
+    /// Turn the create/delete rate quotas off.
+    #[arg(long)]
+    no_rate_quotas: bool,
+    /// Container group creates per 5 minutes (default 100).
+    #[arg(long = "creates-per-5-minutes")]
+    creates_per_5_minutes: Option<u32>,
+    /// Container group creates per hour (default 300).
+    #[arg(long)]
+    creates_per_hour: Option<u32>,
+    /// Container group deletes per 5 minutes (default 100).
+    #[arg(long = "deletes-per-5-minutes")]
+    deletes_per_5_minutes: Option<u32>,
+    /// Container group deletes per hour (default 300).
+    #[arg(long)]
+    deletes_per_hour: Option<u32>,
     /// Regional container group quota.
     #[arg(long, default_value_t = 100)]
     quota_groups: u32,
@@ -75,6 +139,97 @@ struct Args {
     spot_regions: Vec<String>,
 }
 
+/// `MIN-MAX` or `N` milliseconds.
+fn parse_range(s: &str) -> Result<DelayRange, String> {
+    let ms = |v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|e| format!("{v:?}: {e}"))
+    };
+    match s.split_once('-') {
+        Some((a, b)) => Ok(DelayRange::new(ms(a)?, ms(b)?)),
+        None => Ok(DelayRange::fixed(ms(s)?)),
+    }
+}
+
+/// Applies the timing, throttling and rate-quota flags.
+fn rates(mut b: EmulatorBuilder, args: &Args) -> EmulatorBuilder {
+    let ms = Duration::from_millis;
+    if args.fast {
+        b = b.fast();
+    }
+    b = b.time_scale(args.time_scale);
+    let mut t = b.config().timings;
+    if let Some(v) = args.provisioning_delay_ms {
+        t.provisioning = ms(v);
+    }
+    if let Some(v) = args.pull_delay_ms {
+        let d = DelayRange::fixed(ms(v));
+        (t.pull_cached, t.pull_linux, t.pull_windows) = (d, d, d);
+    }
+    t.pull_cached = args.pull_cached_ms.unwrap_or(t.pull_cached);
+    t.pull_linux = args.pull_linux_ms.unwrap_or(t.pull_linux);
+    t.pull_windows = args.pull_windows_ms.unwrap_or(t.pull_windows);
+    if let Some(v) = args.start_delay_ms {
+        (t.start_linux, t.start_windows) = (ms(v), ms(v));
+    }
+    t.start_linux = args.start_linux_ms.map_or(t.start_linux, ms);
+    t.start_windows = args.start_windows_ms.map_or(t.start_windows, ms);
+    t.restart_backoff = args.restart_backoff_ms.map_or(t.restart_backoff, ms);
+    t.delete = args.delete_delay_ms.map_or(t.delete, ms);
+    b = b.timings(t);
+
+    let mut arm = b.config().arm_throttling;
+    if args.no_arm_throttling {
+        arm.enabled = false;
+    }
+    for (bucket, size, refill) in [
+        (&mut arm.reads, args.arm_read_bucket, args.arm_read_refill),
+        (
+            &mut arm.writes,
+            args.arm_write_bucket,
+            args.arm_write_refill,
+        ),
+        (
+            &mut arm.deletes,
+            args.arm_delete_bucket,
+            args.arm_delete_refill,
+        ),
+    ] {
+        bucket.capacity = size.unwrap_or(bucket.capacity);
+        bucket.refill_per_sec = refill.unwrap_or(bucket.refill_per_sec);
+    }
+    b = b.arm_throttling(arm);
+
+    let mut quotas = b.config().rate_quotas.clone();
+    if args.no_rate_quotas {
+        quotas.enabled = false;
+    }
+    // The defaults are one 5-minute and one hour window each.
+    let set = |limits: &mut Vec<WindowLimit>, per_5: Option<u32>, per_hour: Option<u32>| {
+        for l in limits.iter_mut() {
+            let value = match l.window.as_secs() {
+                300 => per_5,
+                3600 => per_hour,
+                _ => None,
+            };
+            l.limit = value.unwrap_or(l.limit);
+        }
+    };
+    set(
+        &mut quotas.creates,
+        args.creates_per_5_minutes,
+        args.creates_per_hour,
+    );
+    set(
+        &mut quotas.deletes,
+        args.deletes_per_5_minutes,
+        args.deletes_per_hour,
+    );
+    b.rate_quotas(quotas)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -89,11 +244,7 @@ async fn main() -> anyhow::Result<()> {
         cpu: args.max_cpu,
         memory_gb: args.max_memory_gb,
     };
-    let mut b = Emulator::builder()
-        .pull_delay(Duration::from_millis(args.pull_delay_ms))
-        .start_delay(Duration::from_millis(args.start_delay_ms))
-        .restart_backoff(Duration::from_millis(args.restart_backoff_ms))
-        .delete_delay(Duration::from_millis(args.delete_delay_ms))
+    let mut b = rates(Emulator::builder(), &args)
         .quota(Quota {
             container_groups: args.quota_groups,
             cores: args.quota_cores,

@@ -29,16 +29,44 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// A client for tests on a paused tokio clock: no timeout and no idle-pool
+/// timer, so the clock only advances to the emulator's own timers (a timeout
+/// would fire while a request waits on the loopback socket, since a paused
+/// clock auto-advances whenever the runtime is idle).
+pub fn paused_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .pool_idle_timeout(None)
+        .build()
+        .expect("client")
+}
+
+/// An emulator in fast mode (no delays, no throttling), for ordinary tests.
 pub async fn start() -> Env {
+    start_with(Emulator::builder().fast()).await
+}
+
+/// An emulator at its defaults: realistic delays, throttling and quotas.
+/// Tests that wait for a group to run use a paused clock
+/// ([`start_paused_with`]).
+pub async fn start_realistic() -> Env {
     start_with(Emulator::builder()).await
 }
 
 pub async fn start_with(builder: EmulatorBuilder) -> Env {
+    start_with_client(builder, client()).await
+}
+
+/// For `#[tokio::test(start_paused = true)]` tests.
+pub async fn start_paused_with(builder: EmulatorBuilder) -> Env {
+    start_with_client(builder, paused_client()).await
+}
+
+async fn start_with_client(builder: EmulatorBuilder, http: reqwest::Client) -> Env {
     let emu = builder
         .start("127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("start");
-    let http = client();
     let base = emu.base_url().to_owned();
     let token = get_token(&http, &base).await;
     Env {
@@ -135,17 +163,41 @@ impl Env {
 
     /// Polls GET until `pred` holds (10 s max).
     pub async fn wait_group(&self, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        for _ in 0..500 {
+        self.wait_group_within(name, Duration::from_secs(10), pred)
+            .await
+    }
+
+    /// Polls GET until `pred` holds, for at most `budget` of tokio time
+    /// (500 polls), e.g. minutes of a paused clock.
+    pub async fn wait_group_within(
+        &self,
+        name: &str,
+        budget: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + budget;
+        while tokio::time::Instant::now() < deadline {
             let v = self.group(name).await;
             if pred(&v) {
                 return v;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(budget / 500).await;
         }
         panic!(
             "group {name} never reached the expected state: {}",
             self.group(name).await
         );
+    }
+
+    /// Like [`Env::create_running`], waiting up to `budget` of tokio time.
+    pub async fn create_running_within(&self, name: &str, body: &Value, budget: Duration) -> Value {
+        let r = self.put(name, body).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+        self.wait_group_within(name, budget, |v| {
+            v["properties"]["instanceView"]["state"] != "Pending"
+                && v["properties"]["provisioningState"] == "Succeeded"
+        })
+        .await
     }
 
     /// Creates a group and waits until it is Running (or terminal).
