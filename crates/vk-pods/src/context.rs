@@ -29,6 +29,10 @@ pub(crate) struct Failure {
     pub(crate) last: Option<ProviderError>,
     /// The back-off status (e.g. `ImagePullBackOff`) was written already.
     pub(crate) backing_off: bool,
+    /// The failure was the instance's own (see [`crate::PodReport::retry`]):
+    /// a successful creation does not reset the count, only a running
+    /// instance does, so the back-off keeps growing across re-creations.
+    pub(crate) instance_failed: bool,
 }
 
 /// A locally created instance is trusted for this long even if a list does not show it yet.
@@ -302,6 +306,13 @@ impl Ctx {
     /// instance's coarse state with it).
     pub(crate) fn observe(&self, uid: &str, state: Option<InstanceState>) {
         let Some(state) = state else { return };
+        if state == InstanceState::Running {
+            // Running again after instance failures: the back-off starts over.
+            let mut f = lock(&self.failures);
+            if f.get(uid).is_some_and(|f| f.instance_failed) {
+                f.remove(uid);
+            }
+        }
         lock(&self.observed).insert(uid.to_owned(), (state, Instant::now()));
         if let Some((inst, _)) = lock(&self.instances).get_mut(uid) {
             inst.state = state;
@@ -363,6 +374,7 @@ impl Ctx {
             at: Instant::now(),
             last: None,
             backing_off: false,
+            instance_failed: false,
         });
         entry.count = entry.count.saturating_add(1);
         // The backend's own hint wins over the exponential back-off.
@@ -373,7 +385,40 @@ impl Ctx {
         entry.at = Instant::now();
         entry.last = error.cloned();
         entry.backing_off = false;
+        entry.instance_failed = false;
         (entry.count, wait)
+    }
+
+    /// Records that `uid`'s instance failed by itself with `error` (see
+    /// [`crate::PodReport::retry`]) and is being removed: the instance is
+    /// forgotten (its failure count kept) and the next creation waits out the
+    /// back-off. `None` when this failure was recorded already (its back-off
+    /// is still running): the caller only retries the removal.
+    pub(crate) fn instance_failed(
+        &self,
+        uid: &str,
+        error: &ProviderError,
+        backoff: impl Fn(u32) -> Duration,
+    ) -> Option<(u32, Duration)> {
+        let recorded = lock(&self.failures)
+            .get(uid)
+            .is_some_and(|f| f.instance_failed && f.not_before > Instant::now());
+        if recorded {
+            return None;
+        }
+        let (n, wait) = self.failed_once(uid, Some(error), backoff);
+        if let Some(f) = lock(&self.failures).get_mut(uid) {
+            f.instance_failed = true;
+        }
+        Some((n, wait))
+    }
+
+    /// Forgets `uid`'s instance (removed after it failed) but not its
+    /// failures or the events already published.
+    pub(crate) fn instance_removed(&self, uid: &str) {
+        lock(&self.instances).remove(uid);
+        lock(&self.first_looks).remove(uid);
+        lock(&self.observed).remove(uid);
     }
 
     /// How long a pod that failed recently must still wait before the next
@@ -397,8 +442,14 @@ impl Ctx {
         }
     }
 
+    /// A creation succeeded: the failure count starts again, unless the
+    /// last failure was the instance's own (then only a running instance
+    /// resets it, see [`Self::observe`]).
     pub(crate) fn succeeded(&self, uid: &str) {
-        lock(&self.failures).remove(uid);
+        let mut f = lock(&self.failures);
+        if f.get(uid).is_none_or(|f| !f.instance_failed) {
+            f.remove(uid);
+        }
     }
 
     /// Writes `report`'s status when it differs from the pod's, and publishes

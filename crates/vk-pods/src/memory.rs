@@ -27,6 +27,8 @@ struct Running {
     restart_policy: String,
     /// name, image, exit code once terminated.
     containers: Vec<(String, String, Option<i32>)>,
+    /// The instance failed by itself with this error (never ran).
+    failed: Option<ProviderError>,
 }
 
 /// Runs "pods" in memory. A container whose command and args contain
@@ -37,6 +39,7 @@ pub struct InMemoryProvider {
     pods: Mutex<HashMap<String, Running>>,
     next_ip: AtomicU64,
     fail_creates: Mutex<Vec<ProviderError>>,
+    fail_instances: Mutex<Vec<ProviderError>>,
     adjustments: Mutex<Vec<Adjustment>>,
     stopped: Mutex<Vec<String>>,
     /// Status reads that do not find a new instance yet (eventual consistency).
@@ -65,6 +68,14 @@ impl InMemoryProvider {
     pub fn fail_next_creates(&self, errors: Vec<ProviderError>) {
         let mut f = lock(&self.fail_creates);
         f.extend(errors);
+    }
+
+    /// The next `errors.len()` instances created fail by themselves once
+    /// created (as a backend whose image pull or provisioning fails after
+    /// accepting the creation): listed as [`InstanceState::Failed`], read as
+    /// a Pending pod with [`PodReport::retry`] set to the error.
+    pub fn fail_next_instances(&self, errors: Vec<ProviderError>) {
+        lock(&self.fail_instances).extend(errors);
     }
 
     /// The next `reads` status reads find no instance, as ARM can answer 404
@@ -109,6 +120,44 @@ impl InMemoryProvider {
 
     fn held(&self) -> bool {
         self.provisioning.load(Ordering::Relaxed)
+    }
+
+    fn failed_report(r: &Running, e: &ProviderError) -> PodReport {
+        let waiting_reason = if e.kind == crate::ErrorKind::ImagePull {
+            "ErrImagePull"
+        } else {
+            "ContainerCreating"
+        };
+        let statuses = r
+            .containers
+            .iter()
+            .map(|(name, image, _)| ContainerStatus {
+                name: name.clone(),
+                image: image.clone(),
+                image_id: String::new(),
+                started: Some(false),
+                state: Some(ContainerState {
+                    waiting: Some(k8s_openapi::api::core::v1::ContainerStateWaiting {
+                        reason: Some(waiting_reason.into()),
+                        message: Some(e.message.clone()),
+                    }),
+                    ..ContainerState::default()
+                }),
+                ..ContainerStatus::default()
+            })
+            .collect();
+        PodReport {
+            status: PodStatus {
+                phase: Some("Pending".into()),
+                reason: (e.kind != crate::ErrorKind::ImagePull).then(|| e.reason.clone()),
+                message: (e.kind != crate::ErrorKind::ImagePull).then(|| e.message.clone()),
+                container_statuses: Some(statuses),
+                ..PodStatus::default()
+            },
+            events: Vec::new(),
+            state: Some(InstanceState::Failed),
+            retry: Some(e.clone()),
+        }
     }
 
     fn still_starting(mut report: PodReport) -> PodReport {
@@ -156,6 +205,9 @@ impl InMemoryProvider {
     }
 
     fn report(r: &Running) -> PodReport {
+        if let Some(e) = &r.failed {
+            return Self::failed_report(r, e);
+        }
         let started = Some(Time(r.started));
         let statuses: Vec<ContainerStatus> = r
             .containers
@@ -232,6 +284,7 @@ impl InMemoryProvider {
                 })
                 .collect(),
             state: Some(InstanceState::Running),
+            retry: None,
         }
     }
 }
@@ -266,6 +319,10 @@ impl Provider for InMemoryProvider {
                     .collect();
                 containers.push((c.name.clone(), image, exit_code(&argv)));
             }
+            let failed = {
+                let mut f = lock(&self.fail_instances);
+                (!f.is_empty()).then(|| f.remove(0))
+            };
             let mut pods = lock(&self.pods);
             let n = self.next_ip.fetch_add(1, Ordering::Relaxed);
             let r = pods.entry(key.uid.clone()).or_insert_with(|| Running {
@@ -279,6 +336,7 @@ impl Provider for InMemoryProvider {
                     .clone()
                     .unwrap_or_else(|| "Always".into()),
                 containers,
+                failed,
             });
             let mut report = Some(Self::report(r));
             if self.pending_on_create.load(Ordering::Relaxed) || self.held() {
@@ -336,7 +394,9 @@ impl Provider for InMemoryProvider {
                 .values()
                 .map(|r| Instance {
                     key: r.key.clone(),
-                    state: if self.held() {
+                    state: if r.failed.is_some() {
+                        InstanceState::Failed
+                    } else if self.held() {
                         InstanceState::Creating
                     } else {
                         InstanceState::Running

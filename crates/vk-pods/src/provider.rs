@@ -239,6 +239,14 @@ pub struct PodReport {
     pub events: Vec<ProviderEvent>,
     /// The instance's coarse state.
     pub state: Option<InstanceState>,
+    /// The instance failed and will not recover by itself (an image that
+    /// could not be pulled after the backend's own retries, a provisioning
+    /// failure). The pod is not failed for it: like a kubelet whose pull or
+    /// sandbox creation failed, the reconciler keeps the pod Pending with
+    /// [`status`](Self::status)' waiting reasons, removes the instance and
+    /// creates a new one after a back-off ([`ErrorKind::ImagePull`]: the image
+    /// back-off; others: the error back-off).
+    pub retry: Option<ProviderError>,
 }
 
 /// A backend that runs pods. Implementations must be idempotent: the

@@ -323,7 +323,7 @@ async fn first_look(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Action>
         }
         Ok(Some(report)) => {
             ctx.observe(&key.uid, report.state);
-            if let Err(e) = ctx.publish(pod, &report).await {
+            if let Err(e) = publish_report(pod, key, ctx, &report).await {
                 tracing::warn!(error = %e, "status not written; the status sync retries");
             }
             Ok(None)
@@ -393,7 +393,7 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
                 }
                 Some(report) => {
                     ctx.observe(&key.uid, report.state);
-                    ctx.publish(pod, &report).await?;
+                    publish_report(pod, key, ctx, &report).await?;
                     Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change))
                 }
                 None => Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change)),
@@ -401,6 +401,56 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
         }
         Err(e) => refused(pod, key, ctx, e).await,
     }
+}
+
+/// Publishes a status read of `pod`'s instance. An instance that failed by
+/// itself ([`PodReport::retry`](crate::PodReport::retry)) is removed and
+/// created again after a back-off, the pod Pending meanwhile with the
+/// report's waiting reasons (a kubelet retries failed pulls and sandboxes the
+/// same way); its removal, while the back-off runs, publishes nothing more.
+pub(crate) async fn publish_report(
+    pod: &Pod,
+    key: &PodKey,
+    ctx: &Ctx,
+    report: &crate::PodReport,
+) -> Result<(), Error> {
+    let removing = ctx
+        .failure(&key.uid)
+        .is_some_and(|f| f.instance_failed && ctx.backoff_left(&key.uid).is_some());
+    if removing && report.state == Some(InstanceState::Deleting) {
+        return Ok(());
+    }
+    let Some(e) = &report.retry else {
+        return ctx.publish(pod, report).await;
+    };
+    ctx.publish(pod, report).await?;
+    let recorded = if e.kind == ErrorKind::ImagePull {
+        ctx.instance_failed(&key.uid, e, |n| image_backoff(&ctx.config, n))
+    } else {
+        ctx.instance_failed(&key.uid, e, backoff)
+    };
+    if let Some((n, wait)) = recorded {
+        tracing::warn!(reason = %e.reason, message = %e.message, attempt = n, retry_in = ?wait, "instance failed; it is removed and created again after a back-off");
+        if e.kind == ErrorKind::ImagePull {
+            // The backend's own events told of the pull; the status may say
+            // ImagePullBackOff already (then vk adds no BackOff of its own).
+            if crate::status::waiting_reason(&report.status) == Some("ImagePullBackOff") {
+                ctx.backing_off(&key.uid);
+            }
+        } else {
+            let message = format!(
+                "{}; the instance is created again in {}s",
+                e.message,
+                wait.as_secs().max(1)
+            );
+            ctx.warn(pod, &e.reason, &message).await;
+        }
+    }
+    if provider_delete(ctx, key, "delete (instance failed)").await? {
+        ctx.instance_removed(&key.uid);
+        ctx.wake.notify_one();
+    }
+    Ok(())
 }
 
 /// The pod's creation time in seconds (the order in which a burst is served).

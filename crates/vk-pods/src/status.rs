@@ -25,6 +25,18 @@ pub fn failed(reason: &str, message: &str) -> PodStatus {
     }
 }
 
+/// The first container waiting reason in `status` that says more than
+/// "being created" (init containers first).
+pub fn waiting_reason(status: &PodStatus) -> Option<&str> {
+    status
+        .init_container_statuses
+        .iter()
+        .chain(status.container_statuses.iter())
+        .flatten()
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
+        .find(|r| *r != "ContainerCreating" && *r != "PodInitializing")
+}
+
 /// A Pending status explaining why the pod does not run yet (quota,
 /// throttling, an outage): the pod's reason and message say why, its
 /// containers wait with `ContainerCreating`.

@@ -161,7 +161,7 @@ pub(crate) async fn refresh(ctx: &Ctx, pod: &Pod) -> bool {
     match ctx.provider.pod_status(pod).await {
         Ok(Some(report)) => {
             ctx.observe(&key.uid, report.state);
-            if let Err(e) = ctx.publish(pod, &report).await {
+            if let Err(e) = crate::reconciler::publish_report(pod, &key, ctx, &report).await {
                 tracing::warn!(pod = %key, error = %e, "status not written; retrying next sync");
             }
             true

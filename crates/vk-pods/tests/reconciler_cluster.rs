@@ -450,6 +450,90 @@ async fn an_image_pull_failure_backs_off_like_a_kubelet() {
 }
 
 #[tokio::test]
+async fn an_instance_that_fails_on_its_image_is_created_again_after_the_image_back_off() {
+    let h = Harness::start_with(
+        "pods-pull-late",
+        serde_json::json!([]),
+        Arc::default(),
+        |cfg| {
+            cfg.sync_interval = Duration::from_millis(200);
+            cfg.steady_sync_interval = Duration::from_secs(1);
+            cfg.orphan_grace = Duration::ZERO;
+            cfg.image_pull_backoff = Duration::from_secs(2);
+        },
+    )
+    .await;
+    // The backend accepts the creation, retries the pull itself and gives up
+    // (an ACI group Failed after Pulling ×3, Failed, BackOff), twice.
+    let gave_up = ProviderError::new(
+        ErrorKind::ImagePull,
+        "ErrImagePull",
+        "Failed to pull image \"busybox\": not found",
+    )
+    .with_image("busybox")
+    .with_container("main");
+    h.provider
+        .fail_next_instances(vec![gave_up.clone(), gave_up]);
+    h.create("late", serde_json::json!({"restartPolicy": "Never"}))
+        .await;
+    let p = until_waiting(&h, "late", "ImagePullBackOff").await;
+    assert_eq!(p.status.unwrap().phase.as_deref(), Some("Pending"));
+    // A terminal pod never runs again: reaching Running proves it was never Failed.
+    h.phase("late", "Running").await;
+    let (creates, deletes, _, _) = h.provider.calls();
+    assert_eq!(creates, 3, "one creation per failed instance, and the last");
+    assert!(
+        deletes >= 2,
+        "each failed instance is removed ({deletes} deletes)"
+    );
+    assert_eq!(h.provider.len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_provisioning_failure_keeps_the_pod_pending_and_is_retried() {
+    let h = Harness::start_with(
+        "pods-prov-fail",
+        serde_json::json!([]),
+        Arc::default(),
+        |cfg| {
+            cfg.sync_interval = Duration::from_millis(200);
+            cfg.steady_sync_interval = Duration::from_secs(1);
+            cfg.orphan_grace = Duration::ZERO;
+        },
+    )
+    .await;
+    h.provider
+        .fail_next_instances(vec![ProviderError::transient(
+            "ProviderFailed",
+            "ServiceUnavailable: not enough capacity in the region",
+        )]);
+    h.create("capacity", serde_json::json!({"restartPolicy": "Never"}))
+        .await;
+    let pods = h.pods();
+    let p = wait::until("pod capacity Pending with ProviderFailed", 30, || async {
+        pods.get_opt("capacity").await.ok().flatten().filter(|p| {
+            p.status
+                .as_ref()
+                .is_some_and(|s| s.reason.as_deref() == Some("ProviderFailed"))
+        })
+    })
+    .await;
+    let s = p.status.unwrap();
+    assert_eq!(s.phase.as_deref(), Some("Pending"));
+    assert!(s.message.unwrap().contains("not enough capacity"));
+    h.phase("capacity", "Running").await;
+    assert_eq!(h.provider.calls().0, 2);
+    let reasons = event_reasons(&h, "capacity").await;
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "ProviderFailed").count(),
+        1,
+        "one Warning per failure: {reasons:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn what_the_provider_changed_is_shown_once_on_the_pod() {
     let h = Harness::start("pods-adjust", serde_json::json!([])).await;
     h.provider.adjust_creates(vec![

@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use vk_aci::models::{ContainerGroup, ContainerInstanceView, Event, GroupState, ProvisioningState};
-use vk_pods::{Instance, InstanceState, PodReport};
+use vk_pods::{ErrorKind, Instance, InstanceState, PodReport, ProviderError};
 
 use crate::tags::parse_tags;
 use container::container_status;
@@ -241,10 +241,57 @@ pub fn group_to_report(group: &ContainerGroup, pod: &Pod, node_ip: Option<&str>)
         start_time: start_time.map(Time),
         ..PodStatus::default()
     };
+    let retry = (provisioning_failed(group) && status.phase.as_deref() == Some("Pending"))
+        .then(|| retry_error(&status, containers, status.message.as_deref()));
     PodReport {
         status,
         events: events::events(group),
         state: Some(instance_state(provisioning)),
+        retry,
+    }
+}
+
+fn provisioning_failed(group: &ContainerGroup) -> bool {
+    matches!(
+        group.provisioning_state(),
+        Some(ProvisioningState::Failed | ProvisioningState::Canceled)
+    )
+}
+
+/// Why a failed group that never ran is created anew: its image could not be
+/// pulled (ACI retried and gave up: the container waits with `ErrImagePull`
+/// or `ImagePullBackOff`), or it failed to provision (capacity, a platform
+/// error: retried with the error back-off).
+fn retry_error(
+    status: &PodStatus,
+    containers: &[K8sContainer],
+    message: Option<&str>,
+) -> ProviderError {
+    let message = message.unwrap_or("the container group failed to provision");
+    let pull = status.container_statuses.iter().flatten().find_map(|c| {
+        let w = c.state.as_ref()?.waiting.as_ref()?;
+        matches!(
+            w.reason.as_deref(),
+            Some("ErrImagePull" | "ImagePullBackOff")
+        )
+        .then(|| (c.name.clone(), w.message.clone()))
+    });
+    match pull {
+        Some((container, pull_message)) => {
+            let image = containers
+                .iter()
+                .find(|c| c.name == container)
+                .and_then(|c| c.image.clone())
+                .unwrap_or_default();
+            ProviderError::new(
+                ErrorKind::ImagePull,
+                "ErrImagePull",
+                pull_message.unwrap_or_else(|| message.to_owned()),
+            )
+            .with_container(container)
+            .with_image(image)
+        }
+        None => ProviderError::new(ErrorKind::Transient, PROVIDER_FAILED, message),
     }
 }
 
@@ -257,12 +304,16 @@ fn phase(
     any_app_started: bool,
     init_failed: bool,
 ) -> (&'static str, Option<String>, Option<String>) {
-    if matches!(
-        group.provisioning_state(),
-        Some(ProvisioningState::Failed | ProvisioningState::Canceled)
-    ) {
+    if provisioning_failed(group) {
+        // A group whose containers ran is not run again (a Job must not run
+        // twice); one that never started is created anew (see `retry`).
+        let phase = if any_app_started && restart_policy != "Always" {
+            "Failed"
+        } else {
+            "Pending"
+        };
         return (
-            "Failed",
+            phase,
             Some(PROVIDER_FAILED.to_owned()),
             Some(failure_message(group)),
         );

@@ -98,8 +98,15 @@ fn spec_example_failed() {
     let r = group_to_report(&g, &nginx_pod(), None);
     assert_eq!(r.state, Some(InstanceState::Failed));
     let s = &r.status;
-    assert_eq!(s.phase.as_deref(), Some("Failed"));
+    // It never ran: the pod waits (Pending) for a new group, not Failed.
+    assert_eq!(s.phase.as_deref(), Some("Pending"));
     assert_eq!(s.reason.as_deref(), Some("ProviderFailed"));
+    let retry = r
+        .retry
+        .as_ref()
+        .expect("a failed group that never ran is retried");
+    assert_eq!(retry.kind, vk_pods::ErrorKind::Transient);
+    assert_eq!(retry.reason, "ProviderFailed");
     let message = s.message.as_deref().unwrap();
     assert!(
         message.contains("FailedMount") && message.contains("mount error"),
@@ -311,6 +318,68 @@ fn pod_with_policy(policy: &str) -> Pod {
     pod(json!({"restartPolicy": policy,
         "initContainers": [{"name": "init", "image": "busybox"}],
         "containers": [{"name": "app", "image": "app"}]}))
+}
+
+#[test]
+fn a_group_failed_on_its_image_is_retried_as_an_image_pull() {
+    let g = group(
+        json!({"provisioningState": "Failed", "containers": [container("demo1", json!({
+        "currentState": {"state": "Waiting", "detailStatus": ""},
+        "events": [
+            {"count": 3, "firstTimestamp": "2024-01-01T00:00:01Z", "lastTimestamp": "2024-01-01T00:00:20Z",
+             "name": "Pulling", "message": "pulling image \"nginx:nope\"", "type": "Normal"},
+            {"count": 3, "firstTimestamp": "2024-01-01T00:00:02Z", "lastTimestamp": "2024-01-01T00:00:21Z",
+             "name": "Failed", "message": "Failed to pull image \"nginx:nope\": not found", "type": "Warning"},
+            {"count": 2, "firstTimestamp": "2024-01-01T00:00:03Z", "lastTimestamp": "2024-01-01T00:00:30Z",
+             "name": "BackOff", "message": "Back-off pulling image \"nginx:nope\"", "type": "Normal"}
+        ]}))]}),
+    );
+    let r = group_to_report(&g, &nginx_pod(), None);
+    assert_eq!(r.state, Some(InstanceState::Failed));
+    assert_eq!(r.status.phase.as_deref(), Some("Pending"));
+    let w = cs(&r.status, 0)
+        .state
+        .as_ref()
+        .unwrap()
+        .waiting
+        .clone()
+        .unwrap();
+    assert_eq!(w.reason.as_deref(), Some("ImagePullBackOff"));
+    let retry = r.retry.expect("retried");
+    assert_eq!(retry.kind, vk_pods::ErrorKind::ImagePull);
+    assert_eq!(retry.container.as_deref(), Some("demo1"));
+    assert_eq!(retry.image.as_deref(), Some("nginx"));
+    assert!(
+        retry.message.contains("Back-off pulling"),
+        "{}",
+        retry.message
+    );
+}
+
+#[test]
+fn a_failed_group_whose_job_ran_is_not_run_again() {
+    let g = group(json!({"provisioningState": "Failed", "containers": [
+        container("app", terminated(1))]}));
+    let r = group_to_report(
+        &g,
+        &pod(json!({"restartPolicy": "Never",
+        "containers": [{"name": "app", "image": "app"}]})),
+        None,
+    );
+    assert_eq!(r.status.phase.as_deref(), Some("Failed"));
+    assert_eq!(r.status.reason.as_deref(), Some("ProviderFailed"));
+    assert!(r.retry.is_none());
+
+    // A long-running pod gets a new group instead.
+    let g = group(json!({"provisioningState": "Failed", "containers": [
+        container("app", terminated(1))]}));
+    let r = group_to_report(
+        &g,
+        &pod(json!({"containers": [{"name": "app", "image": "app"}]})),
+        None,
+    );
+    assert_eq!(r.status.phase.as_deref(), Some("Pending"));
+    assert!(r.retry.is_some());
 }
 
 #[test]
