@@ -319,6 +319,14 @@ impl Ctx {
         }
     }
 
+    /// True when the last full read of `uid` saw another state than the
+    /// listing shows now (e.g. a repair ended): its status is stale.
+    pub(crate) fn state_changed(&self, uid: &str, listed: InstanceState) -> bool {
+        lock(&self.observed)
+            .get(uid)
+            .is_some_and(|(state, _)| *state != listed)
+    }
+
     /// True when a full read already reported `listed` recently enough that
     /// reading again now would only repeat it: provisioning instances are
     /// re-read every [`ReconcilerConfig::provisioning_refresh_interval`],

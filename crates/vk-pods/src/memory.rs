@@ -188,6 +188,16 @@ impl InMemoryProvider {
         (l(0), l(1), l(2), l(3))
     }
 
+    /// Gives the instance of `uid` a new IP address, as a backend that moved
+    /// or restarted it would; returns the new address.
+    pub fn move_instance(&self, uid: &str) -> Option<String> {
+        let n = self.next_ip.fetch_add(1, Ordering::Relaxed);
+        let mut pods = lock(&self.pods);
+        let r = pods.get_mut(uid)?;
+        r.ip = format!("10.201.{}.{}", (n / 250) % 250, n % 250 + 1);
+        Some(r.ip.clone())
+    }
+
     /// Makes container `container` of the pod with `uid` exit with `code`.
     pub fn terminate(&self, uid: &str, container: &str, code: i32) -> bool {
         let mut pods = lock(&self.pods);
@@ -403,6 +413,7 @@ impl Provider for InMemoryProvider {
                     },
                     spec_hash: Some(r.hash.clone()),
                     resources_hash: Some(r.resources.clone()),
+                    ip: Some(r.ip.clone()),
                 })
                 .collect())
         })

@@ -145,6 +145,9 @@ pub struct Instance {
     /// The [`resources_hash`](crate::resources_hash) of the pod it was created
     /// from, if recorded: a pod resized in place no longer matches it.
     pub resources_hash: Option<String>,
+    /// Its IP address, when the listing shows one: a pod whose status shows
+    /// another (the backend moved or restarted the instance) is read again.
+    pub ip: Option<String>,
 }
 
 /// An event the provider observed for a pod (e.g. `Pulling`, `Started`).

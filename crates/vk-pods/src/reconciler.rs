@@ -380,6 +380,7 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
                 state,
                 spec_hash: Some(spec_hash(pod)),
                 resources_hash: Some(resources_hash(pod)),
+                ip: None,
             });
             ctx.succeeded(&key.uid);
             match report {

@@ -28,6 +28,16 @@ fn transitioning(pod: &Pod, state: InstanceState) -> bool {
             .is_none_or(Vec::is_empty)
 }
 
+/// The listing shows the instance at another IP than the pod's status (the
+/// backend restarted or moved it).
+fn moved(pod: &Pod, inst: &crate::Instance) -> bool {
+    let Some(ip) = inst.ip.as_deref() else {
+        return false;
+    };
+    let shown = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref());
+    shown.is_some_and(|shown| shown != ip)
+}
+
 /// Pods that will end by themselves (Jobs): refreshed first among the steady ones.
 fn runs_to_completion(pod: &Pod) -> bool {
     pod.spec
@@ -120,7 +130,11 @@ async fn sync_once(
             }
             // Just created: the reconciler reads it shortly.
             Some(_) if ctx.first_look_due(&key.uid).is_some() => busy = true,
-            Some(inst) if transitioning(&pod, inst.state) => {
+            Some(inst)
+                if transitioning(&pod, inst.state)
+                    || moved(&pod, &inst)
+                    || ctx.state_changed(&key.uid, inst.state) =>
+            {
                 busy = true;
                 // The listing says nothing new about it: do not read it again yet.
                 if !ctx.recently_observed(&key.uid, inst.state) {

@@ -534,6 +534,33 @@ async fn a_provisioning_failure_keeps_the_pod_pending_and_is_retried() {
 }
 
 #[tokio::test]
+async fn a_new_ip_in_the_listing_reaches_the_pod_without_the_steady_refresh_budget() {
+    let h = Harness::start_with("pods-moved", serde_json::json!([]), Arc::default(), |cfg| {
+        cfg.sync_interval = Duration::from_millis(200);
+        cfg.steady_sync_interval = Duration::from_millis(500);
+        cfg.orphan_grace = Duration::ZERO;
+        // No steady pod is ever re-read for its own sake: only the listing
+        // can tell that this one moved.
+        cfg.refresh_budget = 0;
+    })
+    .await;
+    h.create("moved", serde_json::json!({})).await;
+    let p = h.phase("moved", "Running").await;
+    let uid = p.metadata.uid.clone().unwrap();
+    let old_ip = p.status.unwrap().pod_ip.unwrap();
+    let new_ip = h.provider.move_instance(&uid).unwrap();
+    assert_ne!(old_ip, new_ip);
+    let pods = h.pods();
+    wait::until("the pod shows its new IP", 30, || async {
+        pods.get_opt("moved").await.ok().flatten().filter(|p| {
+            p.status.as_ref().and_then(|s| s.pod_ip.as_deref()) == Some(new_ip.as_str())
+        })
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn what_the_provider_changed_is_shown_once_on_the_pod() {
     let h = Harness::start("pods-adjust", serde_json::json!([])).await;
     h.provider.adjust_creates(vec![

@@ -46,6 +46,12 @@ pub fn group_to_instance(group: &ContainerGroup) -> Option<Instance> {
         state: instance_state(group.provisioning_state()),
         spec_hash: owner.spec_hash,
         resources_hash: owner.resources_hash,
+        ip: group
+            .properties
+            .ip_address
+            .as_ref()
+            .and_then(|ip| ip.ip.clone())
+            .filter(|ip| !ip.is_empty()),
     })
 }
 
@@ -168,6 +174,21 @@ pub fn group_to_report(group: &ContainerGroup, pod: &Pod, node_ip: Option<&str>)
         init_failed,
     );
     let terminal = matches!(phase, "Succeeded" | "Failed");
+    // While ACI repairs or moves the group, its containers serve nothing:
+    // not ready, so Services stop sending traffic to the old IP.
+    let repairing = provisioning
+        .filter(|p| {
+            matches!(
+                p,
+                ProvisioningState::Repairing | ProvisioningState::Unhealthy
+            )
+        })
+        .map(ProvisioningState::as_str);
+    if repairing.is_some() {
+        for s in &mut statuses {
+            s.ready = false;
+        }
+    }
 
     // Conditions.
     // App containers and native sidecars must be ready.
@@ -191,6 +212,13 @@ pub fn group_to_report(group: &ContainerGroup, pod: &Pod, node_ip: Option<&str>)
     let ready = unready.is_empty() && !terminal;
     let (ready_reason, ready_message) = if phase == "Succeeded" {
         (Some("PodCompleted".to_owned()), None)
+    } else if let Some(state) = repairing {
+        (
+            Some(format!("ContainerGroup{state}")),
+            Some(format!(
+                "ACI reports the container group {state}: it is being repaired or moved to another host"
+            )),
+        )
     } else {
         (
             Some("ContainersNotReady".to_owned()),

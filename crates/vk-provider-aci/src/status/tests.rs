@@ -357,6 +357,31 @@ fn a_group_failed_on_its_image_is_retried_as_an_image_pull() {
 }
 
 #[test]
+fn a_group_under_repair_is_not_ready() {
+    let g = group(json!({"provisioningState": "Repairing", "containers": [
+        container("demo1", running("2024-01-01T00:00:09Z"))]}));
+    let r = group_to_report(&g, &nginx_pod(), None);
+    let s = &r.status;
+    assert_eq!(s.phase.as_deref(), Some("Running"));
+    assert_eq!(cond(s, "Ready"), "False");
+    let ready = s
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.reason.as_deref(), Some("ContainerGroupRepairing"));
+    assert!(!cs(s, 0).ready);
+    // Repaired: ready again.
+    let g = group(json!({"provisioningState": "Succeeded", "containers": [
+        container("demo1", running("2024-01-01T00:00:09Z"))]}));
+    assert_eq!(
+        cond(&group_to_report(&g, &nginx_pod(), None).status, "Ready"),
+        "True"
+    );
+}
+
+#[test]
 fn a_failed_group_whose_job_ran_is_not_run_again() {
     let g = group(json!({"provisioningState": "Failed", "containers": [
         container("app", terminated(1))]}));
