@@ -508,7 +508,13 @@ async fn refused(pod: &Pod, key: &PodKey, ctx: &Ctx, e: ProviderError) -> Result
         ErrorKind::InvalidSpec | ErrorKind::Unsupported => {
             ReconcilerMetrics::inc(&ctx.metrics.rejected);
             tracing::warn!(reason = %e.reason, message = %e.message, "pod cannot run on this provider; held Pending until it changes");
-            let mut desired = waiting(pod, "CreateContainerError", Some(&e.message), container);
+            // The kubelet's own reason for an image it cannot parse.
+            let waiting_reason = if e.reason == "InvalidImageName" {
+                "InvalidImageName"
+            } else {
+                "CreateContainerError"
+            };
+            let mut desired = waiting(pod, waiting_reason, Some(&e.message), container);
             desired.reason = Some(e.reason.clone());
             desired.message = Some(e.message.clone());
             if differs(pod.status.as_ref(), &desired) {

@@ -268,6 +268,21 @@ pub enum Error {
         /// The container at fault, when one is.
         container: Option<String>,
     },
+    /// A container's image is not a valid image reference (the kubelet's
+    /// `InvalidImageName`: nothing to pull, and retrying cannot help).
+    #[error(
+        "pod {pod}: container {container:?}: couldn't parse image reference {image:?}: {problem}"
+    )]
+    InvalidImageName {
+        /// The pod.
+        pod: String,
+        /// The container.
+        container: String,
+        /// The image as written.
+        image: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// ACI runs no privileged containers.
     #[error(
         "pod {pod}: container {container:?} sets securityContext.privileged, and Azure Container \
@@ -330,6 +345,7 @@ impl Error {
             Self::SpotWithPublicIp { .. } | Self::SpotRule { .. } => "SpotNotSupported",
             Self::WindowsUnsupported { .. } => "WindowsUnsupported",
             Self::Privileged { .. } => "PrivilegedNotSupported",
+            Self::InvalidImageName { .. } => "InvalidImageName",
             Self::Sizing { source, .. } => sizing_reason(source),
         }
     }
@@ -361,7 +377,8 @@ impl Error {
             | Self::UnknownProbePort { container, .. }
             | Self::InvalidEnv { container, .. }
             | Self::SecretInCommand { container, .. }
-            | Self::Privileged { container, .. } => Some(container),
+            | Self::Privileged { container, .. }
+            | Self::InvalidImageName { container, .. } => Some(container),
             Self::WindowsUnsupported { container, .. } => container.as_deref(),
             _ => None,
         }

@@ -58,12 +58,28 @@ pub(crate) fn containers(
     Ok((out, init_out))
 }
 
+/// The container's image, refused (`InvalidImageName`) when it is not a
+/// valid image reference, before anything reaches ACI.
+fn checked_image(ctx: &Ctx<'_>, c: &K8sContainer) -> Result<String, Error> {
+    let image = c.image.clone().unwrap_or_default();
+    match super::reference::check(&image) {
+        Ok(()) => Ok(image),
+        Err(problem) => Err(Error::InvalidImageName {
+            pod: ctx.pod_id.clone(),
+            container: c.name.clone(),
+            image,
+            problem,
+        }),
+    }
+}
+
 fn container(
     ctx: &mut Ctx<'_>,
     c: &K8sContainer,
     sizing: &ContainerSizing,
     volume_names: &BTreeMap<String, String>,
 ) -> Result<Container, Error> {
+    let image = checked_image(ctx, c)?;
     container_warnings(ctx, c);
     let env = container_env(ctx, c)?;
     let command = command(ctx, c, &env)?;
@@ -89,7 +105,7 @@ fn container(
     Ok(Container {
         name: c.name.clone(),
         properties: ContainerProperties {
-            image: c.image.clone().unwrap_or_default(),
+            image,
             command,
             ports: container_ports(ctx, c)?,
             environment_variables: env.to_aci(),
@@ -108,6 +124,7 @@ fn init_container(
     c: &K8sContainer,
     volume_names: &BTreeMap<String, String>,
 ) -> Result<InitContainer, Error> {
+    let image = checked_image(ctx, c)?;
     container_warnings(ctx, c);
     let dropped: Vec<&str> = [
         (c.ports.as_ref().is_some_and(|p| !p.is_empty()), "ports"),
@@ -129,7 +146,7 @@ fn init_container(
     Ok(InitContainer {
         name: c.name.clone(),
         properties: InitContainerProperties {
-            image: c.image.clone(),
+            image: Some(image),
             command,
             environment_variables: env.to_aci(),
             instance_view: None,

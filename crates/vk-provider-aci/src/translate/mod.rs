@@ -13,6 +13,7 @@ mod expand;
 mod network;
 mod platform;
 mod probes;
+mod reference;
 mod registry;
 mod security;
 pub(crate) mod volumes;
