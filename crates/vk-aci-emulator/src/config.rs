@@ -190,7 +190,8 @@ impl Default for Timings {
 impl Timings {
     /// No delay at all (the restart back-off stays 500 ms, so crashing
     /// containers do not spin; pull retries after a failed deployment wait at
-    /// least the restart back-off too).
+    /// least the restart back-off too). The pull back-off starts at zero;
+    /// its cap stays 5 min.
     pub fn zero() -> Self {
         Self {
             provisioning: Duration::ZERO,
@@ -202,7 +203,8 @@ impl Timings {
             restart_backoff: Duration::from_millis(500),
             delete: Duration::ZERO,
             pull_backoff: Duration::ZERO,
-            pull_backoff_max: Duration::ZERO,
+            // A cap, not a delay: zero back-offs stay zero below it.
+            pull_backoff_max: Duration::from_secs(300),
         }
     }
 }
