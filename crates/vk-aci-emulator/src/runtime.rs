@@ -852,8 +852,25 @@ pub(crate) fn kill_containers(g: &mut Group, exit_code: i32, detail: &str) {
 mod tests {
     use std::time::Duration;
 
-    use super::{canonical_image, pull_time};
-    use crate::config::{DelayRange, EmulatorConfig};
+    use super::{canonical_image, pull_backoff, pull_time};
+    use crate::config::{DelayRange, EmulatorConfig, Timings};
+
+    #[test]
+    fn pull_back_off_doubles_up_to_its_cap_and_never_spins_after_failing() {
+        let s = Duration::from_secs;
+        let cfg = EmulatorConfig::default();
+        let waits: Vec<Duration> = (1..=7).map(|n| pull_backoff(&cfg, n)).collect();
+        assert_eq!(waits, [s(10), s(20), s(40), s(80), s(160), s(300), s(300)]);
+        assert_eq!(pull_backoff(&cfg, u32::MAX), s(300));
+        let fast = EmulatorConfig {
+            timings: Timings::zero(),
+            ..EmulatorConfig::default()
+        };
+        assert_eq!(pull_backoff(&fast, 1), Duration::ZERO);
+        assert_eq!(pull_backoff(&fast, 2), Duration::ZERO);
+        // The deployment has failed: the restart back-off is the floor.
+        assert_eq!(pull_backoff(&fast, 3), Duration::from_millis(500));
+    }
 
     #[test]
     fn image_references_are_compared_without_docker_hub_defaults() {
