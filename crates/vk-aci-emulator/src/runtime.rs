@@ -408,7 +408,7 @@ async fn pull_image(
                     &mut c.events,
                     "Failed",
                     format!(
-                        "Failed to pull image \"{image}\": rpc error: code = Unknown desc = Error: image {image} not found"
+                        "Failed to pull image \"{image}\": rpc error: code 2 desc Error: image {image} not found"
                     ),
                     true,
                 );
