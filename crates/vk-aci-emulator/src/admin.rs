@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::apierror::ApiError;
 use crate::config::Quota;
+use crate::error::EmulatorError;
 use crate::faults::{FaultRule, ProvisioningFailure};
 use crate::route::parse_query;
 use crate::server::Shared;
@@ -188,6 +190,78 @@ impl AdminHandle {
         self.shared.lock().unpullable.clear();
     }
 
+    /// Makes pulls of images containing `pattern` fail at run time: the PUT
+    /// is accepted (unlike [`AdminHandle::mark_image_unpullable`]), every
+    /// pull attempt fails with ACI's `Failed` / `BackOff` events, and after
+    /// the configured number of attempts the deployment fails with
+    /// `InaccessibleImage` while the pulls go on.
+    pub fn fail_image_pulls(&self, pattern: impl Into<String>) {
+        self.shared.lock().failing_pulls.push(pattern.into());
+    }
+
+    /// Current patterns of [`AdminHandle::fail_image_pulls`].
+    pub fn failing_image_pulls(&self) -> Vec<String> {
+        self.shared.lock().failing_pulls.clone()
+    }
+
+    /// Removes every pattern of [`AdminHandle::fail_image_pulls`].
+    pub fn clear_failing_image_pulls(&self) {
+        self.shared.lock().failing_pulls.clear();
+    }
+
+    /// Makes images containing `pattern` pullable again: removes `pattern`
+    /// from the unpullable and the failing-pull patterns (exact pattern
+    /// match). Groups still retrying pull the image at their next attempt.
+    /// Returns whether a pattern was removed.
+    pub fn mark_image_pullable(&self, pattern: &str) -> bool {
+        let mut st = self.shared.lock();
+        let before = st.unpullable.len() + st.failing_pulls.len();
+        st.unpullable.retain(|p| p != pattern);
+        st.failing_pulls.retain(|p| p != pattern);
+        before != st.unpullable.len() + st.failing_pulls.len()
+    }
+
+    /// A maintenance restart by the platform of every group named `group`:
+    /// each container that has not completed with exit code 0 restarts
+    /// (`Killing`, then `Pulling` … `Started`; `restartCount` + 1, a new
+    /// start time), including restart policy `Never` containers that exited
+    /// non-zero; the group's provisioning state is `Repairing` until they
+    /// run again, then `Succeeded`. With `new_ip` a group with an IP address
+    /// gets a new one (private in a virtual network, else public).
+    ///
+    /// # Errors
+    /// [`EmulatorError::NoSuchGroup`]; [`EmulatorError::GroupBusy`] when
+    /// the group is stopped or in a transition.
+    pub fn platform_restart(&self, group: &str, new_ip: bool) -> Result<(), EmulatorError> {
+        crate::runtime::platform_restart(&self.shared, group, new_ip)
+    }
+
+    /// A repair of every group named `group` (its node went down): its
+    /// provisioning state is `Unhealthy` for the first half of `duration`
+    /// and `Repairing` for the second (the containers wait to start on a new
+    /// host), then the containers start again as after
+    /// [`AdminHandle::platform_restart`] (same IP) and the group is
+    /// `Succeeded`. `duration` is not scaled by the time scale.
+    ///
+    /// # Errors
+    /// As [`AdminHandle::platform_restart`].
+    pub fn repair(&self, group: &str, duration: Duration) -> Result<(), EmulatorError> {
+        crate::runtime::repair(&self.shared, group, duration)
+    }
+
+    /// For `duration` after each PUT that creates a group, GETs of it answer
+    /// 404 `ResourceNotFound` and lists omit it (ARM's eventual consistency:
+    /// virtual-kubelet #704). Zero turns it off (the default). Applies to
+    /// groups created from now on; not scaled by the time scale.
+    pub fn transient_not_found_after_put(&self, duration: Duration) {
+        self.shared.lock().not_found_after_put = duration;
+    }
+
+    /// The current [`AdminHandle::transient_not_found_after_put`] duration.
+    pub fn not_found_after_put(&self) -> Duration {
+        self.shared.lock().not_found_after_put
+    }
+
     /// Sets the regional quota.
     pub fn set_quota(&self, quota: Quota) {
         self.shared.lock().quota = quota;
@@ -220,9 +294,10 @@ impl AdminHandle {
         self.shared.throttle.reset();
     }
 
-    /// Forgets every group, operation, fault, counter and recorded request,
-    /// resets throttling ([`AdminHandle::reset_throttle`]) and restores the
-    /// configured quota and unpullable images. Tokens stay valid.
+    /// Forgets every group, operation, fault, counter, recorded request and
+    /// failing-pull pattern, resets throttling
+    /// ([`AdminHandle::reset_throttle`]) and restores the configured quota,
+    /// unpullable images and transient-not-found duration. Tokens stay valid.
     pub fn reset(&self) {
         let keys: Vec<_> = {
             let mut st = self.shared.lock();
@@ -236,6 +311,8 @@ impl AdminHandle {
             st.requests.clear();
             st.quota = self.shared.cfg.quota;
             st.unpullable = self.shared.cfg.unpullable_images.clone();
+            st.failing_pulls.clear();
+            st.not_found_after_put = self.shared.cfg.transient_not_found_after_put;
             keys
         };
         self.shared.throttle.reset();
@@ -260,9 +337,130 @@ fn bad(e: impl std::fmt::Display) -> Response {
     .into_response()
 }
 
+/// The answer to a platform event request: 204, or the error.
+fn platform_answer(r: Result<(), EmulatorError>) -> Response {
+    match r {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e @ EmulatorError::NoSuchGroup(_)) => {
+            ApiError::new(StatusCode::NOT_FOUND, "GroupNotFound", e.to_string()).into_response()
+        }
+        Err(e) => ApiError::new(StatusCode::CONFLICT, "GroupBusy", e.to_string()).into_response(),
+    }
+}
+
+/// An optional JSON object body (empty: `{}`).
+fn object_body(body: &Bytes) -> Result<Value, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(bad("expected a JSON object")),
+        Err(e) => Err(bad(e)),
+    }
+}
+
+/// `duration_secs` of a body: a finite, non-negative number of seconds.
+fn duration_secs(v: &Value) -> Result<Duration, Response> {
+    v.get("duration_secs")
+        .and_then(Value::as_f64)
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(1e9)))
+        .ok_or_else(|| bad("expected {\"duration_secs\": N} (seconds, N >= 0)"))
+}
+
+/// The `pattern` (or `image`) of an image admin request.
+fn pattern(body: &Bytes) -> Result<String, Response> {
+    let v: Value = serde_json::from_slice(body).map_err(bad)?;
+    v.get("pattern")
+        .or_else(|| v.get("image"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| bad("expected {\"pattern\": \"...\"}"))
+}
+
+/// Admin routes of the platform events and image pulls.
+fn platform_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(
+            "/_emulator/groups/{name}/platform-restart",
+            post(
+                |State(s): S, Path(name): Path<String>, body: Bytes| async move {
+                    let v = match object_body(&body) {
+                        Ok(v) => v,
+                        Err(r) => return r,
+                    };
+                    let new_ip = v.get("new_ip").and_then(Value::as_bool).unwrap_or(false);
+                    platform_answer(handle(s).platform_restart(&name, new_ip))
+                },
+            ),
+        )
+        .route(
+            "/_emulator/groups/{name}/repair",
+            post(
+                |State(s): S, Path(name): Path<String>, body: Bytes| async move {
+                    let d = match object_body(&body).and_then(|v| duration_secs(&v)) {
+                        Ok(d) => d,
+                        Err(r) => return r,
+                    };
+                    platform_answer(handle(s).repair(&name, d))
+                },
+            ),
+        )
+        .route(
+            "/_emulator/transient-not-found",
+            get(|State(s): S| async move {
+                Json(json!({"duration_secs": handle(s).not_found_after_put().as_secs_f64()}))
+            })
+            .put(|State(s): S, body: Bytes| async move {
+                let d = match object_body(&body).and_then(|v| duration_secs(&v)) {
+                    Ok(d) => d,
+                    Err(r) => return r,
+                };
+                let h = handle(s);
+                h.transient_not_found_after_put(d);
+                Json(json!({"duration_secs": h.not_found_after_put().as_secs_f64()}))
+                    .into_response()
+            })
+            .delete(|State(s): S| async move {
+                handle(s).transient_not_found_after_put(Duration::ZERO);
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/_emulator/images/failing-pulls",
+            get(|State(s): S| async move { Json(handle(s).failing_image_pulls()) })
+                .post(|State(s): S, body: Bytes| async move {
+                    let p = match pattern(&body) {
+                        Ok(p) => p,
+                        Err(r) => return r,
+                    };
+                    let h = handle(s);
+                    h.fail_image_pulls(p);
+                    (StatusCode::CREATED, Json(h.failing_image_pulls())).into_response()
+                })
+                .delete(|State(s): S| async move {
+                    handle(s).clear_failing_image_pulls();
+                    StatusCode::NO_CONTENT
+                }),
+        )
+        .route(
+            "/_emulator/images/pullable",
+            post(|State(s): S, body: Bytes| async move {
+                match pattern(&body) {
+                    Ok(p) => {
+                        Json(json!({"removed": handle(s).mark_image_pullable(&p)})).into_response()
+                    }
+                    Err(r) => r,
+                }
+            }),
+        )
+}
+
 /// Admin routes.
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
+        .merge(platform_routes())
         .route(
             "/_emulator/health",
             get(|| async { Json(json!({"status": "ok"})) }),

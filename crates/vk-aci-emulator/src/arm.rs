@@ -441,6 +441,10 @@ fn put_group(
             ));
         }
         let generation = st.next_seq();
+        // ARM's reads may not see a new group for a while (off by default).
+        let hidden_until = Some(st.not_found_after_put)
+            .filter(|d| !d.is_zero())
+            .map(|d| tokio::time::Instant::now() + d);
         let (op, created, redeploy) = match existing {
             None => {
                 let (init, containers) = runtime::fresh_containers(&checked.resource);
@@ -462,6 +466,7 @@ fn put_group(
                     error: None,
                     created_seq: generation,
                     principal_id: random_uuid(),
+                    hidden_until,
                 };
                 let op = new_op(OpKind::Create, &key, &g);
                 shared
@@ -555,7 +560,11 @@ fn put_group(
 fn get_group(ctx: &Ctx<'_>, sub: &str, rg: &str, name: &str) -> Result<Response, ApiError> {
     let key = GroupKey::new(sub, rg, name);
     let st = ctx.shared.lock();
-    let g = st.groups.get(&key).ok_or_else(|| not_found(name, rg))?;
+    let g = st
+        .groups
+        .get(&key)
+        .filter(|g| !g.hidden())
+        .ok_or_else(|| not_found(name, rg))?;
     Ok(Json(crate::render::group(g, true)).into_response())
 }
 
@@ -660,7 +669,9 @@ fn list(ctx: &Ctx<'_>, sub: &str, rg: Option<&str>) -> Result<Response, ApiError
         let mut it = st
             .groups
             .values()
-            .filter(|g| g.key.sub == sub_l && rg_l.as_ref().is_none_or(|r| &g.key.rg == r))
+            .filter(|g| {
+                g.key.sub == sub_l && rg_l.as_ref().is_none_or(|r| &g.key.rg == r) && !g.hidden()
+            })
             .skip(skip);
         let items: Vec<Value> = it
             .by_ref()

@@ -159,6 +159,14 @@ pub struct Timings {
     /// Time a deleted group stays `Deleting` before it is gone (default 10 s:
     /// an estimate; DELETE is asynchronous, 202).
     pub delete: Duration,
+    /// Back-off after the first failed pull of an image; it doubles after
+    /// every further failure up to [`Timings::pull_backoff_max`] (default
+    /// 10 s: the kubelet's image back-off, whose `BackOff` events ACI shows;
+    /// the troubleshooting page's three attempts within 41 s match it).
+    pub pull_backoff: Duration,
+    /// Longest back-off between two pulls of an image (default 5 min: the
+    /// kubelet's maximum back-off).
+    pub pull_backoff_max: Duration,
 }
 
 impl Default for Timings {
@@ -173,13 +181,17 @@ impl Default for Timings {
             start_windows: s(15),
             restart_backoff: Duration::from_millis(500),
             delete: s(10),
+            pull_backoff: s(10),
+            pull_backoff_max: s(300),
         }
     }
 }
 
 impl Timings {
     /// No delay at all (the restart back-off stays 500 ms, so crashing
-    /// containers do not spin).
+    /// containers do not spin; pull retries after a failed deployment wait at
+    /// least the restart back-off too). The pull back-off starts at zero;
+    /// its cap stays 5 min.
     pub fn zero() -> Self {
         Self {
             provisioning: Duration::ZERO,
@@ -190,6 +202,9 @@ impl Timings {
             start_windows: Duration::ZERO,
             restart_backoff: Duration::from_millis(500),
             delete: Duration::ZERO,
+            pull_backoff: Duration::ZERO,
+            // A cap, not a delay: zero back-offs stay zero below it.
+            pull_backoff_max: Duration::from_secs(300),
         }
     }
 }
@@ -343,6 +358,15 @@ pub struct EmulatorConfig {
     pub page_size: usize,
     /// Image substrings that make an image unpullable (`InaccessibleImage`).
     pub unpullable_images: Vec<String>,
+    /// Failed pull attempts of an image before its deployment fails
+    /// (default 3: the `count` of the `Pulling`, `Failed` and `BackOff`
+    /// events on the troubleshooting page). Pulls go on after that.
+    pub pull_attempts: u32,
+    /// For this long after a PUT creates a group, GETs of it answer 404
+    /// `ResourceNotFound` and lists omit it (ARM's eventual consistency).
+    /// Zero (the default) turns it off; see
+    /// [`crate::AdminHandle::transient_not_found_after_put`].
+    pub transient_not_found_after_put: Duration,
     /// GPU SKUs offered by the capabilities endpoint and accepted in requests
     /// (none by default: ACI's GPU SKUs were retired on 14 July 2025).
     pub gpu_skus: Vec<String>,
@@ -412,6 +436,8 @@ impl Default for EmulatorConfig {
             lro: LroConfig::default(),
             page_size: 100,
             unpullable_images: vec!["unpullable".to_owned()],
+            pull_attempts: 3,
+            transient_not_found_after_put: Duration::ZERO,
             gpu_skus: Vec::new(),
             spot_regions: ["eastus2", "westeurope", "westus"]
                 .map(str::to_owned)
@@ -548,6 +574,34 @@ impl EmulatorBuilder {
     /// Time a deleted group stays `Deleting` (default 10 s; zero: gone at once).
     pub fn delete_delay(mut self, delay: Duration) -> Self {
         self.config.timings.delete = delay;
+        self
+    }
+
+    /// Failed pulls of an image before its deployment fails (default 3,
+    /// minimum 1); pulls go on after that.
+    pub fn pull_attempts(mut self, attempts: u32) -> Self {
+        self.config.pull_attempts = attempts.max(1);
+        self
+    }
+
+    /// Back-off after the first failed pull, doubling up to
+    /// [`EmulatorBuilder::pull_backoff_max`] (default 10 s).
+    pub fn pull_backoff(mut self, delay: Duration) -> Self {
+        self.config.timings.pull_backoff = delay;
+        self
+    }
+
+    /// Longest back-off between two pulls of an image (default 5 min).
+    pub fn pull_backoff_max(mut self, delay: Duration) -> Self {
+        self.config.timings.pull_backoff_max = delay;
+        self
+    }
+
+    /// For `duration` after a PUT creates a group, GETs of it answer 404
+    /// `ResourceNotFound` and lists omit it, as ARM's eventually consistent
+    /// reads sometimes do (default zero: off). Not scaled by the time scale.
+    pub fn transient_not_found_after_put(mut self, duration: Duration) -> Self {
+        self.config.transient_not_found_after_put = duration;
         self
     }
 

@@ -35,6 +35,18 @@ pub enum EmulatorError {
     /// A configuration value is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// No container group has this name (admin fault injection).
+    #[error("no container group named '{0}'")]
+    NoSuchGroup(String),
+    /// The group is stopped or in a transition, so the platform event cannot
+    /// apply now.
+    #[error("container group '{name}' is {state}")]
+    GroupBusy {
+        /// The group name.
+        name: String,
+        /// Its provisioning state (or `Stopped`).
+        state: String,
+    },
     /// Some other I/O failure (for instance reading the bound address).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

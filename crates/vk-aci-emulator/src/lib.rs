@@ -39,6 +39,13 @@
 //! # }
 //! ```
 //!
+//! Besides request faults, the admin handle injects what ACI's platform does
+//! on its own: image pulls that fail at run time and are retried
+//! ([`AdminHandle::fail_image_pulls`], [`AdminHandle::mark_image_pullable`]),
+//! maintenance restarts ([`AdminHandle::platform_restart`]), repairs
+//! ([`AdminHandle::repair`]) and ARM's eventually consistent reads
+//! ([`AdminHandle::transient_not_found_after_put`]).
+//!
 //! Operation names used by counters and fault rules: `token`, `create` (PUT),
 //! `get`, `update` (PATCH), `delete`, `list`, `start`, `stop`, `restart`,
 //! `logs`, `exec`, `attach`, `usages`, `capabilities`, `cached_images`,

@@ -9,6 +9,7 @@ use tracing::Instrument;
 
 use crate::cmdlang::{self, Stream};
 use crate::config::EmulatorConfig;
+use crate::error::EmulatorError;
 use crate::server::Shared;
 use crate::state::{CState, ContainerRt, ErrorInfo, Group, GroupKey, OpKind, now, push_event};
 
@@ -75,17 +76,41 @@ fn container(g: &mut Group, init: bool, idx: usize) -> Option<&mut ContainerRt> 
     }
 }
 
+/// How a deployment begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeployKind {
+    /// A new deployment (create, start): `Pending` for the provisioning
+    /// delay, then `Creating`.
+    Provision,
+    /// In place (update, restart): straight to `Creating`.
+    InPlace,
+    /// Started by the platform (maintenance restart, repair): the group keeps
+    /// its provisioning state (`Repairing`) until its containers run, and no
+    /// provisioning failure applies.
+    Platform,
+}
+
 /// Starts (or restarts) the deployment of a group at `generation` (a no-op
 /// once the group has moved on to another generation). A deployment that
 /// `provisions` (a new group, a stopped one started again) first stays
 /// `Pending` for the provisioning delay; one in place (update, restart) does not.
 pub(crate) fn deploy(shared: &Arc<Shared>, key: GroupKey, generation: u64, provisions: bool) {
+    let kind = if provisions {
+        DeployKind::Provision
+    } else {
+        DeployKind::InPlace
+    };
+    deploy_as(shared, key, generation, kind);
+}
+
+/// [`deploy`] of any [`DeployKind`].
+pub(crate) fn deploy_as(shared: &Arc<Shared>, key: GroupKey, generation: u64, kind: DeployKind) {
     let span = tracing::info_span!("group", name = %key.name, rg = %key.rg, generation);
     let s = shared.clone();
     shared.spawn_group(
         key.clone(),
         generation,
-        async move { run_group(s, key, generation, provisions).await }.instrument(span),
+        async move { run_group(s, key, generation, kind).await }.instrument(span),
     );
 }
 
@@ -157,7 +182,7 @@ pub(crate) fn resume_all(shared: &Arc<Shared>) {
             "Deleting" => {
                 shared.lock().groups.remove(&key);
             }
-            "Pending" | "Creating" | "Updating" | "Repairing" => {
+            "Pending" | "Creating" | "Updating" | "Repairing" | "Unhealthy" => {
                 {
                     let mut st = shared.lock();
                     if let Some(g) = st.groups.get_mut(&key) {
@@ -174,36 +199,78 @@ pub(crate) fn resume_all(shared: &Arc<Shared>) {
     }
 }
 
-async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64, provisions: bool) {
+async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64, kind: DeployKind) {
     tokio::task::yield_now().await;
     // Waiting for a host (`Pending`).
-    if provisions {
+    if kind == DeployKind::Provision {
         pause(&shared, shared.cfg.timings.provisioning).await;
     }
-    // Provisioning: IP, injected failures.
+    if !provision(&shared, &key, generation, kind) {
+        return;
+    }
+    let Some((images, os)) = start_pulls(&shared, &key, generation) else {
+        return;
+    };
+    // One image after the other (as the kubelet does by default), each
+    // distinct image once.
+    for image in &images {
+        if pull_image(&shared, &key, generation, image, &os)
+            .await
+            .is_none()
+        {
+            return;
+        }
+    }
+    let Some(policy) = mutate(&shared, &key, generation, |g| g.restart_policy().to_owned()) else {
+        return;
+    };
+    if !run_init_containers(&shared, &key, generation, &os, &policy).await {
+        return;
+    }
+    // Nothing left to start (every container completed before a platform
+    // restart): the group is settled.
+    let settled = mutate(&shared, &key, generation, |g| {
+        let all = g.containers.iter().all(|c| c.started_once);
+        if all && g.provisioning_state != "Succeeded" {
+            g.provisioning_state = "Succeeded".to_owned();
+            g.error = None;
+        }
+        all
+    });
+    if settled == Some(true) {
+        shared
+            .lock()
+            .complete_ops(&key, generation, DEPLOY_OPS, None);
+    }
+    run_main_containers(&shared, &key, generation, &os, &policy).await;
+}
+
+/// The provisioning step: the IP, an injected provisioning failure,
+/// `Creating`. False when the deployment ends here.
+fn provision(shared: &Shared, key: &GroupKey, generation: u64, kind: DeployKind) -> bool {
     let failure = {
         let mut st = shared.lock();
-        let Some(g) = st.groups.get(&key).filter(|g| g.generation == generation) else {
-            return;
+        let Some(g) = st.groups.get(key).filter(|g| g.generation == generation) else {
+            return false;
         };
-        // A group in a virtual network always gets a private address in its
-        // subnet, with or without an ipAddress block.
-        let vnet = g.resource["properties"]["subnetIds"]
-            .as_array()
-            .is_some_and(|s| !s.is_empty());
-        let ip_type = g.resource["properties"]["ipAddress"]["type"]
-            .as_str()
-            .map(str::to_owned)
-            .or_else(|| vnet.then(|| "Private".to_owned()));
-        let need_ip = ip_type.is_some() && g.ip.is_none();
+        let need_ip = g.ip.is_none();
+        let public = ip_kind(g);
         let location = g.location.clone();
-        let ip = need_ip.then(|| st.alloc_ip(ip_type.as_deref() == Some("Public")));
-        let failure =
-            crate::faults::take_provisioning_failure(&mut st.provisioning_failures, &key.name);
-        let Some(g) = st.groups.get_mut(&key) else {
-            return;
+        let ip = match public {
+            Some(public) if need_ip => Some(st.alloc_ip(public)),
+            _ => None,
         };
-        g.provisioning_state = "Creating".to_owned();
+        let failure = (kind != DeployKind::Platform)
+            .then(|| {
+                crate::faults::take_provisioning_failure(&mut st.provisioning_failures, &key.name)
+            })
+            .flatten();
+        let Some(g) = st.groups.get_mut(key) else {
+            return false;
+        };
+        if kind != DeployKind::Platform {
+            g.provisioning_state = "Creating".to_owned();
+        }
         if ip.is_some() {
             g.ip = ip;
         }
@@ -217,16 +284,35 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64, provisio
     shared.changed();
     if let Some(err) = failure {
         tracing::info!(code = %err.code, "injected provisioning failure");
-        fail_group(&shared, &key, generation, err);
-        return;
+        fail_group(shared, key, generation, err);
+        return false;
     }
+    true
+}
 
-    // Pull every image, one after the other (as the kubelet does by
-    // default), each distinct image once: every container waits `Pulling`
-    // from the start, and is `Pulled` when its image is.
-    let pulls = mutate(&shared, &key, generation, |g| {
+/// Whether the group gets an IP address, and whether it is public: a group
+/// in a virtual network always gets a private address in its subnet, with
+/// or without an ipAddress block.
+pub(crate) fn ip_kind(g: &Group) -> Option<bool> {
+    let vnet = g.resource["properties"]["subnetIds"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty());
+    let ip_type = g.resource["properties"]["ipAddress"]["type"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| vnet.then(|| "Private".to_owned()));
+    ip_type.map(|t| t == "Public")
+}
+
+/// Every container still to run waits `Pulling`; returns the distinct
+/// images to pull and the OS.
+fn start_pulls(shared: &Shared, key: &GroupKey, generation: u64) -> Option<(Vec<String>, String)> {
+    mutate(shared, key, generation, |g| {
         let mut images = Vec::new();
         for c in g.init.iter_mut().chain(g.containers.iter_mut()) {
+            if c.done() {
+                continue;
+            }
             c.current = CState::waiting("Pulling");
             push_event(
                 &mut c.events,
@@ -243,83 +329,143 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64, provisio
             .unwrap_or("Linux")
             .to_owned();
         (images, os)
-    });
-    let Some((images, os)) = pulls else { return };
-    let mut unpullable = None;
-    for image in &images {
-        pause(&shared, pull_time(&shared.cfg, &os, image)).await;
-        let failed = shared.lock().image_unpullable(image);
-        let current = mutate(&shared, &key, generation, |g| {
-            for c in g.init.iter_mut().chain(g.containers.iter_mut()) {
-                if &c.image != image {
-                    continue;
-                }
-                if failed {
-                    c.current = CState::waiting("ErrImagePull");
+    })
+}
+
+/// The containers still to run that use `image`.
+fn users<'a>(g: &'a mut Group, image: &'a str) -> impl Iterator<Item = &'a mut ContainerRt> {
+    g.init
+        .iter_mut()
+        .chain(g.containers.iter_mut())
+        .filter(move |c| c.image == image && !c.done())
+}
+
+/// Unscaled back-off after the `failures`-th failed pull of an image:
+/// `pull_backoff` doubling up to `pull_backoff_max`; once the deployment has
+/// failed at least the restart back-off (so zero delays do not spin).
+fn pull_backoff(cfg: &EmulatorConfig, failures: u32) -> Duration {
+    let t = &cfg.timings;
+    let doublings = failures.saturating_sub(1).min(31);
+    let d = t
+        .pull_backoff
+        .saturating_mul(1u32 << doublings)
+        .min(t.pull_backoff_max.max(t.pull_backoff));
+    if failures >= cfg.pull_attempts {
+        d.max(t.restart_backoff)
+    } else {
+        d
+    }
+}
+
+/// Pulls `image` for the containers using it, retrying as ACI does: after
+/// each failed attempt a `Failed` (Warning) and a `BackOff` event, then a
+/// growing back-off. After `pull_attempts` failures the deployment fails
+/// (`InaccessibleImage`), and the pulls go on: "a failed state does not mean
+/// that the resource is removed or stops attempting to succeed"
+/// (`container-state.md`). `None` when the group moved on.
+async fn pull_image(
+    shared: &Arc<Shared>,
+    key: &GroupKey,
+    generation: u64,
+    image: &str,
+    os: &str,
+) -> Option<()> {
+    let mut failures: u32 = 0;
+    loop {
+        if failures > 0 {
+            mutate(shared, key, generation, |g| {
+                for c in users(g, image) {
+                    c.current = CState::waiting("Pulling");
                     push_event(
                         &mut c.events,
-                        "Failed",
-                        format!(
-                            "Failed to pull image \"{}\": the image is not accessible",
-                            c.image
-                        ),
-                        true,
+                        "Pulling",
+                        format!("pulling image \"{image}\""),
+                        false,
                     );
-                } else {
+                }
+            })?;
+        }
+        pause(shared, pull_time(&shared.cfg, os, image)).await;
+        let failed = shared.lock().pull_fails(image);
+        if !failed {
+            return mutate(shared, key, generation, |g| {
+                for c in users(g, image) {
                     c.current = CState::waiting("Pulled");
                     push_event(
                         &mut c.events,
                         "Pulled",
-                        format!("Successfully pulled image \"{}\"", c.image),
+                        format!("Successfully pulled image \"{image}\""),
                         false,
                     );
                 }
+            });
+        }
+        failures = failures.saturating_add(1);
+        tracing::info!(image, failures, "image pull failed");
+        let group_name = mutate(shared, key, generation, |g| {
+            for c in users(g, image) {
+                push_event(
+                    &mut c.events,
+                    "Failed",
+                    format!(
+                        "Failed to pull image \"{image}\": rpc error: code 2 desc Error: image {image} not found"
+                    ),
+                    true,
+                );
+                push_event(
+                    &mut c.events,
+                    "BackOff",
+                    format!("Back-off pulling image \"{image}\""),
+                    false,
+                );
+                c.current = CState::waiting("ImagePullBackOff");
             }
-        });
-        if current.is_none() {
-            return;
+            g.name.clone()
+        })?;
+        if failures == shared.cfg.pull_attempts.max(1) {
+            fail_group(
+                shared,
+                key,
+                generation,
+                ErrorInfo {
+                    code: "InaccessibleImage".to_owned(),
+                    message: format!(
+                        "The image '{image}' in container group '{group_name}' is not accessible. Please check the image and registry credential."
+                    ),
+                },
+            );
         }
-        if failed {
-            unpullable = Some(image.clone());
-            break;
-        }
+        pause(shared, pull_backoff(&shared.cfg, failures)).await;
     }
-    let pulled = mutate(&shared, &key, generation, |g| {
-        (g.name.clone(), g.restart_policy().to_owned())
-    });
-    let Some((group_name, policy)) = pulled else {
-        return;
-    };
-    if let Some(image) = unpullable {
-        fail_group(
-            &shared,
-            &key,
-            generation,
-            ErrorInfo {
-                code: "InaccessibleImage".to_owned(),
-                message: format!(
-                    "The image '{image}' in container group '{group_name}' is not accessible. Please check the image and registry credential."
-                ),
-            },
-        );
-        return;
-    }
+}
 
-    // Init containers, one after the other.
-    let n_init = shared.lock().groups.get(&key).map_or(0, |g| g.init.len());
+/// Runs the init containers one after the other; false when the deployment
+/// ends (the group moved on, or an init container failed under `Never`).
+async fn run_init_containers(
+    shared: &Arc<Shared>,
+    key: &GroupKey,
+    generation: u64,
+    os: &str,
+    policy: &str,
+) -> bool {
+    let n_init = shared.lock().groups.get(key).map_or(0, |g| g.init.len());
     for idx in 0..n_init {
-        let Some(command) = mutate(&shared, &key, generation, |g| {
-            g.init.get(idx).map(|c| c.command.clone())
+        let Some(next) = mutate(shared, key, generation, |g| {
+            g.init.get(idx).map(|c| (c.done(), c.command.clone()))
         })
         .flatten() else {
-            return;
+            return false;
         };
+        let (done, command) = next;
+        if done {
+            continue;
+        }
         let program = cmdlang::from_argv(&command);
         loop {
-            let code = run_once(&shared, &key, generation, (true, idx), &os, &program).await;
-            let Some(code) = code else { return };
+            let code = run_once(shared, key, generation, (true, idx), os, &program).await;
+            let Some(code) = code else { return false };
             if code == 0 {
-                mutate(&shared, &key, generation, |g| {
+                mutate(shared, key, generation, |g| {
                     if let Some(c) = g.init.get_mut(idx) {
                         c.finished = true;
                     }
@@ -327,7 +473,7 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64, provisio
                 break;
             }
             if policy == "Never" {
-                let done = mutate(&shared, &key, generation, |g| {
+                let done = mutate(shared, key, generation, |g| {
                     g.init_failed = true;
                     g.provisioning_state = "Succeeded".to_owned();
                     for c in &mut g.containers {
@@ -337,48 +483,58 @@ async fn run_group(shared: Arc<Shared>, key: GroupKey, generation: u64, provisio
                 if done.is_some() {
                     shared
                         .lock()
-                        .complete_ops(&key, generation, DEPLOY_OPS, None);
+                        .complete_ops(key, generation, DEPLOY_OPS, None);
                 }
-                return;
+                return false;
             }
-            if !back_off(&shared, &key, generation, true, idx, code).await {
-                return;
+            if !back_off(shared, key, generation, true, idx, code).await {
+                return false;
             }
         }
     }
+    true
+}
 
-    // Main containers, concurrently.
-    let commands: Vec<Vec<String>> = shared
+/// Runs the main containers concurrently under the restart policy
+/// (containers that already completed are left alone).
+async fn run_main_containers(
+    shared: &Arc<Shared>,
+    key: &GroupKey,
+    generation: u64,
+    os: &str,
+    policy: &str,
+) {
+    let commands: Vec<(usize, Vec<String>)> = shared
         .lock()
         .groups
-        .get(&key)
-        .map(|g| g.containers.iter().map(|c| c.command.clone()).collect())
+        .get(key)
+        .map(|g| {
+            g.containers
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.done())
+                .map(|(i, c)| (i, c.command.clone()))
+                .collect()
+        })
         .unwrap_or_default();
-    let runs = commands.into_iter().enumerate().map(|(idx, command)| {
-        let shared = shared.clone();
-        let key = key.clone();
-        let policy = policy.clone();
-        let os = os.clone();
-        async move {
-            let program = cmdlang::from_argv(&command);
-            loop {
-                let Some(code) =
-                    run_once(&shared, &key, generation, (false, idx), &os, &program).await
-                else {
-                    return;
-                };
-                let restart = policy == "Always" || (policy == "OnFailure" && code != 0);
-                if !restart {
-                    mutate(&shared, &key, generation, |g| {
-                        if let Some(c) = g.containers.get_mut(idx) {
-                            c.finished = true;
-                        }
-                    });
-                    return;
-                }
-                if !back_off(&shared, &key, generation, false, idx, code).await {
-                    return;
-                }
+    let runs = commands.into_iter().map(|(idx, command)| async move {
+        let program = cmdlang::from_argv(&command);
+        loop {
+            let Some(code) = run_once(shared, key, generation, (false, idx), os, &program).await
+            else {
+                return;
+            };
+            let restart = policy == "Always" || (policy == "OnFailure" && code != 0);
+            if !restart {
+                mutate(shared, key, generation, |g| {
+                    if let Some(c) = g.containers.get_mut(idx) {
+                        c.finished = true;
+                    }
+                });
+                return;
+            }
+            if !back_off(shared, key, generation, false, idx, code).await {
+                return;
             }
         }
     });
@@ -439,7 +595,9 @@ async fn run_once(
             && g.containers.iter().all(|c| c.started_once)
             && g.provisioning_state != "Succeeded";
         if all {
+            // Also after a failed deployment that kept trying and made it.
             g.provisioning_state = "Succeeded".to_owned();
+            g.error = None;
         }
         all
     })?;
@@ -513,6 +671,158 @@ async fn back_off(
     .is_some()
 }
 
+/// The groups named `name` (any subscription and resource group).
+fn groups_named(shared: &Shared, name: &str) -> Result<Vec<GroupKey>, EmulatorError> {
+    let name = name.to_ascii_lowercase();
+    let keys: Vec<GroupKey> = shared
+        .lock()
+        .groups
+        .keys()
+        .filter(|k| k.name == name)
+        .cloned()
+        .collect();
+    if keys.is_empty() {
+        return Err(EmulatorError::NoSuchGroup(name));
+    }
+    Ok(keys)
+}
+
+/// Refuses platform events on a group that is stopped or in a transition.
+fn check_settled(g: &Group) -> Result<(), EmulatorError> {
+    if g.stopped || g.transitioning() {
+        let state = if g.stopped {
+            "Stopped".to_owned()
+        } else {
+            g.provisioning_state.clone()
+        };
+        return Err(EmulatorError::GroupBusy {
+            name: g.name.clone(),
+            state,
+        });
+    }
+    Ok(())
+}
+
+/// Kills the containers still to run (`Killing` for running ones) and makes
+/// them new instances waiting to start again: the old state becomes
+/// `previousState`, `restartCount` grows for those that had started, logs
+/// start afresh. Containers that completed with exit code 0 stay as they are.
+fn restart_containers(g: &mut Group) {
+    let keep: Vec<bool> = g
+        .init
+        .iter()
+        .chain(g.containers.iter())
+        .map(ContainerRt::done)
+        .collect();
+    kill_containers(g, 137, "Killed");
+    for (c, keep) in g.init.iter_mut().chain(g.containers.iter_mut()).zip(keep) {
+        if keep {
+            continue;
+        }
+        c.previous = Some(c.current.clone());
+        c.current = CState::waiting("Restarting");
+        if c.started_once {
+            c.restart_count += 1;
+        }
+        c.started_once = false;
+        c.finished = false;
+        c.clear_logs();
+    }
+    g.init_failed = false;
+}
+
+/// A maintenance restart by the platform of every group named `name`: each
+/// container that has not completed successfully restarts (restart policy
+/// `Never` containers that exited non-zero too: "the container might still
+/// be restarted by the platform", `container-instances-restart-policy.md`),
+/// the group is `Repairing` until they run again, and with `new_ip` it gets
+/// a new address. Not for stopped or transitioning groups.
+pub(crate) fn platform_restart(
+    shared: &Arc<Shared>,
+    name: &str,
+    new_ip: bool,
+) -> Result<(), EmulatorError> {
+    for key in groups_named(shared, name)? {
+        let generation = {
+            let mut st = shared.lock();
+            let generation = st.next_seq();
+            let public = {
+                let g = st
+                    .groups
+                    .get(&key)
+                    .ok_or_else(|| EmulatorError::NoSuchGroup(name.to_owned()))?;
+                check_settled(g)?;
+                ip_kind(g).filter(|_| new_ip && g.ip.is_some())
+            };
+            let ip = public.map(|p| st.alloc_ip(p));
+            let Some(g) = st.groups.get_mut(&key) else {
+                continue;
+            };
+            g.generation = generation;
+            restart_containers(g);
+            if ip.is_some() {
+                g.ip = ip;
+            }
+            g.provisioning_state = "Repairing".to_owned();
+            st.cancel_stale_ops(&key, generation);
+            generation
+        };
+        tracing::info!(group = %key.name, new_ip, "platform restart");
+        shared.changed();
+        deploy_as(shared, key, generation, DeployKind::Platform);
+    }
+    Ok(())
+}
+
+/// A repair of every group named `name`: its node is down, the group is
+/// `Unhealthy` (its containers' last known state stays) for the first half of
+/// `duration` and `Repairing` (moved: its containers wait to start again)
+/// for the second; then it is deployed on its new host like a platform
+/// restart and `Succeeded` once its containers run. `duration` is not scaled.
+pub(crate) fn repair(
+    shared: &Arc<Shared>,
+    name: &str,
+    duration: Duration,
+) -> Result<(), EmulatorError> {
+    for key in groups_named(shared, name)? {
+        let generation = {
+            let mut st = shared.lock();
+            let generation = st.next_seq();
+            let Some(g) = st.groups.get_mut(&key) else {
+                continue;
+            };
+            check_settled(g)?;
+            g.generation = generation;
+            g.provisioning_state = "Unhealthy".to_owned();
+            st.cancel_stale_ops(&key, generation);
+            generation
+        };
+        tracing::info!(group = %key.name, ?duration, "repair");
+        shared.changed();
+        let s = shared.clone();
+        let k = key.clone();
+        let span = tracing::info_span!("group", name = %key.name, rg = %key.rg, generation);
+        shared.spawn_group(
+            key,
+            generation,
+            async move {
+                tokio::time::sleep(duration / 2).await;
+                let moved = mutate(&s, &k, generation, |g| {
+                    g.provisioning_state = "Repairing".to_owned();
+                    restart_containers(g);
+                });
+                if moved.is_none() {
+                    return;
+                }
+                tokio::time::sleep(duration - duration / 2).await;
+                run_group(s, k, generation, DeployKind::Platform).await;
+            }
+            .instrument(span),
+        );
+    }
+    Ok(())
+}
+
 /// Stops every container of a group (used by stop, restart and delete).
 pub(crate) fn kill_containers(g: &mut Group, exit_code: i32, detail: &str) {
     for c in g.init.iter_mut().chain(g.containers.iter_mut()) {
@@ -542,8 +852,25 @@ pub(crate) fn kill_containers(g: &mut Group, exit_code: i32, detail: &str) {
 mod tests {
     use std::time::Duration;
 
-    use super::{canonical_image, pull_time};
-    use crate::config::{DelayRange, EmulatorConfig};
+    use super::{canonical_image, pull_backoff, pull_time};
+    use crate::config::{DelayRange, EmulatorConfig, Timings};
+
+    #[test]
+    fn pull_back_off_doubles_up_to_its_cap_and_never_spins_after_failing() {
+        let s = Duration::from_secs;
+        let cfg = EmulatorConfig::default();
+        let waits: Vec<Duration> = (1..=7).map(|n| pull_backoff(&cfg, n)).collect();
+        assert_eq!(waits, [s(10), s(20), s(40), s(80), s(160), s(300), s(300)]);
+        assert_eq!(pull_backoff(&cfg, u32::MAX), s(300));
+        let fast = EmulatorConfig {
+            timings: Timings::zero(),
+            ..EmulatorConfig::default()
+        };
+        assert_eq!(pull_backoff(&fast, 1), Duration::ZERO);
+        assert_eq!(pull_backoff(&fast, 2), Duration::ZERO);
+        // The deployment has failed: the restart back-off is the floor.
+        assert_eq!(pull_backoff(&fast, 3), Duration::from_millis(500));
+    }
 
     #[test]
     fn image_references_are_compared_without_docker_hub_defaults() {

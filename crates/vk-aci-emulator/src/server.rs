@@ -187,6 +187,7 @@ pub(crate) async fn start(
     let mut state = State {
         quota: cfg.quota,
         unpullable: cfg.unpullable_images.clone(),
+        not_found_after_put: cfg.transient_not_found_after_put,
         ..State::default()
     };
     if let Some(path) = &cfg.state_file {

@@ -212,6 +212,12 @@ impl ContainerRt {
         }
     }
 
+    /// Whether the container completed successfully and is left alone by
+    /// later (platform) restarts.
+    pub(crate) fn done(&self) -> bool {
+        self.finished && self.current.exit_code == Some(0)
+    }
+
     pub(crate) fn instance_view(&self) -> Value {
         let mut v = json!({
             "restartCount": self.restart_count,
@@ -287,6 +293,10 @@ pub(crate) struct Group {
     pub(crate) error: Option<ErrorInfo>,
     pub(crate) created_seq: u64,
     pub(crate) principal_id: String,
+    /// Reads of the group answer 404 until then (ARM's eventual consistency
+    /// right after a create; not persisted).
+    #[serde(skip)]
+    pub(crate) hidden_until: Option<tokio::time::Instant>,
 }
 
 impl Group {
@@ -300,8 +310,14 @@ impl Group {
     pub(crate) fn transitioning(&self) -> bool {
         matches!(
             self.provisioning_state.as_str(),
-            "Pending" | "Creating" | "Updating" | "Deleting" | "Repairing"
+            "Pending" | "Creating" | "Updating" | "Deleting" | "Repairing" | "Unhealthy"
         )
+    }
+
+    /// Whether ARM reads do not see the group yet (see `hidden_until`).
+    pub(crate) fn hidden(&self) -> bool {
+        self.hidden_until
+            .is_some_and(|t| t > tokio::time::Instant::now())
     }
 
     /// `instanceView.state` derived from the container states.
@@ -449,6 +465,10 @@ pub(crate) struct State {
     pub(crate) counters: BTreeMap<String, BTreeMap<u16, u64>>,
     pub(crate) requests: HashMap<String, VecDeque<RecordedRequest>>,
     pub(crate) unpullable: Vec<String>,
+    /// Image patterns whose pulls fail at run time (the PUT is accepted).
+    pub(crate) failing_pulls: Vec<String>,
+    /// How long a created group stays invisible to reads (zero: off).
+    pub(crate) not_found_after_put: std::time::Duration,
     pub(crate) quota: Quota,
     pub(crate) next_ip: u32,
     pub(crate) seq: u64,
@@ -557,9 +577,13 @@ impl State {
     }
 
     pub(crate) fn image_unpullable(&self, image: &str) -> bool {
-        self.unpullable
-            .iter()
-            .any(|p| !p.is_empty() && image.contains(p.as_str()))
+        matches_any(&self.unpullable, image)
+    }
+
+    /// Whether a pull of `image` fails now: it is unpullable or its pulls
+    /// fail at run time.
+    pub(crate) fn pull_fails(&self, image: &str) -> bool {
+        self.image_unpullable(image) || matches_any(&self.failing_pulls, image)
     }
 
     pub(crate) fn to_persisted(&self) -> Persisted {
@@ -579,6 +603,12 @@ impl State {
             unpullable: self.unpullable.clone(),
         }
     }
+}
+
+fn matches_any(patterns: &[String], image: &str) -> bool {
+    patterns
+        .iter()
+        .any(|p| !p.is_empty() && image.contains(p.as_str()))
 }
 
 /// Normalises a location: lower case without spaces (`"West US"` → `"westus"`).

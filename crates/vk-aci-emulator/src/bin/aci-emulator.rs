@@ -59,6 +59,22 @@ struct Args {
     /// Time a deleted group stays Deleting, in milliseconds (default 10000).
     #[arg(long)]
     delete_delay_ms: Option<u64>,
+    /// Failed pulls of an image before its deployment fails (default 3;
+    /// pulls go on after that).
+    #[arg(long)]
+    pull_attempts: Option<u32>,
+    /// Back-off after the first failed pull in milliseconds, doubling after
+    /// each further failure (default 10000).
+    #[arg(long)]
+    pull_backoff_ms: Option<u64>,
+    /// Longest back-off between two pulls in milliseconds (default 300000).
+    #[arg(long)]
+    pull_backoff_max_ms: Option<u64>,
+    /// For this long after a PUT creates a group, GETs of it answer 404 and
+    /// lists omit it (ARM's eventual consistency), in milliseconds (default
+    /// 0: off; not scaled by --time-scale).
+    #[arg(long)]
+    transient_not_found_after_put_ms: Option<u64>,
     /// Turn ARM throttling off.
     #[arg(long)]
     no_arm_throttling: bool,
@@ -178,7 +194,15 @@ fn rates(mut b: EmulatorBuilder, args: &Args) -> EmulatorBuilder {
     t.start_windows = args.start_windows_ms.map_or(t.start_windows, ms);
     t.restart_backoff = args.restart_backoff_ms.map_or(t.restart_backoff, ms);
     t.delete = args.delete_delay_ms.map_or(t.delete, ms);
+    t.pull_backoff = args.pull_backoff_ms.map_or(t.pull_backoff, ms);
+    t.pull_backoff_max = args.pull_backoff_max_ms.map_or(t.pull_backoff_max, ms);
     b = b.timings(t);
+    if let Some(n) = args.pull_attempts {
+        b = b.pull_attempts(n);
+    }
+    if let Some(v) = args.transient_not_found_after_put_ms {
+        b = b.transient_not_found_after_put(ms(v));
+    }
 
     let mut arm = b.config().arm_throttling;
     if args.no_arm_throttling {
