@@ -1371,7 +1371,10 @@ fn an_image_that_is_not_a_reference_is_refused_before_anything_is_sent() {
         assert_eq!(e.reason(), "InvalidImageName");
         let at_fault = if init.contains(' ') { "setup" } else { "web" };
         assert_eq!(e.container(), Some(at_fault), "{e}");
-        assert!(e.to_string().contains("couldn't parse image reference"), "{e}");
+        assert!(
+            e.to_string().contains("couldn't parse image reference"),
+            "{e}"
+        );
         assert_eq!(e.to_provider_error().kind, vk_pods::ErrorKind::InvalidSpec);
     }
 }
