@@ -820,3 +820,221 @@ async fn aci_faults_leave_no_pod_stuck() {
         "backoff not visible in vk's /metrics: {missing:#?}"
     );
 }
+
+/// A pod of `batch` running `image`; with `exit`, a run-to-completion pod
+/// (restart policy Never) whose container exits with that code.
+fn lifecycle_pod(name: &str, node: &str, batch: &str, image: &str, exit: Option<i32>) -> Pod {
+    let mut pod = bare_pod(name, node, batch);
+    let spec = pod.spec.as_mut().unwrap();
+    spec.containers[0].image = Some(image.to_owned());
+    spec.containers[0].ports = Some(vec![k8s_openapi::api::core::v1::ContainerPort {
+        container_port: 80,
+        ..Default::default()
+    }]);
+    if let Some(code) = exit {
+        spec.restart_policy = Some("Never".into());
+        spec.containers[0].command = Some(vec![
+            "sh".into(),
+            "-c".into(),
+            format!("sleep 1; exit {code}"),
+        ]);
+    }
+    pod
+}
+
+/// ACI's lifecycle faults during a 200-pod burst: pulls that fail until the
+/// registry recovers, reads that miss new groups, platform restarts (some to a
+/// new IP) and repairs of running groups, with run-to-completion pods among
+/// them. Nothing may be lost, duplicated or run twice, and the pods must end
+/// showing what ACI shows (IP, restart counts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lifecycle_faults_during_a_burst() {
+    const SERVICES: usize = 150;
+    const JOBS: usize = 50;
+    const FLAKY: usize = 20;
+    let mut rng = Rng::from_env("lifecycle");
+    let (client, kubeconfig) = client().await;
+    let emu = vk_aci_emulator::Emulator::builder()
+        .fast()
+        .quota(Quota {
+            container_groups: 1000,
+            cores: 1000,
+        })
+        .transient_not_found_after_put(Duration::from_secs(2))
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    emu.admin().fail_image_pulls("flaky.example.com/");
+    let (vk, node) = start_vk(&client, &kubeconfig, emu.base_url()).await;
+    let ns = TestEnv::get().await.namespace("chaos-life").await;
+    let namespaces = [ns.name.clone()];
+    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    let services = names("svc-", 0..SERVICES);
+    let jobs = names("job-", 0..JOBS);
+    let mut specs: Vec<Pod> = Vec::new();
+    for (i, n) in services.iter().enumerate() {
+        let image = if i < FLAKY {
+            "flaky.example.com/app:1"
+        } else {
+            "nginx"
+        };
+        specs.push(lifecycle_pod(n, &node, "life", image, None));
+    }
+    for (i, n) in jobs.iter().enumerate() {
+        let code = i32::from(i % 5 == 0);
+        specs.push(lifecycle_pod(n, &node, "life", "busybox", Some(code)));
+    }
+    let t0 = Instant::now();
+    let creator = {
+        let pods = pods.clone();
+        tokio::spawn(async move {
+            futures::stream::iter(specs)
+                .for_each_concurrent(16, |p| {
+                    let pods = pods.clone();
+                    async move {
+                        pods.create(&PostParams::default(), &p).await.unwrap();
+                    }
+                })
+                .await;
+        })
+    };
+    // While the burst runs: 30 platform events on groups that are running.
+    let mut injected = BTreeMap::<&str, u32>::new();
+    let mut restarted = BTreeSet::new();
+    while injected.values().sum::<u32>() < 30 && t0.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(rng.millis(600)).await;
+        let running: Vec<String> = emu
+            .admin()
+            .groups()
+            .into_iter()
+            .filter(|g| g.provisioning_state == "Succeeded" && g.state == "Running")
+            .filter(|g| g.name.contains("-svc-"))
+            .map(|g| g.name)
+            .collect();
+        if running.is_empty() {
+            continue;
+        }
+        let g = &running[(rng.next() % running.len() as u64) as usize];
+        let kind = match rng.next() % 3 {
+            0 => "restart",
+            1 => "restart-new-ip",
+            _ => "repair",
+        };
+        let done = match kind {
+            "restart" => emu.admin().platform_restart(g, false),
+            "restart-new-ip" => emu.admin().platform_restart(g, true),
+            _ => emu.admin().repair(g, Duration::from_secs(2)),
+        };
+        if done.is_ok() {
+            *injected.entry(kind).or_default() += 1;
+            restarted.insert(g.clone());
+        }
+    }
+    creator.await.unwrap();
+    // The registry recovers after a while.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(emu.admin().mark_image_pullable("flaky.example.com/"));
+    eprintln!(
+        "[lifecycle] injected {injected:?} on {} groups",
+        restarted.len()
+    );
+
+    // Settled: services Running and Ready at the IP ACI shows, showing ACI's
+    // restart counts; jobs Succeeded or Failed by their exit code.
+    let expected = |p: &Pod| -> bool {
+        let n = p.metadata.name.as_deref().unwrap_or("");
+        if let Some(i) = n.strip_prefix("job-") {
+            let code: usize = i.parse().unwrap();
+            return phase(p) == if code % 5 == 0 { "Failed" } else { "Succeeded" };
+        }
+        let Some(g) = emu
+            .admin()
+            .groups()
+            .into_iter()
+            .find(|g| g.name == group_name(&ns.name, n))
+        else {
+            return false;
+        };
+        let s = p.status.as_ref().unwrap();
+        let restarts = s
+            .container_statuses
+            .as_ref()
+            .and_then(|c| c.first())
+            .map(|c| c.restart_count);
+        let aci_restarts = g
+            .containers
+            .first()
+            .map(|c| i32::try_from(c.restart_count).unwrap_or(i32::MAX));
+        running_ready(p) && s.pod_ip == g.ip && restarts == aci_restarts
+    };
+    let settled = wait::try_until(300, || async {
+        let ps = list(&pods, "batch=life").await;
+        (ps.len() == SERVICES + JOBS && ps.iter().all(|p| expected(p))).then_some(())
+    })
+    .await;
+    if settled.is_none() {
+        let off: Vec<String> = list(&pods, "batch=life")
+            .await
+            .iter()
+            .filter(|p| !expected(p))
+            .map(describe)
+            .take(20)
+            .collect();
+        panic!("not settled after the lifecycle faults (first 20): {off:#?}");
+    }
+    let shown: i32 = list(&pods, "batch=life")
+        .await
+        .iter()
+        .filter_map(|p| {
+            p.status
+                .as_ref()?
+                .container_statuses
+                .as_ref()?
+                .first()
+                .map(|c| c.restart_count)
+        })
+        .sum();
+    eprintln!(
+        "[lifecycle] settled in {:?}; {shown} restarts shown on the pods",
+        t0.elapsed()
+    );
+    assert!(shown > 0, "the platform restarts reached the pods");
+    // Nothing duplicated: every job's group was created once and ran once
+    // (a finished group is stopped, so the platform never runs it again);
+    // the flaky pods were created again after ACI gave up, with back-off.
+    let creates = |n: &str| {
+        emu.admin()
+            .requests(&group_name(&ns.name, n))
+            .iter()
+            .filter(|r| r.op == "create")
+            .count()
+    };
+    for j in &jobs {
+        assert_eq!(creates(j), 1, "{j} created once");
+    }
+    for (i, s) in services.iter().enumerate() {
+        let c = creates(s);
+        if i < FLAKY {
+            assert!((2..=10).contains(&c), "{s}: {c} creates");
+        } else if c != 1 {
+            let key = format!("{}/{s}", ns.name);
+            let log: Vec<String> = vk
+                .log_text()
+                .lines()
+                .filter(|l| l.contains(&key) && !l.contains("DEBUG") && !l.contains("TRACE"))
+                .map(str::to_owned)
+                .collect();
+            panic!(
+                "{s} created {c} times (restarts and repairs are ACI's own); vk's log: {log:#?}"
+            );
+        }
+    }
+    assert_one_to_one(&emu, &ns.client, &namespaces, 60).await;
+    let all: Vec<String> = services.iter().chain(&jobs).cloned().collect();
+    delete_all(pods.clone(), all.clone(), false).await;
+    wait_gone(&pods, &all, 300).await;
+    assert_one_to_one(&emu, &ns.client, &namespaces, 120).await;
+    drop(vk);
+    delete_node(&client, &node).await;
+    emu.shutdown().await.unwrap();
+}

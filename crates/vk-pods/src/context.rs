@@ -86,6 +86,11 @@ pub(crate) struct Ctx {
     first_looks: Mutex<HashMap<String, (Instant, u8)>>,
     /// The state the last full status read reported, by pod UID, and when.
     observed: Mutex<HashMap<String, (InstanceState, Instant)>>,
+    /// Instances listed before that the last listing did not show: kept
+    /// until a status read confirms them gone (a listing paged while groups
+    /// come and go can miss one; only a 404 for the instance itself says it
+    /// is gone).
+    unconfirmed: Mutex<std::collections::HashSet<String>>,
     /// Pods whose deletion vk completed (instance and object), by UID, and
     /// when: a reconcile queued before the object left the cache is a no-op.
     deleted: Mutex<HashMap<String, Instant>>,
@@ -132,6 +137,7 @@ impl Ctx {
             restart_base: Mutex::default(),
             first_looks: Mutex::default(),
             observed: Mutex::default(),
+            unconfirmed: Mutex::default(),
             deleted: Mutex::default(),
         }
     }
@@ -180,6 +186,7 @@ impl Ctx {
 
     pub(crate) fn forget(&self, uid: &str) {
         lock(&self.instances).remove(uid);
+        lock(&self.unconfirmed).remove(uid);
         lock(&self.events).remove(uid);
         lock(&self.failures).remove(uid);
         lock(&self.held).remove(uid);
@@ -348,14 +355,32 @@ impl Ctx {
         self.listed
             .store(true, std::sync::atomic::Ordering::Release);
         let mut map = lock(&self.instances);
-        let fresh: Vec<(String, (Instance, Option<Instant>))> = map
-            .drain()
-            .filter(|(_, (_, created))| created.is_some_and(|t| t.elapsed() < FRESH_CREATE))
-            .collect();
+        let mut unconfirmed = lock(&self.unconfirmed);
+        let before: Vec<(String, (Instance, Option<Instant>))> = map.drain().collect();
         map.extend(listed.into_iter().map(|i| (i.key.uid.clone(), (i, None))));
-        for (uid, entry) in fresh {
-            map.entry(uid).or_insert(entry);
+        for (uid, entry) in before {
+            if map.contains_key(&uid) {
+                unconfirmed.remove(&uid);
+                continue;
+            }
+            let fresh = entry.1.is_some_and(|t| t.elapsed() < FRESH_CREATE);
+            if !fresh {
+                // Not listed this time: kept until a read confirms it is gone.
+                unconfirmed.insert(uid.clone());
+            }
+            map.insert(uid, entry);
         }
+    }
+
+    /// True when `uid`'s instance was listed before but not by the last
+    /// listing: its status must be read to tell whether it is gone.
+    pub(crate) fn unconfirmed(&self, uid: &str) -> bool {
+        lock(&self.unconfirmed).contains(uid)
+    }
+
+    /// A status read found `uid`'s instance: it exists, whatever a listing missed.
+    pub(crate) fn confirmed(&self, uid: &str) {
+        lock(&self.unconfirmed).remove(uid);
     }
 
     /// Instances not created by this process in the last moments.
@@ -425,6 +450,7 @@ impl Ctx {
     /// failures or the events already published.
     pub(crate) fn instance_removed(&self, uid: &str) {
         lock(&self.instances).remove(uid);
+        lock(&self.unconfirmed).remove(uid);
         lock(&self.first_looks).remove(uid);
         lock(&self.observed).remove(uid);
     }

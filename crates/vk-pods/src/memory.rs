@@ -40,6 +40,7 @@ pub struct InMemoryProvider {
     next_ip: AtomicU64,
     fail_creates: Mutex<Vec<ProviderError>>,
     fail_instances: Mutex<Vec<ProviderError>>,
+    omitted: Mutex<HashMap<String, u64>>,
     adjustments: Mutex<Vec<Adjustment>>,
     stopped: Mutex<Vec<String>>,
     /// Status reads that do not find a new instance yet (eventual consistency).
@@ -76,6 +77,18 @@ impl InMemoryProvider {
     /// a Pending pod with [`PodReport::retry`] set to the error.
     pub fn fail_next_instances(&self, errors: Vec<ProviderError>) {
         lock(&self.fail_instances).extend(errors);
+    }
+
+    /// The next `n` listings leave the instance of `uid` out, as a listing
+    /// paged while instances come and go can.
+    pub fn omit_from_listings(&self, uid: &str, n: u64) {
+        lock(&self.omitted).insert(uid.to_owned(), n);
+    }
+
+    /// Removes the instance of `uid` behind the reconciler's back (deleted in
+    /// a portal, say).
+    pub fn remove_instance(&self, uid: &str) -> bool {
+        lock(&self.pods).remove(uid).is_some()
     }
 
     /// The next `reads` status reads find no instance, as ARM can answer 404
@@ -400,8 +413,17 @@ impl Provider for InMemoryProvider {
     fn list_instances(&self) -> BoxFuture<'_, Result<Vec<Instance>, ProviderError>> {
         Box::pin(async move {
             self.calls[3].fetch_add(1, Ordering::Relaxed);
+            let mut omitted = lock(&self.omitted);
+            omitted.retain(|_, n| *n > 0);
             Ok(lock(&self.pods)
                 .values()
+                .filter(|r| match omitted.get_mut(&r.key.uid) {
+                    Some(n) => {
+                        *n -= 1;
+                        false
+                    }
+                    None => true,
+                })
                 .map(|r| Instance {
                     key: r.key.clone(),
                     state: if r.failed.is_some() {

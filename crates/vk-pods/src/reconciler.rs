@@ -431,7 +431,7 @@ pub(crate) async fn publish_report(
         ctx.instance_failed(&key.uid, e, backoff)
     };
     if let Some((n, wait)) = recorded {
-        tracing::warn!(reason = %e.reason, message = %e.message, attempt = n, retry_in = ?wait, "instance failed; it is removed and created again after a back-off");
+        tracing::warn!(pod = %key, reason = %e.reason, message = %e.message, attempt = n, retry_in = ?wait, "instance failed; it is removed and created again after a back-off");
         if e.kind == ErrorKind::ImagePull {
             // The backend's own events told of the pull; the status may say
             // ImagePullBackOff already (then vk adds no BackOff of its own).

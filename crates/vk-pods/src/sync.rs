@@ -130,6 +130,11 @@ async fn sync_once(
             }
             // Just created: the reconciler reads it shortly.
             Some(_) if ctx.first_look_due(&key.uid).is_some() => busy = true,
+            // The listing missed it: read it to tell whether it is gone.
+            Some(_) if ctx.unconfirmed(&key.uid) => {
+                busy = true;
+                urgent.push(pod);
+            }
             Some(inst)
                 if transitioning(&pod, inst.state)
                     || moved(&pod, &inst)
@@ -174,6 +179,7 @@ pub(crate) async fn refresh(ctx: &Ctx, pod: &Pod) -> bool {
     ReconcilerMetrics::inc(&ctx.metrics.status_refreshes);
     match ctx.provider.pod_status(pod).await {
         Ok(Some(report)) => {
+            ctx.confirmed(&key.uid);
             ctx.observe(&key.uid, report.state);
             if let Err(e) = crate::reconciler::publish_report(pod, &key, ctx, &report).await {
                 tracing::warn!(pod = %key, error = %e, "status not written; retrying next sync");

@@ -561,6 +561,46 @@ async fn a_new_ip_in_the_listing_reaches_the_pod_without_the_steady_refresh_budg
 }
 
 #[tokio::test]
+async fn an_instance_a_listing_misses_is_read_before_it_is_taken_as_gone() {
+    let h = Harness::start_with(
+        "pods-missed",
+        serde_json::json!([]),
+        Arc::default(),
+        |cfg| {
+            cfg.sync_interval = Duration::from_millis(200);
+            cfg.steady_sync_interval = Duration::from_millis(300);
+            cfg.orphan_grace = Duration::ZERO;
+            cfg.refresh_budget = 0;
+        },
+    )
+    .await;
+    h.create("kept", serde_json::json!({})).await;
+    h.create("gone", serde_json::json!({})).await;
+    let kept = h.phase("kept", "Running").await.metadata.uid.unwrap();
+    let gone = h.phase("gone", "Running").await.metadata.uid.unwrap();
+    // Well past the fresh-creation window's protection of new instances.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (creates, _, reads, _) = h.provider.calls();
+    assert_eq!(creates, 2);
+    // One listing misses "kept"; "gone" really is deleted behind vk's back.
+    h.provider.omit_from_listings(&kept, 1);
+    assert!(h.provider.remove_instance(&gone));
+    wait::until("the deleted instance created again", 30, || async {
+        (h.provider.calls().0 == 3).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (creates, _, later_reads, _) = h.provider.calls();
+    assert_eq!(creates, 3, "only the deleted instance was created again");
+    assert!(
+        later_reads > reads,
+        "the missed instance was read, not re-created"
+    );
+    assert_eq!(h.provider.len(), 2);
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn what_the_provider_changed_is_shown_once_on_the_pod() {
     let h = Harness::start("pods-adjust", serde_json::json!([])).await;
     h.provider.adjust_creates(vec![
