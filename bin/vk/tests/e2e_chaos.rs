@@ -881,7 +881,7 @@ async fn lifecycle_faults_during_a_burst() {
         specs.push(lifecycle_pod(n, &node, "life", image, None));
     }
     for (i, n) in jobs.iter().enumerate() {
-        let code = i32::from(i % 5 == 0);
+        let code = i32::from(i.is_multiple_of(5));
         specs.push(lifecycle_pod(n, &node, "life", "busybox", Some(code)));
     }
     let t0 = Instant::now();
@@ -945,7 +945,12 @@ async fn lifecycle_faults_during_a_burst() {
         let n = p.metadata.name.as_deref().unwrap_or("");
         if let Some(i) = n.strip_prefix("job-") {
             let code: usize = i.parse().unwrap();
-            return phase(p) == if code % 5 == 0 { "Failed" } else { "Succeeded" };
+            return phase(p)
+                == if code.is_multiple_of(5) {
+                    "Failed"
+                } else {
+                    "Succeeded"
+                };
         }
         let Some(g) = emu
             .admin()
@@ -969,7 +974,7 @@ async fn lifecycle_faults_during_a_burst() {
     };
     let settled = wait::try_until(300, || async {
         let ps = list(&pods, "batch=life").await;
-        (ps.len() == SERVICES + JOBS && ps.iter().all(|p| expected(p))).then_some(())
+        (ps.len() == SERVICES + JOBS && ps.iter().all(&expected)).then_some(())
     })
     .await;
     if settled.is_none() {
