@@ -25,6 +25,54 @@ pub(crate) const UNKNOWN_PRINCIPAL: &str = "unknown";
 
 /// Issues a bearer token for `principal` (the client id ARM throttles by);
 /// returns it with its expiry (Unix seconds).
+/// The audience of Azure Monitor's metrics data plane (`metrics:getBatch`).
+pub(crate) const METRICS_AUDIENCE: &str = "https://metrics.monitor.azure.com";
+
+fn is_metrics_audience(resource: &str) -> bool {
+    resource
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(METRICS_AUDIENCE)
+}
+
+/// Issues a token for `resource` (a scope without `/.default`, or a v1
+/// resource): tokens for Azure Monitor's metrics plane are refused by ARM and
+/// the other way round, as Entra ID audiences are.
+pub(crate) fn issue_token_for(shared: &Shared, principal: &str, resource: &str) -> (String, i64) {
+    let (token, expires) = issue_token(shared, principal);
+    if is_metrics_audience(resource) {
+        shared
+            .lock()
+            .token_audiences
+            .insert(token.clone(), METRICS_AUDIENCE.to_owned());
+    }
+    (token, expires)
+}
+
+/// Whether `headers` carry a token issued for Azure Monitor's metrics plane.
+pub(crate) fn has_metrics_audience(shared: &Shared, headers: &HeaderMap) -> bool {
+    bearer(headers).is_some_and(|t| shared.lock().token_audiences.contains_key(t))
+}
+
+fn wrong_audience(expected: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationTokenAudience",
+        format!(
+            "The access token has been obtained for wrong audience or resource. It should exactly match with one of the allowed audiences '{expected}'."
+        ),
+    )
+}
+
+/// Authenticates a request to Azure Monitor's metrics plane: like [`check`],
+/// with a token issued for [`METRICS_AUDIENCE`].
+pub(crate) fn check_metrics(shared: &Shared, headers: &HeaderMap) -> Result<String, ApiError> {
+    let principal = check_token(shared, headers)?;
+    if shared.cfg.require_auth && !has_metrics_audience(shared, headers) {
+        return Err(wrong_audience(METRICS_AUDIENCE));
+    }
+    Ok(principal)
+}
+
 pub(crate) fn issue_token(shared: &Shared, principal: &str) -> (String, i64) {
     let token = format!("aciemu.{}", random_hex(24));
     let lifetime = i64::try_from(shared.cfg.token_lifetime.as_secs()).unwrap_or(i64::MAX / 4);
@@ -67,6 +115,14 @@ fn principal_of(shared: &Shared, token: &str) -> Option<String> {
 /// Checks the `Authorization` header of an ARM request; returns the
 /// principal (the token's client id) ARM throttles the request by.
 pub(crate) fn check(shared: &Shared, headers: &HeaderMap) -> Result<String, ApiError> {
+    let principal = check_token(shared, headers)?;
+    if shared.cfg.require_auth && has_metrics_audience(shared, headers) {
+        return Err(wrong_audience("https://management.azure.com/"));
+    }
+    Ok(principal)
+}
+
+fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<String, ApiError> {
     if !shared.cfg.require_auth {
         return Ok(bearer(headers)
             .and_then(|t| principal_of(shared, t))
@@ -197,8 +253,10 @@ pub(crate) async fn token_v2(
         Ok(id) => id,
         Err(r) => return r,
     };
-    match field(&form, "scope") {
-        Some(s) if s.split(' ').count() == 1 && s.ends_with("/.default") => {}
+    let resource = match field(&form, "scope") {
+        Some(s) if s.split(' ').count() == 1 && s.ends_with("/.default") => {
+            s.trim_end_matches("/.default").to_owned()
+        }
         _ => {
             return aad_error(
                 StatusCode::BAD_REQUEST,
@@ -206,8 +264,8 @@ pub(crate) async fn token_v2(
                 "AADSTS70011: The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope must be a single '<resource>/.default' scope.",
             );
         }
-    }
-    let (token, expires) = issue_token(&shared, &client_id);
+    };
+    let (token, expires) = issue_token_for(&shared, &client_id, &resource);
     let expires_in = (expires - now_unix()).max(0);
     Json(json!({
         "token_type": "Bearer",
@@ -236,7 +294,7 @@ pub(crate) async fn token_v1(
             "AADSTS50001: The request body must contain the following parameter: 'resource'.",
         );
     };
-    let (token, expires) = issue_token(&shared, &client_id);
+    let (token, expires) = issue_token_for(&shared, &client_id, &resource);
     let now = now_unix();
     Json(json!({
         "token_type": "Bearer",
@@ -282,7 +340,7 @@ pub(crate) async fn imds(
     let client_id = field(&q, "client_id")
         .map(str::to_owned)
         .unwrap_or_else(|| "00000000-0000-0000-0000-0000000c11e7".to_owned());
-    let (token, expires) = issue_token(&shared, &client_id);
+    let (token, expires) = issue_token_for(&shared, &client_id, &resource);
     let now = now_unix();
     Json(json!({
         "access_token": token,

@@ -12,7 +12,10 @@
 //! A script is a sequence of simple commands joined by `;`, `&&`, `||` or
 //! newlines. Builtins: `sleep N` (seconds, fractional allowed, `infinity`),
 //! `echo WORDS` (one output line; `>&2` sends it to stderr), `exit N`,
-//! `true`, `:`, `false`. Any other command blocks forever, like a server.
+//! `true`, `:`, `false`, and `consume [--cpu-millicores N] [--memory-bytes M]`,
+//! which blocks forever using that much CPU and memory (what Azure Monitor's
+//! `CpuUsage` and `MemoryUsage` then report for the container). Any other
+//! command blocks forever, like a server, idle.
 
 use std::time::Duration;
 
@@ -28,10 +31,18 @@ pub(crate) enum Stream {
 #[derive(Debug, Clone, PartialEq)]
 enum Step {
     Sleep(Duration),
-    Echo { text: String, stream: Stream },
+    Echo {
+        text: String,
+        stream: Stream,
+    },
     Exit(i32),
     Status(i32),
     Forever,
+    /// Blocks forever using this much CPU (millicores) and memory (bytes).
+    Consume {
+        cpu_millicores: u64,
+        memory_bytes: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,6 +203,18 @@ fn step_from_words(words: &[String]) -> Step {
         }
         "true" | ":" => Step::Status(0),
         "false" => Step::Status(1),
+        "consume" => {
+            let value = |flag: &str| {
+                args.iter()
+                    .position(|a| a == flag)
+                    .and_then(|i| args.get(i + 1))
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            Step::Consume {
+                cpu_millicores: value("--cpu-millicores").unwrap_or(0),
+                memory_bytes: value("--memory-bytes").unwrap_or(0),
+            }
+        }
         _ => Step::Forever,
     }
 }
@@ -257,7 +280,7 @@ pub(crate) fn from_argv(argv: &[String]) -> Program {
                 return parse_script(&argv[i + 1..].join(" "));
             }
         }
-        "sleep" | "echo" | "exit" | "true" | "false" => {
+        "sleep" | "echo" | "exit" | "true" | "false" | "consume" => {
             return Program {
                 steps: vec![(Conn::Seq, step_from_words(argv))],
             };
@@ -270,6 +293,18 @@ pub(crate) fn from_argv(argv: &[String]) -> Program {
 }
 
 impl Program {
+    /// What the program uses while it runs: `(cpu millicores, memory bytes)`
+    /// of its `consume` builtin, if it has one.
+    pub(crate) fn usage(&self) -> Option<(u64, u64)> {
+        self.steps.iter().find_map(|(_, s)| match s {
+            Step::Consume {
+                cpu_millicores,
+                memory_bytes,
+            } => Some((*cpu_millicores, *memory_bytes)),
+            _ => None,
+        })
+    }
+
     /// Whether the program contains no finite work at all (runs forever at once).
     #[cfg(test)]
     pub(crate) fn is_forever(&self) -> bool {
@@ -297,7 +332,7 @@ impl Program {
                 }
                 Step::Exit(code) => return *code,
                 Step::Status(code) => *code,
-                Step::Forever => std::future::pending::<i32>().await,
+                Step::Forever | Step::Consume { .. } => std::future::pending::<i32>().await,
             };
         }
         status

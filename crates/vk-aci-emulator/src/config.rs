@@ -167,6 +167,12 @@ pub struct Timings {
     /// Longest back-off between two pulls of an image (default 5 min: the
     /// kubelet's maximum back-off).
     pub pull_backoff_max: Duration,
+    /// How long after a minute starts Azure Monitor serves its `CpuUsage` /
+    /// `MemoryUsage` data point (default 3 min, an estimate: platform metrics
+    /// are aggregated per minute and ingested with a delay; users of the Go
+    /// provider report minutes, virtual-kubelet #777). Zero: the current
+    /// minute is served as it goes.
+    pub metrics_latency: Duration,
 }
 
 impl Default for Timings {
@@ -183,6 +189,7 @@ impl Default for Timings {
             delete: s(10),
             pull_backoff: s(10),
             pull_backoff_max: s(300),
+            metrics_latency: s(180),
         }
     }
 }
@@ -205,6 +212,7 @@ impl Timings {
             pull_backoff: Duration::ZERO,
             // A cap, not a delay: zero back-offs stay zero below it.
             pull_backoff_max: Duration::from_secs(300),
+            metrics_latency: Duration::ZERO,
         }
     }
 }
@@ -539,6 +547,13 @@ impl EmulatorBuilder {
     /// (default 1; must be positive). A non-zero duration never becomes zero.
     pub fn time_scale(mut self, factor: f64) -> Self {
         self.config.time_scale = factor;
+        self
+    }
+
+    /// How long after a minute starts its usage data point is served by the
+    /// metrics API (default 3 min; zero in fast mode).
+    pub fn metrics_latency(mut self, latency: Duration) -> Self {
+        self.config.timings.metrics_latency = latency;
         self
     }
 

@@ -63,6 +63,7 @@ mod error;
 mod exec;
 mod faults;
 mod fs;
+mod metrics;
 mod persist;
 mod render;
 mod route;
@@ -82,6 +83,7 @@ pub use config::{
 };
 pub use error::EmulatorError;
 pub use faults::{FaultRule, ProvisioningFailure};
+pub use metrics::IDLE_MEMORY_BYTES;
 pub use server::RunningEmulator;
 pub use state::RecordedRequest;
 pub use throttle::{ActionState, BucketState, ThrottleState, ThrottledCounts, WindowState};

@@ -282,6 +282,9 @@ pub(crate) fn classify(method: &Method, path: &str) -> Option<(&'static str, Opt
     if path.contains("/oauth2/") {
         return Some(("token", None));
     }
+    if path.to_ascii_lowercase().ends_with("/metrics:getbatch") {
+        return Some(("metrics_batch", None));
+    }
     let r = parse(path);
     let op = match (&r, method.as_str()) {
         (Route::Group { .. }, "PUT") => "create",

@@ -258,6 +258,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/{tenant}/oauth2/token", post(crate::auth::token_v1))
         .route("/metadata/identity/oauth2/token", get(crate::auth::imds))
         .route("/_emulator/exec/{id}", get(crate::exec::ws_handler))
+        .route(
+            "/subscriptions/{sub}/metrics:getBatch",
+            post(crate::metrics::get_batch),
+        )
         .merge(crate::admin::routes())
         .fallback(crate::arm::dispatch)
         .with_state(shared)

@@ -459,6 +459,9 @@ pub(crate) struct State {
     pub(crate) tokens: HashMap<String, i64>,
     /// Token → client id (the principal ARM throttles by).
     pub(crate) token_principals: HashMap<String, String>,
+    /// Token → the audience it was issued for, when that is not Resource
+    /// Manager (e.g. Azure Monitor's); not persisted.
+    pub(crate) token_audiences: HashMap<String, String>,
     pub(crate) exec_sessions: HashMap<String, ExecSession>,
     pub(crate) faults: Vec<FaultRule>,
     pub(crate) provisioning_failures: Vec<ProvisioningFailure>,
