@@ -146,15 +146,15 @@ impl ContainerInstancesBuilder {
 /// Cheap to clone; clones share the HTTP client, token cache, rate limiter and metrics.
 #[derive(Clone, Debug)]
 pub struct ContainerInstances {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     resource_group: Arc<str>,
 }
 
 #[derive(Debug)]
 pub(crate) struct Shared {
     http: reqwest::Client,
-    endpoint: Url,
-    subscription_id: String,
+    pub(crate) endpoint: Url,
+    pub(crate) subscription_id: String,
     credential: Arc<dyn TokenCredential>,
     scope: String,
     retry: RetryPolicy,

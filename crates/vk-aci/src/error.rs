@@ -153,6 +153,15 @@ pub enum Error {
         #[source]
         failure: Failure,
     },
+    /// Reading Azure Monitor metrics of container groups failed.
+    #[error("metrics of {groups} container group(s) failed: {failure}")]
+    Metrics {
+        /// How many groups the call asked for.
+        groups: usize,
+        /// Why.
+        #[source]
+        failure: Failure,
+    },
     /// Getting an access token failed.
     #[error("token from {credential} failed: {failure}")]
     Token {
@@ -189,6 +198,7 @@ impl Error {
             | Self::Capabilities { failure, .. }
             | Self::Usages { failure, .. }
             | Self::CachedImages { failure, .. }
+            | Self::Metrics { failure, .. }
             | Self::Token { failure, .. } => Some(failure),
             Self::Config { .. } => None,
         }

@@ -79,6 +79,7 @@ mod http;
 mod lro;
 mod metrics;
 pub mod models;
+pub mod monitor;
 mod rate_limit;
 mod retry;
 mod secret;

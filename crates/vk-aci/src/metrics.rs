@@ -54,6 +54,9 @@ pub(crate) fn operation(method: &http::Method, path: &str) -> &'static str {
             }
         }
     }
+    if path.ends_with("/metrics:getbatch") {
+        return "metrics_batch";
+    }
     if path.ends_with("/containergroups") {
         return "list";
     }
