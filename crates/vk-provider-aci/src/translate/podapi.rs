@@ -49,6 +49,25 @@ pub(crate) fn pod_level(ctx: &mut Ctx<'_>) -> Result<(), Error> {
              namespace: they cannot see or signal each other's processes",
         ));
     }
+    let claims = spec.resource_claims.as_ref().is_some_and(|c| !c.is_empty())
+        || spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .any(|c| {
+                c.resources
+                    .as_ref()
+                    .and_then(|r| r.claims.as_ref())
+                    .is_some_and(|c| !c.is_empty())
+            });
+    if claims {
+        return Err(refuse(
+            ctx,
+            "resourceClaims",
+            "ResourceClaimsNotSupported",
+            "Azure Container Instances has no devices to claim (dynamic resource allocation)",
+        ));
+    }
     if let Some(r) = &spec.resources {
         let set =
             |m: &Option<BTreeMap<String, Quantity>>| m.as_ref().is_some_and(|m| !m.is_empty());
@@ -63,6 +82,26 @@ pub(crate) fn pod_level(ctx: &mut Ctx<'_>) -> Result<(), Error> {
              namespace (user ids are not remapped); each group runs in its own hypervisor-isolated \
              sandbox instead",
         );
+    }
+    let naming: Vec<&str> = [
+        (
+            spec.hostname.as_deref().is_some_and(|h| !h.is_empty()),
+            "hostname",
+        ),
+        (
+            spec.subdomain.as_deref().is_some_and(|h| !h.is_empty()),
+            "subdomain",
+        ),
+        (spec.set_hostname_as_fqdn == Some(true), "setHostnameAsFQDN"),
+    ]
+    .into_iter()
+    .filter_map(|(set, field)| set.then_some(field))
+    .collect();
+    if !naming.is_empty() {
+        ctx.warn(format!(
+            "{} ignored: Azure Container Instances names the group's host itself",
+            naming.join(", ")
+        ));
     }
     if spec.host_aliases.as_ref().is_some_and(|h| !h.is_empty()) {
         ctx.warn("hostAliases are ignored: ACI has no /etc/hosts entries");

@@ -1625,6 +1625,25 @@ fn host_namespaces_and_shared_process_namespace_are_refused() {
 }
 
 #[test]
+fn resource_claims_are_refused_and_hostnames_are_adjustments() {
+    let mut spec = plain();
+    spec["resourceClaims"] = json!([{"name": "gpu", "resourceClaimName": "gpu-claim"}]);
+    spec["containers"][0]["resources"] = json!({"claims": [{"name": "gpu"}]});
+    let e = err(&pod(spec), &ResolvedRefs::default());
+    assert_eq!(e.reason(), "ResourceClaimsNotSupported");
+    let mut spec = plain();
+    spec["hostname"] = json!("db-0");
+    spec["subdomain"] = json!("db");
+    let (_, warnings) = translate(&pod(spec), &ResolvedRefs::default());
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("hostname, subdomain ignored")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
 fn user_namespaces_are_an_adjustment() {
     let mut spec = plain();
     spec["hostUsers"] = json!(false);
