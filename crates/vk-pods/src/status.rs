@@ -447,6 +447,12 @@ mod tests {
         .unwrap();
         assert!(differs(Some(&cur), &desired));
         assert!(!differs(Some(&desired), &desired));
+        // The status patch carries them to the API server.
+        let p = patch(&desired, "10.1.0.4", "BestEffort");
+        assert_eq!(
+            p["status"]["ephemeralContainerStatuses"][0]["state"]["waiting"]["reason"],
+            "CreateContainerError"
+        );
     }
 
     #[test]

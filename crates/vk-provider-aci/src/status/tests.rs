@@ -694,3 +694,48 @@ fn ephemeral_containers_wait_with_a_reason_kubectl_debug_prints() {
             .is_none()
     );
 }
+
+#[test]
+fn a_133_pod_reports_sidecar_and_ephemeral_statuses() {
+    let p: Pod = serde_json::from_str(include_str!(
+        "../translate/fixtures/pod-v1.33-new-fields.json"
+    ))
+    .unwrap();
+    let g = group(json!({"provisioningState": "Succeeded",
+    "initContainers": [{"name": "migrate", "properties": {"image": "i", "instanceView": terminated(0)}}],
+    "containers": [
+        container("proxy", running("2024-01-01T00:00:21Z")),
+        container("app", running("2024-01-01T00:00:22Z"))
+    ]}));
+    let r = group_to_report(&g, &p, Some("10.1.0.4"));
+    let s = &r.status;
+    assert_eq!(s.phase.as_deref(), Some("Running"));
+    assert_eq!(cond(s, "Ready"), "True");
+    let inits: Vec<(&str, bool)> = s
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .map(|c| (c.name.as_str(), c.state.as_ref().unwrap().running.is_some()))
+        .collect();
+    assert_eq!(inits, vec![("migrate", false), ("proxy", true)]);
+    let e = s.ephemeral_container_statuses.as_ref().unwrap();
+    assert_eq!(e[0].name, "debugger-9wz7d");
+    assert_eq!(
+        e[0].state
+            .as_ref()
+            .unwrap()
+            .waiting
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some(EPHEMERAL_REASON)
+    );
+    // The pod carries the scheduler's PodScheduled, which vk never writes.
+    assert!(
+        s.conditions
+            .iter()
+            .flatten()
+            .all(|c| c.type_ != "PodScheduled")
+    );
+}

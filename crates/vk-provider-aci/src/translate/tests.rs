@@ -1804,3 +1804,76 @@ fn native_sidecar_from_a_133_fixture_runs_beside_the_app_with_its_probes() {
         assert!(reasons.contains(&r), "{r} in {reasons:?}");
     }
 }
+
+/// A pod exactly as a 1.33 API server returns it (defaults filled in), with
+/// the fields a 1.20 test server would drop: a native sidecar, startup
+/// probes, pod-level resources, `hostUsers: false`, `resizePolicy` and an
+/// ephemeral container added by `kubectl debug`.
+const POD_1_33: &str = include_str!("fixtures/pod-v1.33-new-fields.json");
+
+#[test]
+fn a_133_pod_with_the_new_fields_translates_with_every_change_said() {
+    let p: Pod = serde_json::from_str(POD_1_33).unwrap();
+    let refs = ResolvedRefs::default()
+        .with_token(None, 3607, "jwt-token")
+        .with_config_map("kube-root-ca.crt", [("ca.crt", "CA PEM")]);
+    let (group, adjustments) = pod_to_group(&p, &refs, &config()).unwrap();
+    let props = &group.properties;
+    let names: Vec<&str> = props.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["proxy", "app"],
+        "the sidecar runs beside the app"
+    );
+    let inits: Vec<&str> = props
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(inits, vec!["migrate"]);
+    assert_eq!(group.zones, Some(vec!["1".to_owned()]));
+    // Startup windows: proxy 0 + 2 × 10 = 20 s; app 5 + 5 × 24 = 125 s.
+    let proxy = &props.containers[0].properties;
+    assert_eq!(
+        proxy
+            .readiness_probe
+            .as_ref()
+            .unwrap()
+            .initial_delay_seconds,
+        Some(20)
+    );
+    let app = &props.containers[1].properties;
+    assert_eq!(
+        app.liveness_probe.as_ref().unwrap().initial_delay_seconds,
+        Some(125)
+    );
+    // Ports of the sidecar and the app on the group's IP.
+    let ports: Vec<u16> = props
+        .ip_address
+        .as_ref()
+        .unwrap()
+        .ports
+        .iter()
+        .map(|p| p.port)
+        .collect();
+    assert_eq!(ports, vec![9901, 8080]);
+    let reasons: Vec<&str> = adjustments.iter().map(|a| a.reason.as_str()).collect();
+    for r in [
+        "StartupProbeApproximated",
+        "PodLevelResourcesNotEnforced",
+        "UserNamespaceNotSupported",
+    ] {
+        assert!(reasons.contains(&r), "{r} in {reasons:?}");
+    }
+    // Two startup probes, each said once.
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| **r == "StartupProbeApproximated")
+            .count(),
+        2
+    );
+    // The ephemeral container is not part of the group.
+    assert!(!names.contains(&"debugger-9wz7d"));
+}
