@@ -739,3 +739,33 @@ fn a_133_pod_reports_sidecar_and_ephemeral_statuses() {
             .all(|c| c.type_ != "PodScheduled")
     );
 }
+
+#[test]
+fn a_job_with_a_native_sidecar_succeeds_when_its_app_containers_do() {
+    // Kubernetes: sidecars do not keep a pod from completing.
+    let p = pod(json!({
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}],
+        "containers": [{"name": "demo1", "image": "job"}]
+    }));
+    let g = group(
+        json!({"provisioningState": "Succeeded", "restartPolicy": "Never",
+        "containers": [
+            container("proxy", running("2024-01-01T00:00:05Z")),
+            container("demo1", terminated(0))
+        ]}),
+    );
+    let r = group_to_report(&g, &p, None);
+    assert_eq!(r.status.phase.as_deref(), Some("Succeeded"));
+    let g = group(
+        json!({"provisioningState": "Succeeded", "restartPolicy": "Never",
+        "containers": [
+            container("proxy", running("2024-01-01T00:00:05Z")),
+            container("demo1", terminated(3))
+        ]}),
+    );
+    assert_eq!(
+        group_to_report(&g, &p, None).status.phase.as_deref(),
+        Some("Failed")
+    );
+}
