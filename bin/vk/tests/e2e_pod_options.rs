@@ -13,7 +13,7 @@
 #[path = "e2e/harness.rs"]
 mod harness;
 
-use harness::{Vk, client, config, wait_ready};
+use harness::{Vk, client, config, config_with_aci, wait_ready};
 use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
@@ -33,8 +33,24 @@ struct World {
     node: String,
 }
 
+const SUBNET: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/e2e/providers/Microsoft.Network/virtualNetworks/e2e/subnets/aci";
+const OTHER_SUBNET: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/e2e/providers/Microsoft.Network/virtualNetworks/e2e/subnets/team-b";
+
 impl World {
+    /// A public-IP node.
     async fn start() -> Self {
+        Self::start_with("").await
+    }
+
+    /// A node whose groups join [`SUBNET`], with the cluster DNS configured.
+    async fn start_vnet() -> Self {
+        Self::start_with(&format!(
+            "subnet_id = \"{SUBNET}\"\ncluster_dns_ip = \"10.0.0.10\""
+        ))
+        .await
+    }
+
+    async fn start_with(aci: &str) -> Self {
         let emu = vk_aci_emulator::Emulator::builder()
             .fast()
             .start("127.0.0.1:0".parse().unwrap())
@@ -42,12 +58,22 @@ impl World {
             .unwrap();
         let (client, kubeconfig) = client().await;
         let node = harness::unique("vk-opts");
-        let (text, admin) = config(
-            &kubeconfig,
-            emu.base_url(),
-            &[(node.clone(), "linux")],
-            FAST,
-        );
+        let (text, admin) = if aci.is_empty() {
+            config(
+                &kubeconfig,
+                emu.base_url(),
+                &[(node.clone(), "linux")],
+                FAST,
+            )
+        } else {
+            config_with_aci(
+                &kubeconfig,
+                emu.base_url(),
+                &[(node.clone(), "linux")],
+                aci,
+                FAST,
+            )
+        };
         let vk = Vk::start(&text, admin);
         wait_ready(&Api::<Node>::all(client.clone()), &node, "True", 20).await;
         Self {
@@ -408,5 +434,81 @@ async fn a_startup_probe_holds_back_the_liveness_probe() {
     })
     .await;
     assert!(!reasons.is_empty());
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn in_a_virtual_network_pods_choose_their_subnet_and_cluster_dns() {
+    let world = World::start_vnet().await;
+    let ns = TestEnv::get().await.namespace("opts-vnet").await;
+    let pods: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    let spec = json!({"containers": [main_container(true)]});
+    for (name, annotations) in [
+        ("plain", json!({})),
+        (
+            "moved",
+            json!({"microsoft.containerinstance.virtualnode.subnets.primary": OTHER_SUBNET}),
+        ),
+        (
+            "own-dns",
+            json!({"microsoft.containerinstance.virtualnode.injectdns": "false"}),
+        ),
+        ("spot", json!({"virtual-kubelet.io/priority": "Spot"})),
+    ] {
+        pods.create(
+            &PostParams::default(),
+            &pod(name, &world.node, annotations, spec.clone()),
+        )
+        .await
+        .unwrap();
+    }
+    for name in ["plain", "moved", "own-dns"] {
+        wait::until(&format!("{name} ready"), 60, || async {
+            pods.get(name).await.ok().filter(ready)
+        })
+        .await;
+    }
+    let subnets = |body: &Value| -> Vec<String> {
+        body["properties"]["subnetIds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let plain = world.created(&group(&ns.name, "plain")).unwrap();
+    assert_eq!(subnets(&plain), vec![SUBNET]);
+    assert_eq!(
+        plain["properties"]["dnsConfig"]["nameServers"],
+        json!(["10.0.0.10"])
+    );
+    let search = plain["properties"]["dnsConfig"]["searchDomains"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        search.starts_with(&format!("{}.svc.cluster.local", ns.name)),
+        "{search}"
+    );
+    let moved = world.created(&group(&ns.name, "moved")).unwrap();
+    assert_eq!(subnets(&moved), vec![OTHER_SUBNET]);
+    assert_eq!(moved["properties"]["ipAddress"]["type"], "Private");
+    let own = world.created(&group(&ns.name, "own-dns")).unwrap();
+    assert!(
+        own["properties"]
+            .get("dnsConfig")
+            .is_none_or(Value::is_null),
+        "{}",
+        own["properties"]["dnsConfig"]
+    );
+    // Spot never joins a virtual network: held before any PUT.
+    let p = wait::until("spot held", 60, || async {
+        pods.get("spot").await.ok().filter(|p| held(p).is_some())
+    })
+    .await;
+    let (reason, _, message) = held(&p).unwrap();
+    assert_eq!(reason, "SpotNotSupported");
+    assert!(message.contains("virtual network"), "{message}");
+    assert!(world.created(&group(&ns.name, "spot")).is_none());
     world.stop().await;
 }
