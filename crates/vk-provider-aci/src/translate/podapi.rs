@@ -103,6 +103,12 @@ pub(crate) fn pod_level(ctx: &mut Ctx<'_>) -> Result<(), Error> {
             naming.join(", ")
         ));
     }
+    if let Some(class) = spec.runtime_class_name.as_deref().filter(|c| !c.is_empty()) {
+        ctx.warn(format!(
+            "runtimeClassName {class:?} is ignored: Azure Container Instances runs every group \
+             in its own hypervisor-isolated sandbox"
+        ));
+    }
     if spec.host_aliases.as_ref().is_some_and(|h| !h.is_empty()) {
         ctx.warn("hostAliases are ignored: ACI has no /etc/hosts entries");
     }

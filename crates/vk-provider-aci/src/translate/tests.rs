@@ -1634,7 +1634,14 @@ fn resource_claims_are_refused_and_hostnames_are_adjustments() {
     let mut spec = plain();
     spec["hostname"] = json!("db-0");
     spec["subdomain"] = json!("db");
+    spec["runtimeClassName"] = json!("kata");
     let (_, warnings) = translate(&pod(spec), &ResolvedRefs::default());
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("runtimeClassName \"kata\" is ignored")),
+        "{warnings:?}"
+    );
     assert!(
         warnings
             .iter()
