@@ -389,6 +389,12 @@ async fn a_spot_eviction_shows_as_a_disruption_until_aci_has_restarted_the_group
     .await;
     assert_eq!(back.metadata.uid, first.metadata.uid, "the same pod");
     assert_eq!(restarts(&back), 1);
+    let reasons = event_reasons(&ns.client, &ns.name, "batch").await;
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "Preempted").count(),
+        1,
+        "one Preempted event: {reasons:?}"
+    );
     assert_eq!(
         back.status.as_ref().unwrap().phase.as_deref(),
         Some("Running")

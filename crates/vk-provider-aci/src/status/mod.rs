@@ -20,7 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use vk_aci::models::{
     ContainerGroup, ContainerInstanceView, Event, GroupState, Priority, ProvisioningState,
 };
-use vk_pods::{ErrorKind, Instance, InstanceState, PodReport, ProviderError};
+use vk_pods::{ErrorKind, Instance, InstanceState, PodReport, ProviderError, ProviderEvent};
 
 use crate::tags::parse_tags;
 use container::container_status;
@@ -278,9 +278,13 @@ pub fn group_to_report(group: &ContainerGroup, pod: &Pod, node_ip: Option<&str>)
     };
     let retry = (provisioning_failed(group) && status.phase.as_deref() == Some("Pending"))
         .then(|| retry_error(&status, containers, status.message.as_deref()));
+    let mut events = events::events(group);
+    if let Some(e) = eviction_event(group, pod, repairing.is_some()) {
+        events.push(e);
+    }
     PodReport {
         status,
-        events: events::events(group),
+        events,
         state: Some(instance_state(provisioning)),
         retry,
     }
@@ -341,6 +345,41 @@ fn disruption(group: &ContainerGroup, pod: &Pod, moving: bool) -> Option<PodCond
         ),
         last_transition_time: now,
         ..PodCondition::default()
+    })
+}
+
+/// The Warning event of a Spot eviction, once: in the first report that
+/// shows it (the pod has no `DisruptionTarget` `True` yet), with the
+/// scheduler's reason for a preempted pod, `Preempted`.
+fn eviction_event(group: &ContainerGroup, pod: &Pod, moving: bool) -> Option<ProviderEvent> {
+    if !moving || group.properties.priority != Some(Priority::Spot) {
+        return None;
+    }
+    let marked = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "DisruptionTarget" && c.status == "True");
+    if marked {
+        return None;
+    }
+    let restarts: i32 = group
+        .properties
+        .containers
+        .iter()
+        .filter_map(|c| c.properties.instance_view.as_ref())
+        .filter_map(|v| v.restart_count)
+        .sum();
+    Some(ProviderEvent {
+        id: format!("vk/SpotEviction/{restarts}"),
+        type_: "Warning".into(),
+        reason: "Preempted".into(),
+        message: "Azure reclaimed the capacity of the Spot container group (Spot eviction); \
+                  Azure Container Instances restarts it on other capacity"
+            .into(),
+        count: 1,
     })
 }
 

@@ -591,7 +591,32 @@ fn a_spot_eviction_is_a_disruption_target_until_the_group_runs_again() {
         assert!(c.message.as_deref().unwrap().contains("Spot eviction"));
         assert_eq!(cond(&r.status, "Ready"), "False");
         assert_eq!(r.status.phase.as_deref(), Some("Running"));
+        // Said once, as the scheduler says a preemption.
+        let e: Vec<_> = r
+            .events
+            .iter()
+            .filter(|e| e.reason == "Preempted")
+            .collect();
+        assert_eq!(e.len(), 1, "{:?}", r.events);
+        assert_eq!(e[0].type_, "Warning");
+        assert!(e[0].message.contains("Spot eviction"));
     }
+    // Not again once the pod shows the disruption.
+    let mut marked = nginx_pod();
+    marked.status = Some(
+        serde_json::from_value(json!({"conditions": [{"type": "DisruptionTarget",
+            "status": "True", "reason": SPOT_EVICTION_REASON}]}))
+        .unwrap(),
+    );
+    let evicted = spot_group("Repairing", running("2024-01-01T00:00:05Z"));
+    let r = group_to_report(&evicted, &marked, None);
+    assert!(r.events.iter().all(|e| e.reason != "Preempted"));
+    assert!(
+        group_to_report(&healthy, &nginx_pod(), None)
+            .events
+            .iter()
+            .all(|e| e.reason != "Preempted")
+    );
 
     // Running again: the condition written before turns False.
     let mut pod = nginx_pod();
