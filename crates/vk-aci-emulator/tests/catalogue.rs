@@ -486,7 +486,7 @@ async fn user_assigned_identities_are_well_formed_arm_ids() {
     let v = env.group("mi-ok").await;
     assert_eq!(v["identity"]["type"], "UserAssigned");
     assert!(
-        v["identity"]["userAssignedIdentities"].get(MI).is_some(),
+        v["identity"]["userAssignedIdentities"][MI]["clientId"].is_string(),
         "{v}"
     );
     for (name, identity) in [
