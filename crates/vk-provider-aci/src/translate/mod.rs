@@ -280,21 +280,13 @@ pub fn pod_to_group(
 
     platform::privileged(&ctx, sku == ContainerGroupSku::Confidential)?;
     if priority == Some(Priority::Spot) {
-        platform::spot(config, &ctx.sizing, &pod_id)?;
-        if sku == ContainerGroupSku::Confidential {
-            return Err(Error::SpotRule {
-                pod: pod_id,
-                message: "Spot container groups do not support the Confidential SKU".to_owned(),
-            });
-        }
-        if let Some(zone) = &options.zone {
-            return Err(Error::SpotRule {
-                pod: pod_id,
-                message: format!(
-                    "Spot container groups cannot be pinned to an availability zone (zone {zone:?} requested)"
-                ),
-            });
-        }
+        platform::spot(
+            config,
+            &ctx.sizing,
+            sku == ContainerGroupSku::Confidential,
+            options.zone.as_deref(),
+            &pod_id,
+        )?;
     }
     podapi::pod_level(&mut ctx)?;
     let volumes = volumes::volumes(&mut ctx)?;
