@@ -344,6 +344,11 @@ pub(crate) struct AciSpec {
     pub(crate) credentials: CredentialSpec,
     /// Subnet resource ID for VNet-injected groups (no public IP then).
     pub(crate) subnet_id: Option<String>,
+    /// The cluster DNS service IP given to `dnsPolicy: ClusterFirst` pods of
+    /// VNet-injected groups (unset: ACI's default DNS).
+    pub(crate) cluster_dns_ip: Option<String>,
+    /// The cluster domain of the DNS search list (`cluster.local`).
+    pub(crate) cluster_domain: String,
     /// Pod annotation whose value becomes the group's DNS name label.
     pub(crate) dns_name_label_annotation: String,
     /// Largest CPU request of one container group.
@@ -366,6 +371,8 @@ impl Default for AciSpec {
             authority_host: "https://login.microsoftonline.com".into(),
             credentials: CredentialSpec::default(),
             subnet_id: None,
+            cluster_dns_ip: None,
+            cluster_domain: "cluster.local".into(),
             dns_name_label_annotation: "virtualkubelet.io/dnsnamelabel".into(),
             max_cpu_per_group: 4.0,
             max_memory_gb_per_group: 16.0,
@@ -1418,6 +1425,25 @@ impl AciSpec {
                     "must be a subnet resource ID (/subscriptions/…/subnets/<name>)",
                 );
             }
+        }
+        if let Some(ip) = &self.cluster_dns_ip
+            && ip.parse::<std::net::IpAddr>().is_err()
+        {
+            e.add(
+                "aci.cluster_dns_ip",
+                "must be an IP address (e.g. 10.0.0.10)",
+            );
+        }
+        let domain = self.cluster_domain.trim_end_matches('.');
+        let valid_domain = !domain.is_empty()
+            && domain.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid_domain {
+            e.add(
+                "aci.cluster_domain",
+                "must be a DNS domain (letters, digits, '-', '.'), e.g. cluster.local",
+            );
         }
         e.check(
             "aci.dns_name_label_annotation",

@@ -343,6 +343,15 @@ pub(crate) fn aci_provider(
         Os::Windows => vk_resources::OsType::Windows,
     };
     tc.subnet_ids = config.aci.subnet_id.iter().cloned().collect();
+    tc.cluster_dns =
+        config
+            .aci
+            .cluster_dns_ip
+            .clone()
+            .map(|nameserver| vk_provider_aci::ClusterDns {
+                nameserver,
+                cluster_domain: config.aci.cluster_domain.clone(),
+            });
     tc.dns_name_label_annotation = config.aci.dns_name_label_annotation.clone();
     // The configured per-group maxima cap ACI's documented ones (a subscription
     // may have lower limits than the region's hard maxima).

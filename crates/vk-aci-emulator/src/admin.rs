@@ -249,6 +249,17 @@ impl AdminHandle {
         crate::runtime::repair(&self.shared, group, duration)
     }
 
+    /// A Spot eviction of every group named `group`: Azure reclaims the
+    /// capacity and ACI restarts the group (Spot overview: "automatically
+    /// restarted"), shown as a [`AdminHandle::repair`] of `duration`.
+    ///
+    /// # Errors
+    /// As [`AdminHandle::platform_restart`], and
+    /// [`EmulatorError::NotSpot`] for a group whose priority is not Spot.
+    pub fn spot_evict(&self, group: &str, duration: Duration) -> Result<(), EmulatorError> {
+        crate::runtime::spot_evict(&self.shared, group, duration)
+    }
+
     /// For `duration` after each PUT that creates a group, GETs of it answer
     /// 404 `ResourceNotFound` and lists omit it (ARM's eventual consistency:
     /// virtual-kubelet #704). Zero turns it off (the default). Applies to
@@ -344,6 +355,9 @@ fn platform_answer(r: Result<(), EmulatorError>) -> Response {
         Err(e @ EmulatorError::NoSuchGroup(_)) => {
             ApiError::new(StatusCode::NOT_FOUND, "GroupNotFound", e.to_string()).into_response()
         }
+        Err(e @ EmulatorError::NotSpot(_)) => {
+            ApiError::new(StatusCode::CONFLICT, "NotSpot", e.to_string()).into_response()
+        }
         Err(e) => ApiError::new(StatusCode::CONFLICT, "GroupBusy", e.to_string()).into_response(),
     }
 }
@@ -404,6 +418,18 @@ fn platform_routes() -> Router<Arc<Shared>> {
                         Err(r) => return r,
                     };
                     platform_answer(handle(s).repair(&name, d))
+                },
+            ),
+        )
+        .route(
+            "/_emulator/groups/{name}/spot-evict",
+            post(
+                |State(s): S, Path(name): Path<String>, body: Bytes| async move {
+                    let d = match object_body(&body).and_then(|v| duration_secs(&v)) {
+                        Ok(d) => d,
+                        Err(r) => return r,
+                    };
+                    platform_answer(handle(s).spot_evict(&name, d))
                 },
             ),
         )

@@ -47,6 +47,9 @@ pub enum EmulatorError {
         /// Its provisioning state (or `Stopped`).
         state: String,
     },
+    /// The group is not a Spot group, so it cannot be evicted.
+    #[error("container group '{0}' has priority Regular: only Spot groups are evicted")]
+    NotSpot(String),
     /// Some other I/O failure (for instance reading the bound address).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

@@ -43,7 +43,8 @@
 //! on its own: image pulls that fail at run time and are retried
 //! ([`AdminHandle::fail_image_pulls`], [`AdminHandle::mark_image_pullable`]),
 //! maintenance restarts ([`AdminHandle::platform_restart`]), repairs
-//! ([`AdminHandle::repair`]) and ARM's eventually consistent reads
+//! ([`AdminHandle::repair`]), Spot evictions ([`AdminHandle::spot_evict`])
+//! and ARM's eventually consistent reads
 //! ([`AdminHandle::transient_not_found_after_put`]).
 //!
 //! Operation names used by counters and fault rules: `token`, `create` (PUT),

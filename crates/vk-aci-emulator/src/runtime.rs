@@ -823,6 +823,30 @@ pub(crate) fn repair(
     Ok(())
 }
 
+/// A Spot eviction of every group named `name`: Azure reclaims the capacity
+/// and ACI restarts the group elsewhere, "automatically restarted without
+/// requiring any action" (container-instances-spot-containers-overview.md).
+/// Modelled as a [`repair`] of `duration` (`Unhealthy`, `Repairing`, then
+/// running again); refused for groups that are not Spot.
+pub(crate) fn spot_evict(
+    shared: &Arc<Shared>,
+    name: &str,
+    duration: Duration,
+) -> Result<(), EmulatorError> {
+    for key in groups_named(shared, name)? {
+        let st = shared.lock();
+        let spot = st
+            .groups
+            .get(&key)
+            .is_some_and(|g| g.resource["properties"]["priority"].as_str() == Some("Spot"));
+        if !spot {
+            return Err(EmulatorError::NotSpot(key.name.clone()));
+        }
+    }
+    tracing::info!(group = %name, ?duration, "spot eviction");
+    repair(shared, name, duration)
+}
+
 /// Stops every container of a group (used by stop, restart and delete).
 pub(crate) fn kill_containers(g: &mut Group, exit_code: i32, detail: &str) {
     for c in g.init.iter_mut().chain(g.containers.iter_mut()) {

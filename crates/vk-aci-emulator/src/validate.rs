@@ -356,9 +356,11 @@ pub(crate) fn container_group(
         }
         Some(_) => return Err(ApiError::content("tags", "Expected a JSON object")),
     }
-    if let Some(z) = root.get("zones") {
-        string_array(Some(z), "zones")?;
-    }
+    let zones = match root.get("zones") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(z) => string_array(Some(z), "zones")?,
+    };
+    availability_zones(&zones)?;
     if let Some(id) = root.get_mut("identity").filter(|i| !i.is_null()) {
         let id = obj_mut(id, "identity")?;
         canon_enum(
@@ -375,6 +377,7 @@ pub(crate) fn container_group(
         )?;
         id.remove("principalId");
         id.remove("tenantId");
+        user_assigned_identities(id)?;
     }
     let Some(props) = root.get_mut("properties").filter(|p| !p.is_null()) else {
         return Err(ApiError::content(
@@ -896,9 +899,19 @@ pub(crate) fn container_group(
             ));
         }
     }
+    if priority == Some("Spot") && !zones.is_empty() {
+        return Err(ApiError::bad_request(
+            codes::SPOT_WITH_ZONE,
+            format!(
+                "Spot Priority Container Group '{name}' cannot be pinned to an availability zone."
+            ),
+        )
+        .with_target("zones"));
+    }
     if windows && sku == "Confidential" {
         return Err(windows_err("the Confidential SKU"));
     }
+    confidential_compute(props, &sku, name)?;
 
     // Per-group maxima.
     let max: GroupMaxima = if priority == Some("Spot") {
@@ -956,9 +969,151 @@ pub(crate) mod codes {
         "SpotPriorityContainerGroupNotSupportedForInboundConnectivity";
     /// A Windows feature ACI lacks (volumes, init containers, several containers...).
     pub(crate) const WINDOWS_FEATURE: &str = "UnsupportedFeatureForOsType";
+    /// More than one availability zone (AKS virtual nodes: "you should get an
+    /// informative error effectively saying you can only provide one").
+    pub(crate) const MULTIPLE_ZONES: &str = "MultipleAvailabilityZonesNotSupported";
+    /// A zone other than 1, 2, 3.
+    pub(crate) const INVALID_ZONE: &str = "InvalidAvailabilityZone";
+    /// Spot with a zone (Spot overview: no "Availability Zone Pinning").
+    pub(crate) const SPOT_WITH_ZONE: &str =
+        "SpotPriorityContainerGroupNotSupportedWithAvailabilityZone";
+    /// A malformed or inconsistent `identity`.
+    pub(crate) const INVALID_IDENTITY: &str = "InvalidIdentity";
+    /// A CCE policy that is not base64, or outside the Confidential SKU.
+    pub(crate) const INVALID_CCE_POLICY: &str = "InvalidConfidentialComputePolicy";
     /// An update that changes a property ACI only sets at creation (code and
     /// message seen in deployments; MicrosoftDocs/azure-docs #37604, #65195).
     pub(crate) const IMMUTABLE_UPDATE: &str = "InvalidContainerGroupUpdate";
+}
+
+/// A container group is pinned to **one** zone of `1`, `2`, `3`
+/// (reliability-containers.md: zonal deployments only; AKS virtual nodes'
+/// PodCustomizations.md: "ACI only supports providing a single zone"). The
+/// allowed values are Azure's logical zones: a choice, as no source gives
+/// ACI's answer to another value.
+fn availability_zones(zones: &[String]) -> Result<(), ApiError> {
+    if zones.len() > 1 {
+        return Err(ApiError::bad_request(
+            codes::MULTIPLE_ZONES,
+            format!(
+                "Multiple availability zones ({}) were requested; a container group supports only one.",
+                zones.join(", ")
+            ),
+        )
+        .with_target("zones"));
+    }
+    if let Some(z) = zones.first()
+        && !["1", "2", "3"].contains(&z.as_str())
+    {
+        return Err(ApiError::bad_request(
+            codes::INVALID_ZONE,
+            format!("The availability zone '{z}' is invalid. Valid zones are '1', '2' and '3'."),
+        )
+        .with_target("zones"));
+    }
+    Ok(())
+}
+
+/// User-assigned identities: a type naming them needs at least one, a type
+/// without them takes none, and each key is the ARM id of a
+/// `Microsoft.ManagedIdentity/userAssignedIdentities` resource
+/// (container-instances-managed-identity.md gives that form). The codes are
+/// choices.
+fn user_assigned_identities(id: &mut Map<String, Value>) -> Result<(), ApiError> {
+    let kind = id
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("None")
+        .to_owned();
+    let wants_user = kind.contains("UserAssigned");
+    let ids: Vec<String> = match id.get("userAssignedIdentities") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(m)) => m.keys().cloned().collect(),
+        Some(_) => {
+            return Err(ApiError::content(
+                "identity.userAssignedIdentities",
+                "Expected a JSON object",
+            ));
+        }
+    };
+    if wants_user && ids.is_empty() {
+        return Err(ApiError::bad_request(
+            codes::INVALID_IDENTITY,
+            format!("The identity type '{kind}' requires at least one user-assigned identity in 'userAssignedIdentities'."),
+        )
+        .with_target("identity.userAssignedIdentities"));
+    }
+    if !wants_user && !ids.is_empty() {
+        return Err(ApiError::bad_request(
+            codes::INVALID_IDENTITY,
+            format!("User-assigned identities cannot be given with identity type '{kind}'."),
+        )
+        .with_target("identity.userAssignedIdentities"));
+    }
+    for key in &ids {
+        let parts: Vec<&str> = key.split('/').collect();
+        let ok = parts.len() == 9
+            && parts[0].is_empty()
+            && parts[1].eq_ignore_ascii_case("subscriptions")
+            && parts[3].eq_ignore_ascii_case("resourceGroups")
+            && parts[5].eq_ignore_ascii_case("providers")
+            && parts[6].eq_ignore_ascii_case("Microsoft.ManagedIdentity")
+            && parts[7].eq_ignore_ascii_case("userAssignedIdentities")
+            && [2, 4, 8].iter().all(|&i| !parts[i].is_empty());
+        if !ok {
+            return Err(ApiError::bad_request(
+                codes::INVALID_IDENTITY,
+                format!("The user-assigned identity '{key}' is not a valid resource id of the form '/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroupName}}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{{identityName}}'."),
+            )
+            .with_target("identity.userAssignedIdentities"));
+        }
+    }
+    Ok(())
+}
+
+/// `confidentialComputeProperties.ccePolicy`: base64 (the ARM spec: "The
+/// base64 encoded confidential compute enforcement policy"; the confidential
+/// overview: the confcom extension outputs "a base 64 string policy"), and
+/// only in the Confidential SKU (a choice: no source says what ACI does with
+/// a policy on another SKU, so the emulator refuses it).
+fn confidential_compute(
+    props: &Map<String, Value>,
+    sku: &str,
+    group: &str,
+) -> Result<(), ApiError> {
+    let Some(policy) = props
+        .get("confidentialComputeProperties")
+        .filter(|c| !c.is_null())
+        .and_then(|c| c.get("ccePolicy"))
+        .filter(|p| !p.is_null())
+    else {
+        return Ok(());
+    };
+    let Some(policy) = policy.as_str() else {
+        return Err(ApiError::content(
+            "properties.confidentialComputeProperties.ccePolicy",
+            "Expected a string",
+        ));
+    };
+    use base64::Engine as _;
+    if base64::engine::general_purpose::STANDARD
+        .decode(policy)
+        .is_err()
+    {
+        return Err(ApiError::bad_request(
+            codes::INVALID_CCE_POLICY,
+            format!("The confidential compute enforcement policy of container group '{group}' is not a valid base64 string."),
+        )
+        .with_target("properties.confidentialComputeProperties.ccePolicy"));
+    }
+    if sku != "Confidential" {
+        return Err(ApiError::bad_request(
+            codes::INVALID_CCE_POLICY,
+            format!("A confidential compute enforcement policy was given for container group '{group}' with SKU '{sku}'; it requires the 'Confidential' SKU."),
+        )
+        .with_target("properties.confidentialComputeProperties.ccePolicy"));
+    }
+    Ok(())
 }
 
 /// No privileged containers: ACI runs none (overview, troubleshooting) except

@@ -436,3 +436,110 @@ async fn reserved_ports_are_advice_not_a_refusal() {
     body["properties"]["ipAddress"] = json!({"type": "Public", "ports": [{"port": 22}]});
     accepted(&env, "port-22", &body).await;
 }
+
+const MI: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-id";
+
+#[tokio::test]
+async fn a_group_is_pinned_to_one_zone_of_three_and_spot_groups_to_none() {
+    let env = start_realistic().await;
+    let zoned = |zones: Value| {
+        let mut body = group_body(&[], "Always");
+        body["zones"] = zones;
+        body
+    };
+    accepted(&env, "zone-2", &zoned(json!(["2"]))).await;
+    assert_eq!(env.group("zone-2").await["zones"], json!(["2"]));
+    let (status, code, message) = refused(&env, "zones-2", &zoned(json!(["1", "2"]))).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "MultipleAvailabilityZonesNotSupported")
+    );
+    assert!(message.contains("only one"), "{message}");
+    let (status, code, _) = refused(&env, "zone-4", &zoned(json!(["4"]))).await;
+    assert_eq!((status, code.as_str()), (400, "InvalidAvailabilityZone"));
+    let mut spot_zone = spot("westus", 1.0);
+    spot_zone["zones"] = json!(["1"]);
+    let (status, code, _) = refused(&env, "spot-zone", &spot_zone).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (
+            400,
+            "SpotPriorityContainerGroupNotSupportedWithAvailabilityZone"
+        )
+    );
+}
+
+#[tokio::test]
+async fn user_assigned_identities_are_well_formed_arm_ids() {
+    let env = start_realistic().await;
+    let with = |identity: Value| {
+        let mut body = group_body(&[], "Always");
+        body["identity"] = identity;
+        body
+    };
+    accepted(
+        &env,
+        "mi-ok",
+        &with(json!({"type": "UserAssigned", "userAssignedIdentities": {MI: {}}})),
+    )
+    .await;
+    let v = env.group("mi-ok").await;
+    assert_eq!(v["identity"]["type"], "UserAssigned");
+    assert!(
+        v["identity"]["userAssignedIdentities"][MI]["clientId"].is_string(),
+        "{v}"
+    );
+    for (name, identity) in [
+        ("mi-none", json!({"type": "UserAssigned"})),
+        (
+            "mi-empty",
+            json!({"type": "UserAssigned", "userAssignedIdentities": {}}),
+        ),
+        (
+            "mi-system",
+            json!({"type": "SystemAssigned", "userAssignedIdentities": {MI: {}}}),
+        ),
+        (
+            "mi-bad",
+            json!({"type": "UserAssigned", "userAssignedIdentities": {"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/x": {}}}),
+        ),
+    ] {
+        let (status, code, _) = refused(&env, name, &with(identity)).await;
+        assert_eq!((status, code.as_str()), (400, "InvalidIdentity"), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_cce_policy_is_base64_and_only_in_the_confidential_sku() {
+    let env = start_realistic().await;
+    let with = |sku: &str, policy: &str| {
+        let mut body = group_body(&[], "Always");
+        body["properties"]["sku"] = json!(sku);
+        body["properties"]["confidentialComputeProperties"] = json!({"ccePolicy": policy});
+        body
+    };
+    // "package policy" in base64.
+    accepted(
+        &env,
+        "cce-ok",
+        &with("Confidential", "cGFja2FnZSBwb2xpY3k="),
+    )
+    .await;
+    let (status, code, _) =
+        refused(&env, "cce-text", &with("Confidential", "package policy")).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "InvalidConfidentialComputePolicy")
+    );
+    let (status, code, message) = refused(
+        &env,
+        "cce-standard",
+        &with("Standard", "cGFja2FnZSBwb2xpY3k="),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "InvalidConfidentialComputePolicy")
+    );
+    assert!(message.contains("Confidential"), "{message}");
+}

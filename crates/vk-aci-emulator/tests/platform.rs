@@ -523,3 +523,50 @@ async fn a_put_on_a_group_that_is_still_deleting_is_refused() {
     assert_eq!(env.get(&env.cg_url("going")).await.status(), 404);
     assert_eq!(env.put("going", &body).await.status(), 201);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_spot_eviction_restarts_a_spot_group_and_is_refused_for_regular_ones() {
+    let env = start_paused_with(Emulator::builder().fast()).await;
+    let mut spot = group_body(&[], "Always");
+    spot["properties"]["priority"] = json!("Spot");
+    env.create_running_within("cheap", &spot, BUDGET).await;
+    env.create_running_within("regular", &group_body(&[], "Always"), BUDGET)
+        .await;
+    let r = admin_post(
+        &env,
+        "groups/regular/spot-evict",
+        &json!({"duration_secs": 10}),
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    assert!(matches!(
+        env.emu
+            .admin()
+            .spot_evict("regular", Duration::from_secs(10)),
+        Err(EmulatorError::NotSpot(_))
+    ));
+    let r = admin_post(
+        &env,
+        "groups/nope/spot-evict",
+        &json!({"duration_secs": 10}),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let r = admin_post(
+        &env,
+        "groups/cheap/spot-evict",
+        &json!({"duration_secs": 20}),
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(prov(&env.group("cheap").await), "Unhealthy");
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(prov(&env.group("cheap").await), "Repairing");
+    let v = env
+        .wait_group_within("cheap", BUDGET, |v| {
+            prov(v) == "Succeeded" && state(v) == "Running"
+        })
+        .await;
+    assert_eq!(container_view(&v, 0)["restartCount"], 1);
+    assert_eq!(v["properties"]["priority"], "Spot");
+}

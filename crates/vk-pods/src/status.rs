@@ -347,6 +347,8 @@ pub fn differs(current: Option<&PodStatus>, desired: &PodStatus) -> bool {
             != containers(desired.container_statuses.as_ref())
         || containers(cur.init_container_statuses.as_ref())
             != containers(desired.init_container_statuses.as_ref())
+        || containers(cur.ephemeral_container_statuses.as_ref())
+            != containers(desired.ephemeral_container_statuses.as_ref())
 }
 
 /// The strategic-merge patch writing `desired` (conditions merge by type,
@@ -431,6 +433,26 @@ mod tests {
         cur.phase = Some("Pending".into());
         assert!(differs(Some(&cur), &desired));
         assert!(differs(None, &desired));
+    }
+
+    #[test]
+    fn differs_sees_ephemeral_container_statuses() {
+        let cur: PodStatus = serde_json::from_value(json!({"phase": "Running"})).unwrap();
+        let desired: PodStatus = serde_json::from_value(json!({
+            "phase": "Running",
+            "ephemeralContainerStatuses": [{"name": "debugger", "image": "busybox", "imageID": "",
+                "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "CreateContainerError", "message": "not supported"}}}]
+        }))
+        .unwrap();
+        assert!(differs(Some(&cur), &desired));
+        assert!(!differs(Some(&desired), &desired));
+        // The status patch carries them to the API server.
+        let p = patch(&desired, "10.1.0.4", "BestEffort");
+        assert_eq!(
+            p["status"]["ephemeralContainerStatuses"][0]["state"]["waiting"]["reason"],
+            "CreateContainerError"
+        );
     }
 
     #[test]

@@ -302,6 +302,19 @@ pub enum Error {
         /// Which rule, and what the pod asks for.
         message: String,
     },
+    /// A pod field ACI cannot express, where running without it would change
+    /// what the pod means (host namespaces, shareProcessNamespace, ...).
+    #[error("pod {pod}: {field}: {message}")]
+    UnsupportedField {
+        /// The pod.
+        pod: String,
+        /// The field, as in the pod spec.
+        field: String,
+        /// The CamelCase reason.
+        reason: &'static str,
+        /// Why ACI cannot run it, and what to do.
+        message: String,
+    },
     /// The pod cannot be sized for ACI (too big, bad quantity, GPU not offered...).
     #[error("pod {pod}: {source}")]
     Sizing {
@@ -346,6 +359,7 @@ impl Error {
             Self::WindowsUnsupported { .. } => "WindowsUnsupported",
             Self::Privileged { .. } => "PrivilegedNotSupported",
             Self::InvalidImageName { .. } => "InvalidImageName",
+            Self::UnsupportedField { reason, .. } => reason,
             Self::Sizing { source, .. } => sizing_reason(source),
         }
     }

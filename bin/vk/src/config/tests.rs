@@ -386,6 +386,8 @@ resource_group = "rg."
 region = "West Europe"
 arm_endpoint = "management.azure.com"
 subnet_id = "subnet-1"
+cluster_dns_ip = "dns"
+cluster_domain = "cluster..local"
 max_cpu_per_group = 0
 [aci.rate_limit]
 writes_per_sec = -1
@@ -428,6 +430,8 @@ filter = "[["
             "aci.region: \"West Europe\" is not an Azure region name",
             "aci.arm_endpoint: \"management.azure.com\" is not an http(s) URL",
             "aci.subnet_id: must be a subnet resource ID",
+            "aci.cluster_dns_ip: must be an IP address",
+            "aci.cluster_domain: must be a DNS domain",
             "aci.max_cpu_per_group: must be a positive number",
             "aci.rate_limit.writes_per_sec: must be a positive number",
             "nodes[0].internal_ip: \"ten\" is not an IP address",
@@ -452,7 +456,7 @@ filter = "[["
         ] {
             assert_has(&messages, needle);
         }
-        assert_eq!(messages.len(), 27, "{messages:#?}");
+        assert_eq!(messages.len(), 29, "{messages:#?}");
         Ok(())
     });
 }

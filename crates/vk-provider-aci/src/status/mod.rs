@@ -13,11 +13,14 @@ mod events;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
-    Container as K8sContainer, ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus,
+    Container as K8sContainer, ContainerState, ContainerStateWaiting, ContainerStatus, HostIP, Pod,
+    PodCondition, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use vk_aci::models::{ContainerGroup, ContainerInstanceView, Event, GroupState, ProvisioningState};
-use vk_pods::{ErrorKind, Instance, InstanceState, PodReport, ProviderError};
+use vk_aci::models::{
+    ContainerGroup, ContainerInstanceView, Event, GroupState, Priority, ProvisioningState,
+};
+use vk_pods::{ErrorKind, Instance, InstanceState, PodReport, ProviderError, ProviderEvent};
 
 use crate::tags::parse_tags;
 use container::container_status;
@@ -228,7 +231,7 @@ pub fn group_to_report(group: &ContainerGroup, pod: &Pod, node_ip: Option<&str>)
             )),
         )
     };
-    let conditions = vec![
+    let mut conditions = vec![
         condition(
             "Initialized",
             initialized,
@@ -248,6 +251,9 @@ pub fn group_to_report(group: &ContainerGroup, pod: &Pod, node_ip: Option<&str>)
         ),
         condition("Ready", ready, ready_reason, ready_message, last_start),
     ];
+    if let Some(c) = disruption(group, pod, repairing.is_some()) {
+        conditions.push(c);
+    }
 
     let pod_ip = props
         .ip_address
@@ -262,6 +268,7 @@ pub fn group_to_report(group: &ContainerGroup, pod: &Pod, node_ip: Option<&str>)
         conditions: Some(conditions),
         container_statuses: Some(statuses),
         init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
+        ephemeral_container_statuses: ephemeral_statuses(pod),
         pod_ip: pod_ip.clone(),
         pod_ips: pod_ip.map(|ip| vec![PodIP { ip }]),
         host_ip: node_ip.map(str::to_owned),
@@ -271,12 +278,141 @@ pub fn group_to_report(group: &ContainerGroup, pod: &Pod, node_ip: Option<&str>)
     };
     let retry = (provisioning_failed(group) && status.phase.as_deref() == Some("Pending"))
         .then(|| retry_error(&status, containers, status.message.as_deref()));
+    let mut events = events::events(group);
+    if let Some(e) = eviction_event(group, pod, repairing.is_some()) {
+        events.push(e);
+    }
     PodReport {
         status,
-        events: events::events(group),
+        events,
         state: Some(instance_state(provisioning)),
         retry,
     }
+}
+
+/// The `DisruptionTarget` reason of a Spot eviction: the kubelet's, as for a
+/// pod on a Spot VM node that Azure reclaims (graceful node shutdown).
+pub const SPOT_EVICTION_REASON: &str = "TerminationByKubelet";
+/// The `DisruptionTarget` reason once ACI has restarted an evicted group.
+pub const SPOT_RESTARTED_REASON: &str = "SpotGroupRestarted";
+/// The waiting reason of an ephemeral container (`kubectl debug`).
+pub const EPHEMERAL_REASON: &str = "CreateContainerError";
+
+/// A Spot eviction shown the way Kubernetes shows a disrupted pod: while ACI
+/// moves an evicted Spot group (`Unhealthy` / `Repairing`, which is how an
+/// eviction shows: the group is "automatically restarted"), the condition
+/// `DisruptionTarget` is `True` with the kubelet's `TerminationByKubelet`
+/// (what a pod on a reclaimed Spot VM node gets); once the group runs again
+/// it turns `False` (`SpotGroupRestarted`). Other groups get no such condition.
+fn disruption(group: &ContainerGroup, pod: &Pod, moving: bool) -> Option<PodCondition> {
+    if group.properties.priority != Some(Priority::Spot) {
+        return None;
+    }
+    let now = Some(Time(Timestamp::now()));
+    if moving {
+        return Some(PodCondition {
+            type_: "DisruptionTarget".into(),
+            status: "True".into(),
+            reason: Some(SPOT_EVICTION_REASON.into()),
+            message: Some(
+                "Azure reclaimed the capacity of the Spot container group (Spot eviction): \
+                 Azure Container Instances restarts it on other capacity, and its containers \
+                 start again"
+                    .into(),
+            ),
+            last_transition_time: now,
+            ..PodCondition::default()
+        });
+    }
+    let was_evicted = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c.type_ == "DisruptionTarget"
+                && c.status == "True"
+                && c.reason.as_deref() == Some(SPOT_EVICTION_REASON)
+        });
+    was_evicted.then(|| PodCondition {
+        type_: "DisruptionTarget".into(),
+        status: "False".into(),
+        reason: Some(SPOT_RESTARTED_REASON.into()),
+        message: Some(
+            "Azure Container Instances restarted the Spot container group after its eviction"
+                .into(),
+        ),
+        last_transition_time: now,
+        ..PodCondition::default()
+    })
+}
+
+/// The Warning event of a Spot eviction, once: in the first report that
+/// shows it (the pod has no `DisruptionTarget` `True` yet), with the
+/// scheduler's reason for a preempted pod, `Preempted`.
+fn eviction_event(group: &ContainerGroup, pod: &Pod, moving: bool) -> Option<ProviderEvent> {
+    if !moving || group.properties.priority != Some(Priority::Spot) {
+        return None;
+    }
+    let marked = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "DisruptionTarget" && c.status == "True");
+    if marked {
+        return None;
+    }
+    let restarts: i32 = group
+        .properties
+        .containers
+        .iter()
+        .filter_map(|c| c.properties.instance_view.as_ref())
+        .filter_map(|v| v.restart_count)
+        .sum();
+    Some(ProviderEvent {
+        id: format!("vk/SpotEviction/{restarts}"),
+        type_: "Warning".into(),
+        reason: "Preempted".into(),
+        message: "Azure reclaimed the capacity of the Spot container group (Spot eviction); \
+                  Azure Container Instances restarts it on other capacity"
+            .into(),
+        count: 1,
+    })
+}
+
+/// Ephemeral containers (`kubectl debug`) cannot run: ACI adds no container
+/// to a running group. Each waits with the kubelet's `CreateContainerError`
+/// and a message saying so (which `kubectl debug` prints while it waits).
+fn ephemeral_statuses(pod: &Pod) -> Option<Vec<ContainerStatus>> {
+    let ephemeral = pod.spec.as_ref()?.ephemeral_containers.as_ref()?;
+    if ephemeral.is_empty() {
+        return None;
+    }
+    Some(
+        ephemeral
+            .iter()
+            .map(|e| ContainerStatus {
+                name: e.name.clone(),
+                image: e.image.clone().unwrap_or_default(),
+                state: Some(ContainerState {
+                    waiting: Some(ContainerStateWaiting {
+                        reason: Some(EPHEMERAL_REASON.into()),
+                        message: Some(
+                            "ephemeral containers are not supported: Azure Container Instances \
+                             cannot add a container to a running container group (kubectl debug \
+                             --copy-to debugs a copy of the pod instead)"
+                                .into(),
+                        ),
+                    }),
+                    ..ContainerState::default()
+                }),
+                ..ContainerStatus::default()
+            })
+            .collect(),
+    )
 }
 
 fn provisioning_failed(group: &ContainerGroup) -> bool {

@@ -559,3 +559,238 @@ fn waiting_after_termination_is_crash_loop_back_off() {
         "a restarting pod stays Running"
     );
 }
+
+// ---- Spot evictions, native sidecars, ephemeral containers (issue #21) ---
+
+fn spot_group(provisioning: &str, view: Value) -> ContainerGroup {
+    group(
+        json!({"provisioningState": provisioning, "priority": "Spot",
+        "containers": [container("demo1", view)]}),
+    )
+}
+
+fn disruption(s: &PodStatus) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
+    s.conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "DisruptionTarget")
+}
+
+#[test]
+fn a_spot_eviction_is_a_disruption_target_until_the_group_runs_again() {
+    let healthy = spot_group("Succeeded", running("2024-01-01T00:00:05Z"));
+    let r = group_to_report(&healthy, &nginx_pod(), None);
+    assert!(disruption(&r.status).is_none(), "no eviction, no condition");
+
+    for state in ["Unhealthy", "Repairing"] {
+        let evicted = spot_group(state, running("2024-01-01T00:00:05Z"));
+        let r = group_to_report(&evicted, &nginx_pod(), None);
+        let c = disruption(&r.status).expect("DisruptionTarget");
+        assert_eq!(c.status, "True");
+        assert_eq!(c.reason.as_deref(), Some(SPOT_EVICTION_REASON));
+        assert!(c.message.as_deref().unwrap().contains("Spot eviction"));
+        assert_eq!(cond(&r.status, "Ready"), "False");
+        assert_eq!(r.status.phase.as_deref(), Some("Running"));
+        // Said once, as the scheduler says a preemption.
+        let e: Vec<_> = r
+            .events
+            .iter()
+            .filter(|e| e.reason == "Preempted")
+            .collect();
+        assert_eq!(e.len(), 1, "{:?}", r.events);
+        assert_eq!(e[0].type_, "Warning");
+        assert!(e[0].message.contains("Spot eviction"));
+    }
+    // Not again once the pod shows the disruption.
+    let mut marked = nginx_pod();
+    marked.status = Some(
+        serde_json::from_value(json!({"conditions": [{"type": "DisruptionTarget",
+            "status": "True", "reason": SPOT_EVICTION_REASON}]}))
+        .unwrap(),
+    );
+    let evicted = spot_group("Repairing", running("2024-01-01T00:00:05Z"));
+    let r = group_to_report(&evicted, &marked, None);
+    assert!(r.events.iter().all(|e| e.reason != "Preempted"));
+    assert!(
+        group_to_report(&healthy, &nginx_pod(), None)
+            .events
+            .iter()
+            .all(|e| e.reason != "Preempted")
+    );
+
+    // Running again: the condition written before turns False.
+    let mut pod = nginx_pod();
+    pod.status = Some(
+        serde_json::from_value(json!({"conditions": [{"type": "DisruptionTarget",
+            "status": "True", "reason": SPOT_EVICTION_REASON}]}))
+        .unwrap(),
+    );
+    let restarted = spot_group(
+        "Succeeded",
+        json!({"restartCount": 1, "currentState": {"state": "Running", "startTime": "2024-01-01T00:10:00Z"}}),
+    );
+    let r = group_to_report(&restarted, &pod, None);
+    let c = disruption(&r.status).expect("DisruptionTarget");
+    assert_eq!(c.status, "False");
+    assert_eq!(c.reason.as_deref(), Some(SPOT_RESTARTED_REASON));
+    assert_eq!(cs(&r.status, 0).restart_count, 1);
+
+    // A Regular group under repair is not disrupted in this sense.
+    let regular = group(json!({"provisioningState": "Repairing",
+        "containers": [container("demo1", running("2024-01-01T00:00:05Z"))]}));
+    assert!(disruption(&group_to_report(&regular, &nginx_pod(), None).status).is_none());
+}
+
+#[test]
+fn native_sidecars_from_a_133_pod_report_init_statuses_from_the_group_containers() {
+    let p = pod(json!({
+        "initContainers": [
+            {"name": "migrate", "image": "migrate:1"},
+            {"name": "proxy", "image": "envoy", "restartPolicy": "Always"}
+        ],
+        "containers": [{"name": "demo1", "image": "nginx"}]
+    }));
+    let g = group(json!({"provisioningState": "Succeeded",
+    "initContainers": [{"name": "migrate", "properties": {"image": "migrate:1",
+        "instanceView": terminated(0)}}],
+    "containers": [
+        container("proxy", running("2024-01-01T00:00:21Z")),
+        container("demo1", running("2024-01-01T00:00:22Z"))
+    ]}));
+    let r = group_to_report(&g, &p, None);
+    let inits = r.status.init_container_statuses.as_ref().unwrap();
+    let names: Vec<&str> = inits.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, vec!["migrate", "proxy"]);
+    assert!(inits[0].state.as_ref().unwrap().terminated.is_some());
+    assert!(
+        inits[1].state.as_ref().unwrap().running.is_some(),
+        "{:?}",
+        inits[1]
+    );
+    assert_eq!(inits[1].started, Some(true));
+    assert_eq!(cond(&r.status, "Initialized"), "True");
+    assert_eq!(r.status.phase.as_deref(), Some("Running"));
+    // The sidecar not running yet keeps the pod unready.
+    let g = group(json!({"provisioningState": "Succeeded",
+    "initContainers": [{"name": "migrate", "properties": {"image": "migrate:1",
+        "instanceView": terminated(0)}}],
+    "containers": [
+        container("proxy", json!({"restartCount": 0, "currentState": {"state": "Waiting", "detailStatus": "CrashLoopBackOff"}})),
+        container("demo1", running("2024-01-01T00:00:22Z"))
+    ]}));
+    let r = group_to_report(&g, &p, None);
+    assert_eq!(cond(&r.status, "Ready"), "False");
+}
+
+#[test]
+fn ephemeral_containers_wait_with_a_reason_kubectl_debug_prints() {
+    let mut p = nginx_pod();
+    p.spec.as_mut().unwrap().ephemeral_containers = Some(vec![
+        serde_json::from_value(
+            json!({"name": "debugger-x1", "image": "busybox", "targetContainerName": "demo1"}),
+        )
+        .unwrap(),
+    ]);
+    let g = group(json!({"provisioningState": "Succeeded",
+        "containers": [container("demo1", running("2024-01-01T00:00:05Z"))]}));
+    let r = group_to_report(&g, &p, None);
+    let e = r
+        .status
+        .ephemeral_container_statuses
+        .as_ref()
+        .expect("ephemeral statuses");
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].name, "debugger-x1");
+    assert_eq!(e[0].image, "busybox");
+    let w = e[0].state.as_ref().unwrap().waiting.as_ref().unwrap();
+    assert_eq!(w.reason.as_deref(), Some(EPHEMERAL_REASON));
+    assert!(
+        w.message
+            .as_deref()
+            .unwrap()
+            .contains("ephemeral containers are not supported")
+    );
+    // The app is unaffected.
+    assert_eq!(cond(&r.status, "Ready"), "True");
+    assert!(
+        group_to_report(&g, &nginx_pod(), None)
+            .status
+            .ephemeral_container_statuses
+            .is_none()
+    );
+}
+
+#[test]
+fn a_133_pod_reports_sidecar_and_ephemeral_statuses() {
+    let p: Pod = serde_json::from_str(include_str!(
+        "../translate/fixtures/pod-v1.33-new-fields.json"
+    ))
+    .unwrap();
+    let g = group(json!({"provisioningState": "Succeeded",
+    "initContainers": [{"name": "migrate", "properties": {"image": "i", "instanceView": terminated(0)}}],
+    "containers": [
+        container("proxy", running("2024-01-01T00:00:21Z")),
+        container("app", running("2024-01-01T00:00:22Z"))
+    ]}));
+    let r = group_to_report(&g, &p, Some("10.1.0.4"));
+    let s = &r.status;
+    assert_eq!(s.phase.as_deref(), Some("Running"));
+    assert_eq!(cond(s, "Ready"), "True");
+    let inits: Vec<(&str, bool)> = s
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .map(|c| (c.name.as_str(), c.state.as_ref().unwrap().running.is_some()))
+        .collect();
+    assert_eq!(inits, vec![("migrate", false), ("proxy", true)]);
+    let e = s.ephemeral_container_statuses.as_ref().unwrap();
+    assert_eq!(e[0].name, "debugger-9wz7d");
+    assert_eq!(
+        e[0].state
+            .as_ref()
+            .unwrap()
+            .waiting
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some(EPHEMERAL_REASON)
+    );
+    // The pod carries the scheduler's PodScheduled, which vk never writes.
+    assert!(
+        s.conditions
+            .iter()
+            .flatten()
+            .all(|c| c.type_ != "PodScheduled")
+    );
+}
+
+#[test]
+fn a_job_with_a_native_sidecar_succeeds_when_its_app_containers_do() {
+    // Kubernetes: sidecars do not keep a pod from completing.
+    let p = pod(json!({
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}],
+        "containers": [{"name": "demo1", "image": "job"}]
+    }));
+    let g = group(
+        json!({"provisioningState": "Succeeded", "restartPolicy": "Never",
+        "containers": [
+            container("proxy", running("2024-01-01T00:00:05Z")),
+            container("demo1", terminated(0))
+        ]}),
+    );
+    let r = group_to_report(&g, &p, None);
+    assert_eq!(r.status.phase.as_deref(), Some("Succeeded"));
+    let g = group(
+        json!({"provisioningState": "Succeeded", "restartPolicy": "Never",
+        "containers": [
+            container("proxy", running("2024-01-01T00:00:05Z")),
+            container("demo1", terminated(3))
+        ]}),
+    );
+    assert_eq!(
+        group_to_report(&g, &p, None).status.phase.as_deref(),
+        Some("Failed")
+    );
+}

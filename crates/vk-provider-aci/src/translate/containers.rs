@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Container as K8sContainer;
 use vk_aci::models::{
-    Container, ContainerProperties, GpuResource, GpuSku, InitContainer, InitContainerProperties,
-    ResourceLimits, ResourceRequests, ResourceRequirements,
+    Container, ContainerProbe, ContainerProperties, GpuResource, GpuSku, InitContainer,
+    InitContainerProperties, ResourceLimits, ResourceRequests, ResourceRequirements,
 };
 use vk_resources::{ContainerKind, ContainerSizing};
 
@@ -81,6 +81,7 @@ fn container(
 ) -> Result<Container, Error> {
     let image = checked_image(ctx, c)?;
     container_warnings(ctx, c);
+    let startup = startup_window(ctx, c);
     let env = container_env(ctx, c)?;
     let command = command(ctx, c, &env)?;
     let gpu = |g: Option<vk_resources::GpuResource>| {
@@ -112,8 +113,14 @@ fn container(
             instance_view: None,
             resources,
             volume_mounts: mounts(ctx, c, volume_names)?,
-            liveness_probe: probe(ctx, c, c.liveness_probe.as_ref(), "liveness")?,
-            readiness_probe: probe(ctx, c, c.readiness_probe.as_ref(), "readiness")?,
+            liveness_probe: delayed(
+                probe(ctx, c, c.liveness_probe.as_ref(), "liveness")?,
+                startup,
+            ),
+            readiness_probe: delayed(
+                probe(ctx, c, c.readiness_probe.as_ref(), "readiness")?,
+                startup,
+            ),
             security_context: security_context(ctx, c),
         },
     })
@@ -156,14 +163,59 @@ fn init_container(
     })
 }
 
+/// ACI has no startup probe. The kubelet runs no liveness or readiness probe
+/// before the startup probe succeeds, which it must within
+/// `initialDelaySeconds + periodSeconds × failureThreshold` (defaults 0, 10,
+/// 3); so the container's liveness and readiness probes start after that
+/// window: a slow start is never killed, and the container is not ready
+/// before the window ends (a kubelet may call it ready sooner).
+fn startup_window(ctx: &mut Ctx<'_>, c: &K8sContainer) -> Option<i32> {
+    let p = c.startup_probe.as_ref()?;
+    let window = p.initial_delay_seconds.unwrap_or(0).max(0).saturating_add(
+        p.period_seconds
+            .unwrap_or(10)
+            .max(1)
+            .saturating_mul(p.failure_threshold.unwrap_or(3).max(1)),
+    );
+    let probes: Vec<&str> = [
+        (c.liveness_probe.is_some(), "liveness"),
+        (c.readiness_probe.is_some(), "readiness"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect();
+    let message = if probes.is_empty() {
+        format!(
+            "container {:?}: startupProbe is dropped: ACI has no startup probe, and the container \
+             has no liveness or readiness probe to hold back",
+            c.name
+        )
+    } else {
+        format!(
+            "container {:?}: startupProbe is approximated: ACI has no startup probe, so the {} \
+             probe(s) start {window}s later (the startup probe's longest window)",
+            c.name,
+            probes.join(" and ")
+        )
+    };
+    ctx.adjust("StartupProbeApproximated", message);
+    Some(window)
+}
+
+/// `probe` starting `delay` seconds later.
+fn delayed(probe: Option<ContainerProbe>, delay: Option<i32>) -> Option<ContainerProbe> {
+    let mut p = probe?;
+    if let Some(d) = delay {
+        p.initial_delay_seconds = Some(p.initial_delay_seconds.unwrap_or(0).saturating_add(d));
+    }
+    Some(p)
+}
+
 /// Warnings for container fields ACI ignores.
 fn container_warnings(ctx: &mut Ctx<'_>, c: &K8sContainer) {
     let mut ignored: Vec<&str> = Vec::new();
     if c.working_dir.as_deref().is_some_and(|w| !w.is_empty()) {
         ignored.push("workingDir");
-    }
-    if c.startup_probe.is_some() {
-        ignored.push("startupProbe");
     }
     if c.lifecycle
         .as_ref()

@@ -11,7 +11,9 @@ mod downward;
 mod env;
 mod expand;
 mod network;
+mod options;
 mod platform;
+mod podapi;
 mod probes;
 mod reference;
 mod registry;
@@ -19,9 +21,15 @@ mod security;
 pub(crate) mod volumes;
 
 pub use network::MAX_PORTS;
+pub use options::{
+    AKS_CCE_POLICY_ANNOTATION, AKS_IDENTITY_ANNOTATION, AKS_INJECT_DNS_ANNOTATION,
+    AKS_INJECT_KUBE_PROXY_ANNOTATION, AKS_SUBNET_ANNOTATION, AKS_ZONES_ANNOTATION,
+    IDENTITY_ANNOTATION, INJECT_DNS_ANNOTATION, SUBNET_ANNOTATION, ZONE_ANNOTATION,
+};
 pub use platform::{SPOT_MAX, SPOT_REGIONS, strip_service_account_token};
 pub use volumes::MAX_VOLUMES;
 
+use base64::Engine as _;
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
 use vk_aci::models::{
     ConfidentialComputeProperties, ContainerGroup, ContainerGroupProperties, ContainerGroupSku,
@@ -42,8 +50,9 @@ pub const DNS_NAME_LABEL_ANNOTATION: &str = "virtualkubelet.io/dnsnamelabel";
 pub const ENTRYPOINT_ANNOTATION: &str = "virtual-kubelet.io/entrypoint";
 /// Pod annotation choosing the group SKU (`Standard` or `Confidential`).
 pub const SKU_ANNOTATION: &str = "virtual-kubelet.io/container-sku";
-/// Pod annotation giving a confidential computing enforcement (CCE) policy;
-/// implies the `Confidential` SKU.
+/// Pod annotation giving a confidential computing enforcement (CCE) policy
+/// (base64, as `az confcom acipolicygen` writes it); implies the
+/// `Confidential` SKU. [`AKS_CCE_POLICY_ANNOTATION`] is accepted too.
 pub const CCE_POLICY_ANNOTATION: &str = "virtual-kubelet.io/confidential-compute-cce-policy";
 /// Pod annotation choosing the group priority (`Regular` or `Spot`).
 pub const PRIORITY_ANNOTATION: &str = "virtual-kubelet.io/priority";
@@ -86,6 +95,14 @@ pub struct TranslateConfig {
     pub cce_policy_annotation: String,
     /// See [`PRIORITY_ANNOTATION`].
     pub priority_annotation: String,
+    /// See [`ZONE_ANNOTATION`].
+    pub zone_annotation: String,
+    /// See [`IDENTITY_ANNOTATION`].
+    pub identity_annotation: String,
+    /// See [`SUBNET_ANNOTATION`].
+    pub subnet_annotation: String,
+    /// See [`INJECT_DNS_ANNOTATION`].
+    pub inject_dns_annotation: String,
 }
 
 impl TranslateConfig {
@@ -109,6 +126,10 @@ impl TranslateConfig {
             sku_annotation: SKU_ANNOTATION.into(),
             cce_policy_annotation: CCE_POLICY_ANNOTATION.into(),
             priority_annotation: PRIORITY_ANNOTATION.into(),
+            zone_annotation: ZONE_ANNOTATION.into(),
+            identity_annotation: IDENTITY_ANNOTATION.into(),
+            subnet_annotation: SUBNET_ANNOTATION.into(),
+            inject_dns_annotation: INJECT_DNS_ANNOTATION.into(),
         }
     }
 
@@ -129,6 +150,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) adjustments: Vec<Adjustment>,
     /// The group is Confidential (the SKU that takes `privileged`).
     pub(crate) sku_confidential: bool,
+    /// `ClusterFirst` pods get the cluster DNS ([`INJECT_DNS_ANNOTATION`]).
+    pub(crate) inject_dns: bool,
 }
 
 impl Ctx<'_> {
@@ -201,6 +224,19 @@ pub fn pod_to_group(
         pod: pod_id.clone(),
     })?;
     platform::windows(pod, config, &pod_id)?;
+    let options = options::pod_options(pod, config, &pod_id)?;
+    // A subnet override: the group joins that subnet instead of the node's.
+    let overridden;
+    let config = match &options.subnet {
+        Some(subnet) => {
+            overridden = TranslateConfig {
+                subnet_ids: vec![subnet.clone()],
+                ..config.clone()
+            };
+            &overridden
+        }
+        None => config,
+    };
     let (sku, cce_policy) = group_sku(pod, config, &pod_id)?;
     let priority = priority(pod, config, &pod_id)?;
     let target = GroupTarget {
@@ -239,13 +275,20 @@ pub fn pod_to_group(
         pod_id: pod_id.clone(),
         adjustments,
         sku_confidential: sku == ContainerGroupSku::Confidential,
+        inject_dns: options.inject_dns,
     };
 
     platform::privileged(&ctx, sku == ContainerGroupSku::Confidential)?;
     if priority == Some(Priority::Spot) {
-        platform::spot(config, &ctx.sizing, &pod_id)?;
+        platform::spot(
+            config,
+            &ctx.sizing,
+            sku == ContainerGroupSku::Confidential,
+            options.zone.as_deref(),
+            &pod_id,
+        )?;
     }
-    pod_level_warnings(&mut ctx);
+    podapi::pod_level(&mut ctx)?;
     let volumes = volumes::volumes(&mut ctx)?;
     let (containers, init_containers) = containers::containers(&mut ctx, &volumes.names)?;
     let ip_address = network::ip_address(&mut ctx, &containers)?;
@@ -272,6 +315,8 @@ pub fn pod_to_group(
     };
     let group = ContainerGroup {
         location: Some(config.location.clone()),
+        zones: options.zone.map(|z| vec![z]),
+        identity: options.identity,
         tags: Some(crate::tags::pod_tags(
             pod,
             &config.node_name,
@@ -330,10 +375,31 @@ fn group_sku(
             ));
         }
     };
-    let policy = annotation(pod, &config.cce_policy_annotation)
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned);
+    let policy = options::one_of(
+        pod,
+        &[&config.cce_policy_annotation, AKS_CCE_POLICY_ANNOTATION],
+        pod_id,
+    )?;
+    if let Some((key, p)) = &policy
+        && base64::engine::general_purpose::STANDARD.decode(p).is_err()
+    {
+        return Err(invalid_annotation(
+            pod_id,
+            key,
+            "the CCE policy is not base64 (give the policy as `az confcom acipolicygen` writes it)",
+        ));
+    }
+    if policy.is_some()
+        && sku == ContainerGroupSku::Standard
+        && annotation(pod, key).is_some_and(|v| v.trim().eq_ignore_ascii_case("standard"))
+    {
+        return Err(invalid_annotation(
+            pod_id,
+            key,
+            "a CCE policy is given, and only the Confidential SKU takes one",
+        ));
+    }
+    let policy = policy.map(|(_, p)| p.to_owned());
     if policy.is_some() {
         sku = ContainerGroupSku::Confidential;
     }
@@ -352,35 +418,6 @@ fn priority(pod: &Pod, config: &TranslateConfig, pod_id: &str) -> Result<Option<
             key,
             format!("unknown priority {v:?} (expected Regular or Spot)"),
         )),
-    }
-}
-
-/// Warnings for pod-level fields ACI ignores.
-fn pod_level_warnings(ctx: &mut Ctx<'_>) {
-    let spec = ctx.spec;
-    if spec.host_aliases.as_ref().is_some_and(|h| !h.is_empty()) {
-        ctx.warn("hostAliases are ignored: ACI has no /etc/hosts entries");
-    }
-    for (set, field) in [
-        (spec.host_network, "hostNetwork"),
-        (spec.host_pid, "hostPID"),
-        (spec.host_ipc, "hostIPC"),
-    ] {
-        if set == Some(true) {
-            ctx.warn(format!(
-                "{field} is ignored: ACI groups have their own namespaces"
-            ));
-        }
-    }
-    if spec
-        .ephemeral_containers
-        .as_ref()
-        .is_some_and(|e| !e.is_empty())
-    {
-        ctx.warn("ephemeral containers are ignored: ACI cannot add containers to a running group");
-    }
-    if spec.readiness_gates.as_ref().is_some_and(|g| !g.is_empty()) {
-        ctx.warn("readinessGates are not evaluated: Ready follows the containers only");
     }
 }
 

@@ -193,6 +193,7 @@ pub(crate) fn dns_config(ctx: &mut Ctx<'_>) -> Option<DnsConfiguration> {
     let mut searches: Vec<String> = Vec::new();
     let mut options: Vec<(String, Option<String>)> = Vec::new();
     if matches!(policy, "ClusterFirst" | "ClusterFirstWithHostNet")
+        && ctx.inject_dns
         && let Some(dns) = &ctx.config.cluster_dns
     {
         let domain = dns.cluster_domain.trim_matches('.');

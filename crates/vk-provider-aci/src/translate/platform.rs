@@ -8,7 +8,8 @@
 //!   ([`strip_service_account_token`]);
 //! - no privileged containers, except in the Confidential SKU;
 //! - Spot groups only in East US 2, West Europe and West US, at most 4 CPU and
-//!   16 GB, never in a virtual network.
+//!   16 GB, never in a virtual network, never Confidential, never pinned to an
+//!   availability zone (and, checked with the ports, never with a public IP).
 
 use k8s_openapi::api::core::v1::{Pod, Volume};
 use vk_pods::Adjustment;
@@ -185,10 +186,14 @@ pub(crate) fn privileged(ctx: &Ctx<'_>, confidential: bool) -> Result<(), Error>
     }
 }
 
-/// Spot groups: three regions, at most 4 CPU / 16 GB, no virtual network.
+/// Spot groups: three regions, at most 4 CPU / 16 GB, no virtual network,
+/// not Confidential, no availability zone
+/// (`container-instances-spot-containers-overview.md`, "Unsupported features").
 pub(crate) fn spot(
     config: &TranslateConfig,
     sizing: &PodSizing,
+    confidential: bool,
+    zone: Option<&str>,
     pod_id: &str,
 ) -> Result<(), Error> {
     let refuse = |message: String| {
@@ -209,6 +214,14 @@ pub(crate) fn spot(
             "Spot container groups cannot be deployed into a virtual network (this node's groups join one)"
                 .to_owned(),
         );
+    }
+    if confidential {
+        return refuse("Spot container groups do not support the Confidential SKU".to_owned());
+    }
+    if let Some(zone) = zone {
+        return refuse(format!(
+            "Spot container groups cannot be pinned to an availability zone (zone {zone:?} requested)"
+        ));
     }
     let (cpu, memory) = SPOT_MAX;
     if sizing.totals.cpu > cpu || sizing.totals.memory > memory {

@@ -895,8 +895,7 @@ fn exec_and_http_probes_map_tcp_and_grpc_are_dropped() {
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http", "scheme": "HTTPS",
             "httpHeaders": [{"name": "X-Probe", "value": "1"}]},
             "initialDelaySeconds": 5, "periodSeconds": 10, "failureThreshold": 3, "successThreshold": 1, "timeoutSeconds": 2},
-        "readinessProbe": {"exec": {"command": ["cat", "/ready"]}, "periodSeconds": 4},
-        "startupProbe": {"tcpSocket": {"port": 8080}}
+        "readinessProbe": {"exec": {"command": ["cat", "/ready"]}, "periodSeconds": 4}
     }, {
         "name": "b", "image": "i",
         "livenessProbe": {"tcpSocket": {"port": 80}},
@@ -921,10 +920,6 @@ fn exec_and_http_probes_map_tcp_and_grpc_are_dropped() {
         "{warnings:?}"
     );
     assert!(warnings.iter().any(|w| w.contains("grpc")), "{warnings:?}");
-    assert!(
-        warnings.iter().any(|w| w.contains("startupProbe")),
-        "{warnings:?}"
-    );
 
     let unknown = pod_with(
         json!({}),
@@ -1339,7 +1334,7 @@ fn spot_rules_are_checked_before_anything_is_sent() {
 #[test]
 fn adjustments_carry_reasons() {
     let p = pod(json!({
-        "hostNetwork": true,
+        "hostAliases": [{"ip": "10.0.0.1", "hostnames": ["db"]}],
         "containers": [{"name": "a", "image": "i", "ports": [{"containerPort": 80}],
             "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "2"}},
             "readinessProbe": {"tcpSocket": {"port": 80}}}]
@@ -1351,7 +1346,7 @@ fn adjustments_carry_reasons() {
     assert!(
         adjustments
             .iter()
-            .any(|a| a.message.contains("hostNetwork")),
+            .any(|a| a.message.contains("hostAliases")),
         "{adjustments:?}"
     );
     assert!(
@@ -1377,4 +1372,515 @@ fn an_image_that_is_not_a_reference_is_refused_before_anything_is_sent() {
         );
         assert_eq!(e.to_provider_error().kind, vk_pods::ErrorKind::InvalidSpec);
     }
+}
+
+// ---- Per-pod ACI options (issue #21) ------------------------------------
+
+const MI: &str = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-id";
+const SUBNET_A: &str =
+    "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/a";
+const SUBNET_B: &str =
+    "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/b";
+
+fn vnet_config() -> TranslateConfig {
+    let mut c = config();
+    c.subnet_ids = vec![SUBNET_A.into()];
+    c.cluster_dns = Some(ClusterDns {
+        nameserver: "10.0.0.10".into(),
+        cluster_domain: "cluster.local".into(),
+    });
+    c
+}
+
+fn plain() -> Value {
+    one(json!({"name": "app", "image": "nginx"}))
+}
+
+fn invalid_annotation_key(e: &Error) -> &str {
+    match e {
+        Error::InvalidAnnotation { annotation, .. } => annotation,
+        other => panic!("expected InvalidAnnotation, got {other:?}"),
+    }
+}
+
+#[test]
+fn aks_cce_policy_annotation_makes_a_confidential_group() {
+    let policy = b64("package policy\napi_version := \"0.10.0\"\n");
+    let p = pod_with(json!({AKS_CCE_POLICY_ANNOTATION: policy}), plain());
+    let (group, _) = translate(&p, &ResolvedRefs::default());
+    assert_eq!(group.properties.sku, Some(ContainerGroupSku::Confidential));
+    assert_eq!(
+        group
+            .properties
+            .confidential_compute_properties
+            .and_then(|c| c.cce_policy),
+        Some(policy.clone())
+    );
+    // Both names, different values: refused naming the second.
+    let both = pod_with(
+        json!({CCE_POLICY_ANNOTATION: policy, AKS_CCE_POLICY_ANNOTATION: b64("other")}),
+        plain(),
+    );
+    let e = err(&both, &ResolvedRefs::default());
+    assert_eq!(invalid_annotation_key(&e), AKS_CCE_POLICY_ANNOTATION);
+    assert!(e.to_string().contains(CCE_POLICY_ANNOTATION), "{e}");
+    // Not base64.
+    let bad = pod_with(json!({CCE_POLICY_ANNOTATION: "package policy"}), plain());
+    assert!(
+        err(&bad, &ResolvedRefs::default())
+            .to_string()
+            .contains("not base64")
+    );
+    // A policy with an explicit Standard SKU.
+    let standard = pod_with(
+        json!({CCE_POLICY_ANNOTATION: policy, SKU_ANNOTATION: "Standard"}),
+        plain(),
+    );
+    assert_eq!(
+        invalid_annotation_key(&err(&standard, &ResolvedRefs::default())),
+        SKU_ANNOTATION
+    );
+}
+
+#[test]
+fn zone_annotations_pin_one_zone() {
+    for key in [ZONE_ANNOTATION, AKS_ZONES_ANNOTATION] {
+        let p = pod_with(json!({key: " 2 "}), plain());
+        let (group, _) = translate(&p, &ResolvedRefs::default());
+        assert_eq!(group.zones, Some(vec!["2".to_owned()]), "{key}");
+    }
+    let two = pod_with(json!({AKS_ZONES_ANNOTATION: "1;2"}), plain());
+    let e = err(&two, &ResolvedRefs::default());
+    assert_eq!(invalid_annotation_key(&e), AKS_ZONES_ANNOTATION);
+    assert!(
+        e.to_string().contains("exactly one availability zone"),
+        "{e}"
+    );
+    let four = pod_with(json!({ZONE_ANNOTATION: "4"}), plain());
+    assert!(
+        err(&four, &ResolvedRefs::default())
+            .to_string()
+            .contains("\"4\" is not one of 1, 2, 3")
+    );
+    let (none, _) = translate(&pod(plain()), &ResolvedRefs::default());
+    assert_eq!(none.zones, None);
+}
+
+#[test]
+fn identity_annotations_give_the_group_a_user_assigned_identity() {
+    for key in [IDENTITY_ANNOTATION, AKS_IDENTITY_ANNOTATION] {
+        let p = pod_with(json!({key: MI}), plain());
+        let (group, _) = translate(&p, &ResolvedRefs::default());
+        let id = group.identity.clone().expect("identity");
+        assert_eq!(
+            id.identity_type,
+            Some(vk_aci::models::ResourceIdentityType::UserAssigned)
+        );
+        let ids: Vec<&String> = id
+            .user_assigned_identities
+            .iter()
+            .flatten()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(ids, vec![MI]);
+        // The wire form ARM expects.
+        let wire = serde_json::to_value(&group).unwrap();
+        assert_eq!(wire["identity"]["type"], "UserAssigned");
+        assert_eq!(wire["identity"]["userAssignedIdentities"][MI], json!({}));
+    }
+    let bad = pod_with(
+        json!({AKS_IDENTITY_ANNOTATION: "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/x"}),
+        plain(),
+    );
+    let e = err(&bad, &ResolvedRefs::default());
+    assert_eq!(invalid_annotation_key(&e), AKS_IDENTITY_ANNOTATION);
+    assert_eq!(e.reason(), "InvalidAnnotation");
+    let mut windows = config();
+    windows.os = OsType::Windows;
+    let p = pod_with(json!({IDENTITY_ANNOTATION: MI}), plain());
+    let e = pod_to_group(&p, &ResolvedRefs::default(), &windows).unwrap_err();
+    assert!(e.to_string().contains("only for Linux"), "{e}");
+}
+
+#[test]
+fn subnet_override_replaces_the_node_subnets_in_vnet_mode_only() {
+    let spec = one(json!({"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}));
+    for key in [SUBNET_ANNOTATION, AKS_SUBNET_ANNOTATION] {
+        let p = pod_with(json!({key: SUBNET_B}), spec.clone());
+        let (group, _) = pod_to_group(&p, &ResolvedRefs::default(), &vnet_config()).unwrap();
+        let ids: Vec<&str> = group
+            .properties
+            .subnet_ids
+            .iter()
+            .flatten()
+            .map(|s| s.id.as_str())
+            .collect();
+        assert_eq!(ids, vec![SUBNET_B], "{key}");
+        let ip = group.properties.ip_address.unwrap();
+        assert_eq!(ip.address_type, Some(IpAddressType::Private));
+    }
+    // Without an override: the node's subnet.
+    let (group, _) =
+        pod_to_group(&pod(spec.clone()), &ResolvedRefs::default(), &vnet_config()).unwrap();
+    assert_eq!(group.properties.subnet_ids.unwrap()[0].id, SUBNET_A);
+    // A public node cannot take one.
+    let p = pod_with(json!({AKS_SUBNET_ANNOTATION: SUBNET_B}), spec.clone());
+    let e = err(&p, &ResolvedRefs::default());
+    assert!(e.to_string().contains("virtual network"), "{e}");
+    // Not a subnet id.
+    let p = pod_with(json!({SUBNET_ANNOTATION: "subnet-b"}), spec);
+    let e = pod_to_group(&p, &ResolvedRefs::default(), &vnet_config()).unwrap_err();
+    assert_eq!(invalid_annotation_key(&e), SUBNET_ANNOTATION);
+}
+
+#[test]
+fn inject_dns_false_gives_aci_default_dns() {
+    let spec = one(json!({"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}));
+    let (group, _) =
+        pod_to_group(&pod(spec.clone()), &ResolvedRefs::default(), &vnet_config()).unwrap();
+    assert_eq!(
+        group.properties.dns_config.unwrap().name_servers,
+        vec!["10.0.0.10"]
+    );
+    for key in [INJECT_DNS_ANNOTATION, AKS_INJECT_DNS_ANNOTATION] {
+        let p = pod_with(json!({key: "false"}), spec.clone());
+        let (group, _) = pod_to_group(&p, &ResolvedRefs::default(), &vnet_config()).unwrap();
+        assert!(group.properties.dns_config.is_none(), "{key}");
+    }
+    let p = pod_with(json!({AKS_INJECT_DNS_ANNOTATION: "no"}), spec);
+    let e = pod_to_group(&p, &ResolvedRefs::default(), &vnet_config()).unwrap_err();
+    assert!(
+        e.to_string().contains("is not \"true\" or \"false\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn inject_kube_proxy_true_is_refused_false_is_accepted() {
+    let off = pod_with(json!({AKS_INJECT_KUBE_PROXY_ANNOTATION: "false"}), plain());
+    pod_to_group(&off, &ResolvedRefs::default(), &config()).unwrap();
+    let on = pod_with(json!({AKS_INJECT_KUBE_PROXY_ANNOTATION: "true"}), plain());
+    let e = err(&on, &ResolvedRefs::default());
+    assert_eq!(invalid_annotation_key(&e), AKS_INJECT_KUBE_PROXY_ANNOTATION);
+    assert!(e.to_string().contains("no kube-proxy"), "{e}");
+}
+
+#[test]
+fn spot_refuses_zones_confidential_and_subnet_overrides() {
+    let zone = pod_with(
+        json!({PRIORITY_ANNOTATION: "Spot", ZONE_ANNOTATION: "1"}),
+        plain(),
+    );
+    let e = err(&zone, &ResolvedRefs::default());
+    assert_eq!(e.reason(), "SpotNotSupported");
+    assert!(e.to_string().contains("availability zone"), "{e}");
+    let confidential = pod_with(
+        json!({PRIORITY_ANNOTATION: "Spot", SKU_ANNOTATION: "Confidential"}),
+        plain(),
+    );
+    let e = err(&confidential, &ResolvedRefs::default());
+    assert_eq!(e.reason(), "SpotNotSupported");
+    assert!(e.to_string().contains("Confidential"), "{e}");
+    let subnet = pod_with(
+        json!({PRIORITY_ANNOTATION: "Spot", SUBNET_ANNOTATION: SUBNET_B}),
+        plain(),
+    );
+    let e = pod_to_group(&subnet, &ResolvedRefs::default(), &vnet_config()).unwrap_err();
+    assert_eq!(e.reason(), "SpotNotSupported");
+    assert!(e.to_string().contains("virtual network"), "{e}");
+    // A plain Spot pod with a zone-less, portless spec is accepted.
+    let ok = pod_with(json!({PRIORITY_ANNOTATION: "Spot"}), plain());
+    let (group, _) = translate(&ok, &ResolvedRefs::default());
+    assert_eq!(group.properties.priority, Some(Priority::Spot));
+}
+
+// ---- The 1.28–1.34 pod API, as a 1.33 API server sends it ---------------
+
+#[test]
+fn host_namespaces_and_shared_process_namespace_are_refused() {
+    for (field, reason) in [
+        ("hostNetwork", "HostNamespaceNotSupported"),
+        ("hostPID", "HostNamespaceNotSupported"),
+        ("hostIPC", "HostNamespaceNotSupported"),
+        ("shareProcessNamespace", "ShareProcessNamespaceNotSupported"),
+    ] {
+        let mut spec = plain();
+        spec[field] = json!(true);
+        let e = err(&pod(spec.clone()), &ResolvedRefs::default());
+        assert_eq!(e.reason(), reason, "{field}");
+        assert!(e.to_string().contains(field), "{e}");
+        let pe = e.to_provider_error();
+        assert_eq!(pe.kind, vk_pods::ErrorKind::InvalidSpec);
+        // false is the default and translates.
+        spec[field] = json!(false);
+        translate(&pod(spec), &ResolvedRefs::default());
+    }
+    let host_path = json!({
+        "containers": [{"name": "app", "image": "nginx", "volumeMounts": [{"name": "h", "mountPath": "/h"}]}],
+        "volumes": [{"name": "h", "hostPath": {"path": "/var/log"}}]
+    });
+    let e = err(&pod(host_path), &ResolvedRefs::default());
+    assert_eq!(e.reason(), "UnsupportedVolume");
+    assert!(e.to_string().contains("hostPath"), "{e}");
+}
+
+#[test]
+fn resource_claims_are_refused_and_hostnames_are_adjustments() {
+    let mut spec = plain();
+    spec["resourceClaims"] = json!([{"name": "gpu", "resourceClaimName": "gpu-claim"}]);
+    spec["containers"][0]["resources"] = json!({"claims": [{"name": "gpu"}]});
+    let e = err(&pod(spec), &ResolvedRefs::default());
+    assert_eq!(e.reason(), "ResourceClaimsNotSupported");
+    let mut spec = plain();
+    spec["hostname"] = json!("db-0");
+    spec["subdomain"] = json!("db");
+    spec["runtimeClassName"] = json!("kata");
+    let (_, warnings) = translate(&pod(spec), &ResolvedRefs::default());
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("runtimeClassName \"kata\" is ignored")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("hostname, subdomain ignored")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn user_namespaces_are_an_adjustment() {
+    let mut spec = plain();
+    spec["hostUsers"] = json!(false);
+    let (_, adjustments) = pod_to_group(&pod(spec), &ResolvedRefs::default(), &config()).unwrap();
+    assert!(
+        adjustments
+            .iter()
+            .any(|a| a.reason == "UserNamespaceNotSupported" && a.message.contains("hostUsers")),
+        "{adjustments:?}"
+    );
+}
+
+#[test]
+fn startup_probe_holds_back_liveness_and_readiness() {
+    let p = pod(one(json!({
+        "name": "app", "image": "nginx", "ports": [{"containerPort": 80}],
+        "startupProbe": {"httpGet": {"path": "/up", "port": 80}, "periodSeconds": 5, "failureThreshold": 12, "initialDelaySeconds": 3},
+        "livenessProbe": {"httpGet": {"path": "/live", "port": 80}, "initialDelaySeconds": 2},
+        "readinessProbe": {"exec": {"command": ["true"]}}
+    })));
+    let (group, adjustments) = pod_to_group(&p, &ResolvedRefs::default(), &config()).unwrap();
+    let c = &group.properties.containers[0].properties;
+    // 3 + 5 × 12 = 63 s of startup window.
+    assert_eq!(
+        c.liveness_probe.as_ref().unwrap().initial_delay_seconds,
+        Some(65)
+    );
+    assert_eq!(
+        c.readiness_probe.as_ref().unwrap().initial_delay_seconds,
+        Some(63)
+    );
+    assert!(
+        adjustments
+            .iter()
+            .any(|a| a.reason == "StartupProbeApproximated" && a.message.contains("63s")),
+        "{adjustments:?}"
+    );
+    // Defaults: 10 s × 3; no other probe: dropped, and said so.
+    let alone = pod(one(json!({
+        "name": "app", "image": "nginx",
+        "startupProbe": {"exec": {"command": ["true"]}}
+    })));
+    let (group, adjustments) = pod_to_group(&alone, &ResolvedRefs::default(), &config()).unwrap();
+    assert!(
+        group.properties.containers[0]
+            .properties
+            .liveness_probe
+            .is_none()
+    );
+    assert!(
+        adjustments
+            .iter()
+            .any(|a| a.message.contains("startupProbe is dropped")),
+        "{adjustments:?}"
+    );
+    let defaults = pod(one(json!({
+        "name": "app", "image": "nginx",
+        "startupProbe": {"exec": {"command": ["true"]}},
+        "livenessProbe": {"exec": {"command": ["true"]}}
+    })));
+    let (group, _) = pod_to_group(&defaults, &ResolvedRefs::default(), &config()).unwrap();
+    assert_eq!(
+        group.properties.containers[0]
+            .properties
+            .liveness_probe
+            .as_ref()
+            .unwrap()
+            .initial_delay_seconds,
+        Some(30)
+    );
+}
+
+#[test]
+fn pod_level_resources_need_container_requests() {
+    let covered = pod(json!({
+        "resources": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
+        "containers": [
+            {"name": "a", "image": "nginx", "resources": {"requests": {"cpu": "1", "memory": "1G"}}},
+            {"name": "b", "image": "nginx", "resources": {"requests": {"cpu": "500m", "memory": "1G"}}}
+        ]
+    }));
+    let (group, adjustments) = pod_to_group(&covered, &ResolvedRefs::default(), &config()).unwrap();
+    let cpus: Vec<f64> = group
+        .properties
+        .containers
+        .iter()
+        .map(|c| c.properties.resources.requests.cpu)
+        .collect();
+    assert_eq!(cpus, vec![1.0, 0.5]);
+    assert!(
+        adjustments
+            .iter()
+            .any(|a| a.reason == "PodLevelResourcesNotEnforced" && a.message.contains("1.5 CPU")),
+        "{adjustments:?}"
+    );
+    let uncovered = pod(json!({
+        "resources": {"requests": {"cpu": "2", "memory": "4Gi"}},
+        "containers": [
+            {"name": "a", "image": "nginx", "resources": {"requests": {"cpu": "1", "memory": "1G"}}},
+            {"name": "b", "image": "nginx"}
+        ]
+    }));
+    let e = err(&uncovered, &ResolvedRefs::default());
+    assert_eq!(e.reason(), "PodLevelResourcesNotSupported");
+    assert!(e.to_string().contains("container(s) b"), "{e}");
+}
+
+#[test]
+fn native_sidecar_from_a_133_fixture_runs_beside_the_app_with_its_probes() {
+    let p: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web", "namespace": "prod", "uid": "uid-1"},
+        "spec": {
+            "initContainers": [
+                {"name": "migrate", "image": "migrate:1"},
+                {"name": "proxy", "image": "envoy", "restartPolicy": "Always",
+                 "startupProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1, "failureThreshold": 5},
+                 "readinessProbe": {"exec": {"command": ["true"]}},
+                 "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}}
+            ],
+            "containers": [{"name": "app", "image": "app:1", "resources": {"requests": {"cpu": "1", "memory": "1G"}}}],
+            "resources": {"limits": {"cpu": "2", "memory": "2Gi"}},
+            "hostUsers": false
+        }
+    }))
+    .unwrap();
+    let (group, adjustments) = pod_to_group(&p, &ResolvedRefs::default(), &config()).unwrap();
+    let names: Vec<&str> = group
+        .properties
+        .containers
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["proxy", "app"]);
+    let init: Vec<&str> = group
+        .properties
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(init, vec!["migrate"]);
+    assert_eq!(
+        group.properties.containers[0]
+            .properties
+            .readiness_probe
+            .as_ref()
+            .unwrap()
+            .initial_delay_seconds,
+        Some(5)
+    );
+    let reasons: Vec<&str> = adjustments.iter().map(|a| a.reason.as_str()).collect();
+    for r in [
+        "StartupProbeApproximated",
+        "PodLevelResourcesNotEnforced",
+        "UserNamespaceNotSupported",
+    ] {
+        assert!(reasons.contains(&r), "{r} in {reasons:?}");
+    }
+}
+
+/// A pod exactly as a 1.33 API server returns it (defaults filled in), with
+/// the fields a 1.20 test server would drop: a native sidecar, startup
+/// probes, pod-level resources, `hostUsers: false`, `resizePolicy` and an
+/// ephemeral container added by `kubectl debug`.
+const POD_1_33: &str = include_str!("fixtures/pod-v1.33-new-fields.json");
+
+#[test]
+fn a_133_pod_with_the_new_fields_translates_with_every_change_said() {
+    let p: Pod = serde_json::from_str(POD_1_33).unwrap();
+    let refs = ResolvedRefs::default()
+        .with_token(None, 3607, "jwt-token")
+        .with_config_map("kube-root-ca.crt", [("ca.crt", "CA PEM")]);
+    let (group, adjustments) = pod_to_group(&p, &refs, &config()).unwrap();
+    let props = &group.properties;
+    let names: Vec<&str> = props.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["proxy", "app"],
+        "the sidecar runs beside the app"
+    );
+    let inits: Vec<&str> = props
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(inits, vec!["migrate"]);
+    assert_eq!(group.zones, Some(vec!["1".to_owned()]));
+    // Startup windows: proxy 0 + 2 × 10 = 20 s; app 5 + 5 × 24 = 125 s.
+    let proxy = &props.containers[0].properties;
+    assert_eq!(
+        proxy
+            .readiness_probe
+            .as_ref()
+            .unwrap()
+            .initial_delay_seconds,
+        Some(20)
+    );
+    let app = &props.containers[1].properties;
+    assert_eq!(
+        app.liveness_probe.as_ref().unwrap().initial_delay_seconds,
+        Some(125)
+    );
+    // Ports of the sidecar and the app on the group's IP.
+    let ports: Vec<u16> = props
+        .ip_address
+        .as_ref()
+        .unwrap()
+        .ports
+        .iter()
+        .map(|p| p.port)
+        .collect();
+    assert_eq!(ports, vec![9901, 8080]);
+    let reasons: Vec<&str> = adjustments.iter().map(|a| a.reason.as_str()).collect();
+    for r in [
+        "StartupProbeApproximated",
+        "PodLevelResourcesNotEnforced",
+        "UserNamespaceNotSupported",
+    ] {
+        assert!(reasons.contains(&r), "{r} in {reasons:?}");
+    }
+    // Two startup probes, each said once.
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| **r == "StartupProbeApproximated")
+            .count(),
+        2
+    );
+    // The ephemeral container is not part of the group.
+    assert!(!names.contains(&"debugger-9wz7d"));
 }
