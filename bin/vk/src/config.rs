@@ -359,6 +359,9 @@ pub(crate) struct AciSpec {
     pub(crate) rate_limit: RateLimitSpec,
     /// ACI's container group create and delete quotas, which vk paces itself to.
     pub(crate) quotas: QuotaSpec,
+    /// CPU and memory usage of the pods from Azure Monitor (`kubectl top`,
+    /// `/stats/summary`, `/metrics/resource`).
+    pub(crate) usage: vk_kubelet_aci::UsageConfig,
 }
 
 impl Default for AciSpec {
@@ -378,6 +381,7 @@ impl Default for AciSpec {
             max_memory_gb_per_group: 16.0,
             rate_limit: RateLimitSpec::default(),
             quotas: QuotaSpec::default(),
+            usage: vk_kubelet_aci::UsageConfig::default(),
         }
     }
 }
@@ -1379,6 +1383,11 @@ impl AciSpec {
             );
         }
         e.check("aci.arm_endpoint", http_url(&self.arm_endpoint));
+        if let Err(message) = self.usage.validate() {
+            // "field: problem" → "aci.usage.field", "problem".
+            let (field, problem) = message.split_once(": ").unwrap_or(("", &message));
+            e.add(format!("aci.usage.{field}"), problem.to_owned());
+        }
         e.check("aci.authority_host", http_url(&self.authority_host));
         match &self.credentials {
             CredentialSpec::ClientSecret {

@@ -398,8 +398,33 @@ async fn wire_controllers(
             wiring::reconciler_config(config, node),
         )
         .with_budgets(Arc::clone(&creates), Arc::clone(&deletes));
-        let kubelet =
-            wiring::kubelet_server(config, node, &aci, &kube, reconciler.pods(), group_names)?;
+        let sampler = wiring::usage_sampler(
+            config,
+            node,
+            &aci,
+            reconciler.pods(),
+            Arc::clone(&group_names),
+        )?;
+        let usage = sampler.as_ref().map(vk_kubelet_aci::UsageSampler::cache);
+        if let Some(sampler) = sampler {
+            let stop = services.shutdown.clone();
+            controllers.push((
+                format!("usage/{}", node.name),
+                Box::pin(async move {
+                    sampler.run(stop.cancelled_owned()).await;
+                    Ok(())
+                }),
+            ));
+        }
+        let kubelet = wiring::kubelet_server(
+            config,
+            node,
+            &aci,
+            &kube,
+            reconciler.pods(),
+            group_names,
+            usage,
+        )?;
         let addr = (node.internal_ip().to_owned(), node.kubelet_port);
         let stop = services.shutdown.clone();
         controllers.push((

@@ -397,6 +397,47 @@ pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::Re
     rc
 }
 
+/// Names a pod's container group as the ACI provider does.
+pub(crate) fn group_namer(
+    names: Arc<vk_provider_aci::GroupNames>,
+) -> impl Fn(&k8s_openapi::api::core::v1::Pod) -> String + Send + Sync + 'static {
+    move |pod| {
+        names.group_of(
+            pod.metadata.namespace.as_deref().unwrap_or_default(),
+            pod.metadata.name.as_deref().unwrap_or_default(),
+            pod.metadata.uid.as_deref().unwrap_or_default(),
+        )
+    }
+}
+
+/// The usage sampler of one node: Linux nodes only (Azure Monitor has no
+/// metrics of Windows groups), `None` when usage is off.
+pub(crate) fn usage_sampler(
+    config: &Config,
+    node: &NodeSpec,
+    aci: &ContainerInstances,
+    pods: kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Pod>,
+    names: Arc<vk_provider_aci::GroupNames>,
+) -> anyhow::Result<Option<vk_kubelet_aci::UsageSampler>> {
+    let usage = &config.aci.usage;
+    if !usage.enabled {
+        return Ok(None);
+    }
+    if node.os == Os::Windows {
+        tracing::info!(node = %node.name, "no usage figures for this node's pods: Azure Monitor has no metrics of Windows container groups");
+        return Ok(None);
+    }
+    let metrics = aci
+        .metrics_client(&usage.endpoint_for(&config.aci.region))
+        .context("building the Azure Monitor metrics client (aci.usage.endpoint)")?;
+    Ok(Some(vk_kubelet_aci::UsageSampler::new(
+        metrics,
+        move || pods.state(),
+        group_namer(names),
+        usage.clone(),
+    )))
+}
+
 /// The kubelet API server of one node (logs, exec, stats), authenticating and
 /// authorizing like a kubelet in webhook mode.
 pub(crate) fn kubelet_server(
@@ -406,18 +447,13 @@ pub(crate) fn kubelet_server(
     kube: &kube::Client,
     pods: kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Pod>,
     names: Arc<vk_provider_aci::GroupNames>,
+    usage: Option<Arc<vk_kubelet_aci::UsageCache>>,
 ) -> anyhow::Result<vk_kubelet_api::KubeletServerBuilder> {
-    let backend = vk_kubelet_aci::AciBackend::new(
-        aci.clone(),
-        move || pods.state(),
-        move |pod| {
-            names.group_of(
-                pod.metadata.namespace.as_deref().unwrap_or_default(),
-                pod.metadata.name.as_deref().unwrap_or_default(),
-                pod.metadata.uid.as_deref().unwrap_or_default(),
-            )
-        },
-    );
+    let mut backend =
+        vk_kubelet_aci::AciBackend::new(aci.clone(), move || pods.state(), group_namer(names));
+    if let Some(cache) = usage {
+        backend = backend.with_usage(cache);
+    }
     let tls = match (&config.kubelet.tls_cert, &config.kubelet.tls_key) {
         (Some(cert), Some(key)) => vk_kubelet_api::TlsSource::Files {
             cert: cert.clone(),

@@ -152,10 +152,10 @@ pub struct ContainerInstances {
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     pub(crate) endpoint: Url,
     pub(crate) subscription_id: String,
-    credential: Arc<dyn TokenCredential>,
+    pub(crate) credential: Arc<dyn TokenCredential>,
     scope: String,
     retry: RetryPolicy,
     limiter: RateLimiter,

@@ -180,6 +180,22 @@ fn format_time(t: Timestamp) -> String {
 }
 
 impl ContainerInstances {
+    /// A client of Azure Monitor's metrics plane at `endpoint` (e.g.
+    /// `https://westeurope.metrics.monitor.azure.com/`) for this client's
+    /// subscription and resource group, sharing its credential and HTTP
+    /// client, with [`METRICS_SCOPE`] tokens and default rate limits.
+    pub fn metrics_client(&self, endpoint: &str) -> Result<Self, Error> {
+        Self::builder(
+            self.shared.subscription_id.clone(),
+            self.resource_group().to_owned(),
+            std::sync::Arc::clone(&self.shared.credential),
+        )
+        .cloud(crate::AzureCloud::custom("", endpoint))
+        .scope(METRICS_SCOPE)
+        .http_client(self.shared.http.clone())
+        .build()
+    }
+
     /// The resource id of container group `name` in this client's resource group.
     pub fn group_id(&self, name: &str) -> String {
         format!(

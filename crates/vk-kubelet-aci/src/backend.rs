@@ -5,7 +5,10 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Pod;
 use tracing::Instrument as _;
 use vk_aci::ContainerInstances;
-use vk_kubelet_api::{ContainerRef, ExecIo, ExecRequest, ExitStatus, KubeletBackend, LogRequest};
+use vk_kubelet_api::{
+    ContainerRef, ContainerStats, ExecIo, ExecRequest, ExitStatus, KubeletBackend, LogRequest,
+    PodStats,
+};
 
 use crate::kept::KeptLogs;
 use crate::{Error, exec};
@@ -23,6 +26,7 @@ pub struct AciBackend {
     pods: PodSource,
     group_of: GroupNamer,
     kept: Arc<KeptLogs>,
+    usage: Option<Arc<crate::UsageCache>>,
 }
 
 impl std::fmt::Debug for AciBackend {
@@ -47,7 +51,16 @@ impl AciBackend {
             pods: Arc::new(pods),
             group_of: Arc::new(group_of),
             kept: Arc::default(),
+            usage: None,
         }
+    }
+
+    /// Serves pod stats with the usage a [`crate::UsageSampler`] keeps in
+    /// `cache` (without one, pods are listed without usage).
+    #[must_use]
+    pub fn with_usage(mut self, cache: Arc<crate::UsageCache>) -> Self {
+        self.usage = Some(cache);
+        self
     }
 
     fn pod(&self, container: &ContainerRef) -> Result<Arc<Pod>, Error> {
@@ -238,6 +251,57 @@ impl KubeletBackend for AciBackend {
 
     async fn pods(&self) -> Result<Vec<Pod>, vk_kubelet_api::Error> {
         Ok((self.pods)().iter().map(|p| Pod::clone(p)).collect())
+    }
+
+    async fn pod_stats(&self, pod: &Pod) -> Result<Option<PodStats>, vk_kubelet_api::Error> {
+        Ok(Some(pod_stats(
+            pod,
+            &self.group(pod),
+            self.usage.as_deref(),
+        )))
+    }
+}
+
+fn started_at(s: &k8s_openapi::api::core::v1::ContainerStatus) -> Option<jiff::Timestamp> {
+    let st = s.state.as_ref()?;
+    st.running
+        .as_ref()
+        .and_then(|r| r.started_at.as_ref())
+        .or_else(|| st.terminated.as_ref().and_then(|t| t.started_at.as_ref()))
+        .map(|t| t.0)
+}
+
+/// Every container of `pod` (init containers that run as sidecars included,
+/// from its status), with the usage `cache` has for its group, if any.
+fn pod_stats(pod: &Pod, group: &str, cache: Option<&crate::UsageCache>) -> PodStats {
+    let status = pod.status.as_ref();
+    let statuses: Vec<&k8s_openapi::api::core::v1::ContainerStatus> = status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .collect();
+    let containers = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .map(|c| {
+            let started = statuses
+                .iter()
+                .find(|s| s.name == c.name)
+                .and_then(|s| started_at(s));
+            let usage = cache.and_then(|u| u.get(group, &c.name));
+            ContainerStats {
+                name: c.name.clone(),
+                start_time: started,
+                time: usage.map(|u| u.time),
+                usage_nano_cores: usage.map(|u| u.nano_cores),
+                usage_core_nano_seconds: usage.map(|u| u.core_nano_seconds),
+                working_set_bytes: usage.map(|u| u.working_set_bytes),
+            }
+        })
+        .collect();
+    PodStats {
+        start_time: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0),
+        containers,
     }
 }
 

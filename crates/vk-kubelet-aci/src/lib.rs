@@ -15,7 +15,9 @@
 //!   exit code.
 //! - **Follow** ends once the pod's status (kept by vk from ACI) shows the container terminated,
 //!   or the pod is gone.
-//! - **Stats**: ACI's usage metrics live in Azure Monitor, which this crate does not call.
+//! - **Stats**: every pod and container of the node, with the CPU and memory usage a
+//!   [`UsageSampler`] reads from Azure Monitor (`metrics:getBatch`, 50 groups per call) when one
+//!   is attached ([`AciBackend::with_usage`]); Windows groups have no Azure Monitor metrics.
 //!
 //! See `docs/kubelet-api.md` for the exact semantics.
 
@@ -26,6 +28,8 @@ mod kept;
 mod marker;
 pub mod quote;
 mod script;
+mod usage;
 
 pub use backend::{AciBackend, GroupNamer, PodSource};
 pub use error::Error;
+pub use usage::{ContainerUsage, UsageCache, UsageConfig, UsageSampler};

@@ -426,22 +426,27 @@ async fn collect_stats(state: &AppState) -> Result<(Vec<PodSample>, usize), Erro
     let mut errors = 0usize;
     for (pod, result) in results {
         let meta = &pod.metadata;
-        match result {
-            Ok(Some(stats)) => samples.push(PodSample {
-                namespace: meta.namespace.clone().unwrap_or_default(),
-                name: meta.name.clone().unwrap_or_default(),
-                uid: meta.uid.clone().unwrap_or_default(),
-                stats,
-            }),
-            Ok(None) => {}
+        // Every pod is listed; one without figures (not sampled yet, a backend
+        // without usage, a failed read) has its containers without usage,
+        // like a pod a kubelet has not sampled yet.
+        let stats = match result {
+            Ok(Some(stats)) => stats,
+            Ok(None) => stats::without_usage(pod),
             Err(e) => {
                 errors += 1;
                 tracing::warn!(
                     pod = ?meta.name, namespace = ?meta.namespace, error = %e,
                     "stats of a pod are unavailable"
                 );
+                stats::without_usage(pod)
             }
-        }
+        };
+        samples.push(PodSample {
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            uid: meta.uid.clone().unwrap_or_default(),
+            stats,
+        });
     }
     Ok((samples, errors))
 }

@@ -94,6 +94,26 @@ struct Memory {
     working_set_bytes: Option<u64>,
 }
 
+/// A pod's containers with no usage (nothing sampled).
+pub(crate) fn without_usage(pod: &k8s_openapi::api::core::v1::Pod) -> PodStats {
+    PodStats {
+        start_time: pod
+            .status
+            .as_ref()
+            .and_then(|s| s.start_time.as_ref())
+            .map(|t| t.0),
+        containers: pod
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .map(|c| ContainerStats {
+                name: c.name.clone(),
+                ..ContainerStats::default()
+            })
+            .collect(),
+    }
+}
+
 /// One pod and its stats, as collected.
 #[derive(Clone, Debug)]
 pub(crate) struct PodSample {

@@ -733,7 +733,17 @@ mod server {
             .iter()
             .map(|p| p["podRef"]["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["web", "done"], "the failing pod is left out");
+        assert_eq!(
+            names,
+            ["web", "broken", "done"],
+            "every pod is listed; the one whose stats failed without usage"
+        );
+        let broken = &summary["pods"][1];
+        assert!(broken["cpu"].get("usageNanoCores").is_none(), "{broken}");
+        assert!(
+            broken["memory"].get("workingSetBytes").is_none(),
+            "{broken}"
+        );
         let metrics = http
             .get(s.url("/metrics/resource"))
             .send()
