@@ -155,6 +155,9 @@ pub(crate) fn up(args: &UpArgs) -> anyhow::Result<ExitCode> {
          subnet_id = \"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/vk-{name}/providers/Microsoft.Network/virtualNetworks/vk-{name}/subnets/aci\"\n\
          arm_endpoint = \"{emulator}\"\n\
          authority_host = \"{emulator}\"\n\n\
+         [aci.usage]\n\
+         # Azure Monitor's metrics (kubectl top, /stats/summary) from the emulator too.\n\
+         endpoint = \"{emulator}\"\n\n\
          [aci.credentials]\n\
          kind = \"client-secret\"\n\
          tenant_id = \"vk-local\"\n\

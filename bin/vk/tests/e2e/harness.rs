@@ -102,6 +102,10 @@ pub(crate) fn config_with_aci(
          [kubelet]\nclient_ca = \"{ca}\"\n{extra}\n",
         ca = kubeconfig.parent().map(|d| d.join("ca.crt")).unwrap_or_default().display()
     ));
+    if !extra.contains("[aci.usage]") {
+        // Azure Monitor is the emulator too (not the real regional endpoint).
+        text.push_str(&format!("[aci.usage]\nendpoint = \"{emulator_url}\"\n"));
+    }
     (text, admin)
 }
 

@@ -70,6 +70,10 @@ struct Args {
     /// Longest back-off between two pulls in milliseconds (default 300000).
     #[arg(long)]
     pull_backoff_max_ms: Option<u64>,
+    /// How long after a minute starts Azure Monitor serves its usage data
+    /// point, in milliseconds (default 180000).
+    #[arg(long)]
+    metrics_latency_ms: Option<u64>,
     /// For this long after a PUT creates a group, GETs of it answer 404 and
     /// lists omit it (ARM's eventual consistency), in milliseconds (default
     /// 0: off; not scaled by --time-scale).
@@ -196,6 +200,7 @@ fn rates(mut b: EmulatorBuilder, args: &Args) -> EmulatorBuilder {
     t.delete = args.delete_delay_ms.map_or(t.delete, ms);
     t.pull_backoff = args.pull_backoff_ms.map_or(t.pull_backoff, ms);
     t.pull_backoff_max = args.pull_backoff_max_ms.map_or(t.pull_backoff_max, ms);
+    t.metrics_latency = args.metrics_latency_ms.map_or(t.metrics_latency, ms);
     b = b.timings(t);
     if let Some(n) = args.pull_attempts {
         b = b.pull_attempts(n);
