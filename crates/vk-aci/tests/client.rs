@@ -1,7 +1,7 @@
 //! Client operations against a scripted server on 127.0.0.1: retries, Retry-After, deadlines,
 //! long-running operations, paging, query parameters and token refresh.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
 
 mod support;
 
