@@ -3,26 +3,23 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::{Stream, TryStreamExt as _};
 use http::{Method, StatusCode};
 
-use crate::credentials::{CachingCredential, TokenCredential};
+use crate::Error;
 use crate::error::{Failure, FailureKind, Operation, Target};
-use crate::lro::{self, LroKind, LroOptions};
-use crate::metrics::{ClientMetrics, Metrics};
+use crate::lro::{self, LroKind};
+use crate::metrics::ClientMetrics;
 use crate::models::{
     CachedImage, CachedImagesListResult, Capabilities, CapabilitiesListResult,
     ContainerAttachResponse, ContainerExecRequest, ContainerExecResponse, ContainerGroup,
     ContainerGroupListResult, Logs, Usage, UsageListResult,
 };
 use crate::paging::Page;
-use crate::rate_limit::{RateLimiter, RateLimits, RequestClass};
-use crate::retry::RetryPolicy;
+use crate::rate_limit::RequestClass;
 use crate::transport::{CallError, RawResponse, Shared};
-use crate::url::{Url, parse_endpoint};
-use crate::{AzureCloud, Error};
+use crate::url::Url;
 
 const PROVIDER: &str = "Microsoft.ContainerInstance";
 
@@ -35,139 +32,16 @@ pub struct LogOptions {
     pub timestamps: Option<bool>,
 }
 
-/// Builder of [`ContainerInstances`].
-#[derive(Debug)]
-#[must_use]
-pub struct ContainerInstancesBuilder {
-    subscription_id: String,
-    resource_group: String,
-    credential: Arc<dyn TokenCredential>,
-    cloud: AzureCloud,
-    scope: Option<String>,
-    http: Option<reqwest::Client>,
-    retry: RetryPolicy,
-    rate_limits: RateLimits,
-    call_timeout: Duration,
-    lro: LroOptions,
-    cache_tokens: bool,
-}
-
-impl ContainerInstancesBuilder {
-    /// Resource Manager and authority endpoints (default: public cloud).
-    pub fn cloud(mut self, cloud: AzureCloud) -> Self {
-        self.cloud = cloud;
-        self
-    }
-
-    /// Token scope (default: `{resource_manager}/.default`).
-    pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = Some(scope.into());
-        self
-    }
-
-    /// Uses this HTTP client instead of [`http_client`](crate::http_client).
-    pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
-        self
-    }
-
-    /// Retry policy.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Client-side rate limits.
-    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
-        self.rate_limits = limits;
-        self
-    }
-
-    /// Timeout of one HTTP attempt (default 30 s).
-    pub fn call_timeout(mut self, timeout: Duration) -> Self {
-        self.call_timeout = timeout;
-        self
-    }
-
-    /// Long-running-operation polling.
-    pub fn lro(mut self, lro: LroOptions) -> Self {
-        self.lro = lro;
-        self
-    }
-
-    /// Wrap the credential in a [`CachingCredential`] (default true; disable if it already caches).
-    pub fn cache_tokens(mut self, cache: bool) -> Self {
-        self.cache_tokens = cache;
-        self
-    }
-
-    /// Builds the client.
-    pub fn build(self) -> Result<ContainerInstances, Error> {
-        if self.subscription_id.is_empty() || self.resource_group.is_empty() {
-            return Err(Error::Config {
-                message: "subscription id and resource group must not be empty".into(),
-            });
-        }
-        let endpoint = parse_endpoint(&self.cloud.resource_manager, "resource manager endpoint")?;
-        let http = match self.http {
-            Some(http) => http,
-            None => crate::http::http_client()?,
-        };
-        let credential: Arc<dyn TokenCredential> = if self.cache_tokens {
-            Arc::new(CachingCredential::new(self.credential))
-        } else {
-            self.credential
-        };
-        let scope = self.scope.unwrap_or_else(|| self.cloud.arm_scope());
-        Ok(ContainerInstances {
-            shared: Arc::new(Shared {
-                http,
-                endpoint,
-                subscription_id: self.subscription_id,
-                credential,
-                scope,
-                retry: self.retry,
-                limiter: RateLimiter::new(self.rate_limits),
-                call_timeout: self.call_timeout,
-                lro: self.lro,
-                metrics: Metrics::default(),
-            }),
-            resource_group: self.resource_group.into(),
-        })
-    }
-}
-
 /// Client of the container groups of one subscription and resource group.
 ///
 /// Cheap to clone; clones share the HTTP client, token cache, rate limiter and metrics.
 #[derive(Clone, Debug)]
 pub struct ContainerInstances {
     pub(crate) shared: Arc<Shared>,
-    resource_group: Arc<str>,
+    pub(crate) resource_group: Arc<str>,
 }
 
 impl ContainerInstances {
-    /// Starts building a client for `subscription_id` / `resource_group`.
-    pub fn builder(
-        subscription_id: impl Into<String>,
-        resource_group: impl Into<String>,
-        credential: Arc<dyn TokenCredential>,
-    ) -> ContainerInstancesBuilder {
-        ContainerInstancesBuilder {
-            subscription_id: subscription_id.into(),
-            resource_group: resource_group.into(),
-            credential,
-            cloud: AzureCloud::public(),
-            scope: None,
-            http: None,
-            retry: RetryPolicy::default(),
-            rate_limits: RateLimits::default(),
-            call_timeout: Duration::from_secs(30),
-            lro: LroOptions::default(),
-            cache_tokens: true,
-        }
-    }
-
     /// A client for another resource group of the same subscription, sharing everything else.
     pub fn with_resource_group(&self, resource_group: impl Into<String>) -> Self {
         Self {

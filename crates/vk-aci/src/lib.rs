@@ -68,6 +68,7 @@
 //! # Ok(()) }
 //! ```
 
+mod builder;
 mod client;
 mod cloud;
 pub mod credentials;
@@ -87,7 +88,8 @@ mod secret;
 mod transport;
 mod url;
 
-pub use client::{ContainerInstances, ContainerInstancesBuilder, LogOptions};
+pub use builder::ContainerInstancesBuilder;
+pub use client::{ContainerInstances, LogOptions};
 pub use cloud::AzureCloud;
 pub use error::{Error, Failure, FailureDetail, FailureKind, Operation, Target};
 pub use http::{http_client, tls_config};
