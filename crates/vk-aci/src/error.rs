@@ -1,5 +1,7 @@
-//! The crate's error type: one variant per failing operation, naming its object, each carrying a
-//! [`Failure`] with the HTTP status, ARM error code and message and the `x-ms-request-id`.
+//! The crate's error type: the failing [`Operation`] and its [`Target`] (a container group, a
+//! container, a region, ...), each carrying a [`Failure`] with the HTTP status, ARM error code
+//! and message and the `x-ms-request-id`; credential and configuration errors have their own
+//! variants.
 
 use std::fmt;
 use std::time::Duration;
@@ -12,152 +14,14 @@ use crate::models::{CloudError, CloudErrorBody};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Creating or updating a container group failed (including its long-running operation).
-    #[error("create or update of container group '{group}' failed: {failure}")]
-    CreateOrUpdate {
-        /// Container group name.
-        group: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Reading a container group failed.
-    #[error("get of container group '{group}' failed: {failure}")]
-    Get {
-        /// Container group name.
-        group: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Deleting a container group failed.
-    #[error("delete of container group '{group}' failed: {failure}")]
-    Delete {
-        /// Container group name.
-        group: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Updating the tags of a container group failed.
-    #[error("tag update of container group '{group}' failed: {failure}")]
-    UpdateTags {
-        /// Container group name.
-        group: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Listing the container groups of a resource group failed.
-    #[error("listing container groups of resource group '{resource_group}' failed: {failure}")]
-    List {
-        /// Resource group name.
-        resource_group: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Starting a container group failed.
-    #[error("start of container group '{group}' failed: {failure}")]
-    Start {
-        /// Container group name.
-        group: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Stopping a container group failed.
-    #[error("stop of container group '{group}' failed: {failure}")]
-    Stop {
-        /// Container group name.
-        group: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Restarting a container group failed.
-    #[error("restart of container group '{group}' failed: {failure}")]
-    Restart {
-        /// Container group name.
-        group: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Reading a container's logs failed.
-    #[error("logs of container '{container}' in group '{group}' failed: {failure}")]
-    Logs {
-        /// Container group name.
-        group: String,
-        /// Container name.
-        container: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Starting an exec session in a container failed.
-    #[error("exec in container '{container}' of group '{group}' failed: {failure}")]
-    Exec {
-        /// Container group name.
-        group: String,
-        /// Container name.
-        container: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Attaching to a container failed.
-    #[error("attach to container '{container}' of group '{group}' failed: {failure}")]
-    Attach {
-        /// Container group name.
-        group: String,
-        /// Container name.
-        container: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// The exec WebSocket failed (connecting, or while streaming).
-    #[error("exec session with '{host}' failed: {failure}")]
-    ExecSession {
-        /// Host of the WebSocket URI.
-        host: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Reading a region's capabilities failed.
-    #[error("capabilities of location '{location}' failed: {failure}")]
-    Capabilities {
-        /// Region.
-        location: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Reading a region's usages failed.
-    #[error("usages of location '{location}' failed: {failure}")]
-    Usages {
-        /// Region.
-        location: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Reading a region's cached images failed.
-    #[error("cached images of location '{location}' failed: {failure}")]
-    CachedImages {
-        /// Region.
-        location: String,
-        /// Why.
-        #[source]
-        failure: Failure,
-    },
-    /// Reading Azure Monitor metrics of container groups failed.
-    #[error("metrics of {groups} container group(s) failed: {failure}")]
-    Metrics {
-        /// How many groups the call asked for.
-        groups: usize,
+    /// An operation of the service failed (including its long-running operation), e.g.
+    /// "get of container group 'g' failed: HTTP 404 ResourceNotFound: ...".
+    #[error("{operation} {} {target} failed: {failure}", operation.preposition())]
+    Operation {
+        /// What was being done.
+        operation: Operation,
+        /// To what.
+        target: Target,
         /// Why.
         #[source]
         failure: Failure,
@@ -179,27 +43,162 @@ pub enum Error {
     },
 }
 
+/// The operation an [`Error::Operation`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Creating or updating a container group (PUT and its long-running operation).
+    CreateOrUpdate,
+    /// Reading a container group.
+    Get,
+    /// Deleting a container group.
+    Delete,
+    /// Replacing the tags of a container group.
+    UpdateTags,
+    /// Listing the container groups of a resource group.
+    List,
+    /// Starting a container group.
+    Start,
+    /// Stopping a container group.
+    Stop,
+    /// Restarting a container group.
+    Restart,
+    /// Reading a container's logs.
+    Logs,
+    /// Starting an exec session in a container.
+    Exec,
+    /// Attaching to a container.
+    Attach,
+    /// The exec WebSocket (connecting, or while streaming).
+    ExecSession,
+    /// Reading a region's capabilities.
+    Capabilities,
+    /// Reading a region's usages.
+    Usages,
+    /// Reading a region's cached images.
+    CachedImages,
+    /// Reading Azure Monitor metrics of container groups.
+    Metrics,
+}
+
+impl Operation {
+    /// The word joining the operation to its target in messages ("exec in container ...").
+    fn preposition(self) -> &'static str {
+        match self {
+            Self::Exec => "in",
+            Self::Attach => "to",
+            Self::ExecSession => "with",
+            _ => "of",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CreateOrUpdate => "create or update",
+            Self::Get => "get",
+            Self::Delete => "delete",
+            Self::UpdateTags => "tag update",
+            Self::List => "list",
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+            Self::Logs => "logs",
+            Self::Exec => "exec",
+            Self::Attach => "attach",
+            Self::ExecSession => "exec session",
+            Self::Capabilities => "capabilities",
+            Self::Usages => "usages",
+            Self::CachedImages => "cached images",
+            Self::Metrics => "metrics",
+        })
+    }
+}
+
+/// What an [`Error::Operation`] acted on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// A container group, by name.
+    Group(String),
+    /// A container of a container group.
+    Container {
+        /// Container group name.
+        group: String,
+        /// Container name.
+        container: String,
+    },
+    /// The container groups of a resource group, by the resource group's name.
+    ResourceGroup(String),
+    /// A region.
+    Location(String),
+    /// How many container groups a batch call asked for.
+    Groups(usize),
+    /// The host of an exec WebSocket URI.
+    Host(String),
+}
+
+impl Target {
+    /// A container group.
+    pub(crate) fn group(name: &str) -> Self {
+        Self::Group(name.to_owned())
+    }
+
+    /// A container of group `group`.
+    pub(crate) fn container(group: &str, container: &str) -> Self {
+        Self::Container {
+            group: group.to_owned(),
+            container: container.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Group(group) => write!(f, "container group '{group}'"),
+            Self::Container { group, container } => {
+                write!(f, "container '{container}' of group '{group}'")
+            }
+            Self::ResourceGroup(rg) => write!(f, "container groups of resource group '{rg}'"),
+            Self::Location(location) => write!(f, "location '{location}'"),
+            Self::Groups(n) => write!(f, "{n} container group(s)"),
+            Self::Host(host) => write!(f, "'{host}'"),
+        }
+    }
+}
+
 impl Error {
+    /// `operation` of `target` failed with `failure`.
+    pub(crate) fn failed(operation: Operation, target: Target, failure: Failure) -> Self {
+        Self::Operation {
+            operation,
+            target,
+            failure,
+        }
+    }
+
+    /// The failing operation, unless this is a credential or configuration error.
+    pub fn operation(&self) -> Option<Operation> {
+        match self {
+            Self::Operation { operation, .. } => Some(*operation),
+            Self::Token { .. } | Self::Config { .. } => None,
+        }
+    }
+
+    /// What the failing operation acted on, unless this is a credential or configuration error.
+    pub fn target(&self) -> Option<&Target> {
+        match self {
+            Self::Operation { target, .. } => Some(target),
+            Self::Token { .. } | Self::Config { .. } => None,
+        }
+    }
+
     /// The failure detail, unless this is a configuration error.
     pub fn failure(&self) -> Option<&Failure> {
         match self {
-            Self::CreateOrUpdate { failure, .. }
-            | Self::Get { failure, .. }
-            | Self::Delete { failure, .. }
-            | Self::UpdateTags { failure, .. }
-            | Self::List { failure, .. }
-            | Self::Start { failure, .. }
-            | Self::Stop { failure, .. }
-            | Self::Restart { failure, .. }
-            | Self::Logs { failure, .. }
-            | Self::Exec { failure, .. }
-            | Self::Attach { failure, .. }
-            | Self::ExecSession { failure, .. }
-            | Self::Capabilities { failure, .. }
-            | Self::Usages { failure, .. }
-            | Self::CachedImages { failure, .. }
-            | Self::Metrics { failure, .. }
-            | Self::Token { failure, .. } => Some(failure),
+            Self::Operation { failure, .. } | Self::Token { failure, .. } => Some(failure),
             Self::Config { .. } => None,
         }
     }
@@ -567,19 +566,77 @@ mod tests {
         let body =
             br#"{"error":{"code":"ResourceNotFound","message":"The Resource 'x' was not found."}}"#;
         let failure = Failure::from_response(StatusCode::NOT_FOUND, &headers, body);
-        let err = Error::Get {
-            group: "g".into(),
-            failure,
-        };
+        let err = Error::failed(Operation::Get, Target::group("g"), failure);
         assert!(err.is_not_found());
         assert!(!err.is_transient());
         assert_eq!(err.code(), Some("ResourceNotFound"));
         assert_eq!(err.request_id(), Some("abc"));
         let text = err.to_string();
         assert!(
+            text.starts_with("get of container group 'g' failed: HTTP 404"),
+            "{text}"
+        );
+        assert!(
             text.contains("'g'") && text.contains("404") && text.contains("abc"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn messages_name_the_operation_and_its_target() {
+        let failure = || Failure::new(FailureKind::Transport, "connection failed");
+        let cases = [
+            (
+                Operation::Logs,
+                Target::container("g", "c"),
+                "logs of container 'c' of group 'g'",
+            ),
+            (
+                Operation::Exec,
+                Target::container("g", "c"),
+                "exec in container 'c' of group 'g'",
+            ),
+            (
+                Operation::Attach,
+                Target::container("g", "c"),
+                "attach to container 'c' of group 'g'",
+            ),
+            (
+                Operation::ExecSession,
+                Target::Host("h".into()),
+                "exec session with 'h'",
+            ),
+            (
+                Operation::List,
+                Target::ResourceGroup("rg".into()),
+                "list of container groups of resource group 'rg'",
+            ),
+            (
+                Operation::Usages,
+                Target::Location("westus".into()),
+                "usages of location 'westus'",
+            ),
+            (
+                Operation::Metrics,
+                Target::Groups(3),
+                "metrics of 3 container group(s)",
+            ),
+            (
+                Operation::UpdateTags,
+                Target::group("g"),
+                "tag update of container group 'g'",
+            ),
+        ];
+        for (operation, target, text) in cases {
+            let err = Error::failed(operation, target.clone(), failure());
+            assert_eq!(
+                err.to_string(),
+                format!("{text} failed: Transport: connection failed")
+            );
+            assert_eq!(err.operation(), Some(operation));
+            assert_eq!(err.target(), Some(&target));
+            assert!(err.is_transient());
+        }
     }
 
     #[test]

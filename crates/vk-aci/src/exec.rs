@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use crate::error::{Failure, FailureKind};
+use crate::error::{Failure, FailureKind, Operation, Target};
 use crate::models::ContainerExecResponse;
 use crate::{Error, Secret};
 
@@ -75,10 +75,7 @@ pub async fn connect_with(
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    let fail = |failure: Failure| Error::ExecSession {
-        host: host.clone(),
-        failure,
-    };
+    let fail = |failure: Failure| session_error(&host, failure);
     if uri.is_empty() {
         return Err(fail(Failure::new(
             FailureKind::InvalidResponse,
@@ -120,6 +117,15 @@ pub async fn connect_with(
     })
 }
 
+/// The exec session with `host` failed.
+fn session_error(host: &str, failure: Failure) -> Error {
+    Error::failed(
+        Operation::ExecSession,
+        Target::Host(host.to_owned()),
+        failure,
+    )
+}
+
 fn ws_failure(message: &str, err: tokio_tungstenite::tungstenite::Error) -> Failure {
     let mut failure = Failure::new(FailureKind::Transport, message);
     if let tokio_tungstenite::tungstenite::Error::Http(response) = &err {
@@ -143,9 +149,8 @@ impl ExecSession {
     {
         let (mut writer, mut reader) = self.split();
         let host = reader.host.clone();
-        let io_error = |what: &str, e: std::io::Error| Error::ExecSession {
-            host: host.clone(),
-            failure: Failure::new(FailureKind::Io, what).with_source(e),
+        let io_error = |what: &str, e: std::io::Error| {
+            session_error(&host, Failure::new(FailureKind::Io, what).with_source(e))
         };
         let upload = async {
             let mut buf = vec![0u8; 8192];
@@ -189,10 +194,10 @@ impl ExecSession {
 
 impl ExecWriter {
     fn error(&self, err: tokio_tungstenite::tungstenite::Error) -> Error {
-        Error::ExecSession {
-            host: self.host.clone(),
-            failure: ws_failure("sending to the exec session failed", err),
-        }
+        session_error(
+            &self.host,
+            ws_failure("sending to the exec session failed", err),
+        )
     }
 }
 
@@ -239,10 +244,10 @@ impl Stream for ExecReader {
                 Some(Ok(Message::Text(text))) => Some(Ok(text.as_bytes().to_vec())),
                 Some(Ok(_)) => continue, // ping, pong, raw frames
                 Some(Err(tokio_tungstenite::tungstenite::Error::ConnectionClosed)) => None,
-                Some(Err(err)) => Some(Err(Error::ExecSession {
-                    host: self.host.clone(),
-                    failure: ws_failure("receiving from the exec session failed", err),
-                })),
+                Some(Err(err)) => Some(Err(session_error(
+                    &self.host,
+                    ws_failure("receiving from the exec session failed", err),
+                ))),
             });
         }
     }

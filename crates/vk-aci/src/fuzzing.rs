@@ -17,10 +17,10 @@
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tokio::time::Instant;
 
-use crate::client::RawResponse;
 use crate::error::header_str;
 use crate::models::CloudError;
-use crate::{Error, Failure, FailureKind, LroOptions, RetryPolicy};
+use crate::transport::RawResponse;
+use crate::{Error, Failure, FailureKind, LroOptions, Operation, RetryPolicy, Target};
 
 /// The failure the client builds from a response with an error status, as
 /// `ContainerInstances` and the token credentials do (one attempt).
@@ -107,10 +107,7 @@ pub fn arm_failure_input(data: &[u8]) {
     assert!(text.contains(&failure.message), "{text:?}");
     let _ = format!("{failure:?}");
     let retry_after = failure.retry_after;
-    let err = Error::Get {
-        group: "g".into(),
-        failure,
-    };
+    let err = Error::failed(Operation::Get, Target::group("g"), failure);
     assert!(err.to_string().contains(status.as_str()));
     let _ = (
         err.is_not_found(),
@@ -126,7 +123,7 @@ pub fn arm_failure_input(data: &[u8]) {
     let policy = RetryPolicy::default();
     let deadline = Instant::now() + policy.deadline;
     let delay = retry_after.unwrap_or_else(|| policy.backoff(1));
-    let _ = crate::client::past_deadline(delay, deadline);
+    let _ = crate::transport::past_deadline(delay, deadline);
     let options = LroOptions::default();
     assert!(crate::lro::wait_for(&options, &headers) <= options.max_poll_interval);
 }

@@ -68,6 +68,7 @@
 //! # Ok(()) }
 //! ```
 
+mod builder;
 mod client;
 mod cloud;
 pub mod credentials;
@@ -80,18 +81,22 @@ mod lro;
 mod metrics;
 pub mod models;
 pub mod monitor;
+mod paging;
 mod rate_limit;
 mod retry;
 mod secret;
+mod transport;
 mod url;
 
-pub use client::{API_VERSION, ContainerInstances, ContainerInstancesBuilder, LogOptions};
+pub use builder::ContainerInstancesBuilder;
+pub use client::{ContainerInstances, LogOptions};
 pub use cloud::AzureCloud;
-pub use error::{Error, Failure, FailureDetail, FailureKind};
+pub use error::{Error, Failure, FailureDetail, FailureKind, Operation, Target};
 pub use http::{http_client, tls_config};
 pub use lro::LroOptions;
 pub use metrics::{ClientMetrics, OperationCount};
 pub use rate_limit::{BucketConfig, RateLimits};
 pub use retry::{RetryPolicy, retry_after};
 pub use secret::Secret;
+pub use transport::API_VERSION;
 pub use url::Url;

@@ -6,12 +6,12 @@ use std::time::Duration;
 use http::{HeaderMap, Method, StatusCode};
 use tokio::time::Instant;
 
-use crate::client::{CallError, RawResponse, Shared};
 use crate::error::{Failure, FailureKind, header_str};
 use crate::metrics::Metrics;
 use crate::models::{ContainerGroup, Event, OperationStatus, ProvisioningState};
 use crate::rate_limit::RequestClass;
 use crate::retry::retry_after;
+use crate::transport::{CallError, RawResponse, Shared};
 use crate::url::Url;
 
 /// How long-running operations are polled.
@@ -125,10 +125,7 @@ pub(crate) async fn wait(
     match kind {
         LroKind::Put => {
             let raw = poller.get(&resource_group_url).await?;
-            if raw.status != StatusCode::OK {
-                return Err(raw.failure().into());
-            }
-            check_group(raw.json("container group")?).map(Some)
+            check_group(raw.ok_json("container group")?).map(Some)
         }
         LroKind::Delete | LroKind::Action => Ok(None),
     }
@@ -168,10 +165,7 @@ impl Poller<'_> {
         loop {
             self.pause().await?;
             let raw = self.get(url).await?;
-            if raw.status != StatusCode::OK {
-                return Err(raw.failure().into());
-            }
-            let status: OperationStatus = raw.json("operation status")?;
+            let status: OperationStatus = raw.ok_json("operation status")?;
             tracing::debug!(status = %status.status, "operation status");
             if status.is_succeeded() {
                 return Ok(());
@@ -200,10 +194,7 @@ impl Poller<'_> {
         loop {
             self.pause().await?;
             let raw = self.get(url).await?;
-            if raw.status != StatusCode::OK {
-                return Err(raw.failure().into());
-            }
-            let group: ContainerGroup = raw.json("container group")?;
+            let group: ContainerGroup = raw.ok_json("container group")?;
             if group
                 .provisioning_state()
                 .is_none_or(ProvisioningState::is_terminal)

@@ -28,14 +28,14 @@
 //! # Ok(()) }
 //! ```
 
-use http::{Method, StatusCode};
+use http::Method;
 use jiff::Timestamp;
 use serde::Deserialize;
-use tracing::Instrument as _;
 
 use crate::client::ContainerInstances;
-use crate::error::{Error, Failure, FailureKind};
+use crate::error::{Error, Failure, FailureKind, Operation, Target};
 use crate::rate_limit::RequestClass;
+use crate::transport::CallError;
 
 /// The token scope of Azure Monitor's metrics data plane.
 pub const METRICS_SCOPE: &str = "https://metrics.monitor.azure.com/.default";
@@ -213,16 +213,32 @@ impl ContainerInstances {
         resource_ids: &[String],
         query: &MetricsQuery,
     ) -> Result<Vec<ResourceMetrics>, Error> {
-        let groups = resource_ids.len();
-        let wrap = |failure: Failure| Error::Metrics { groups, failure };
         if resource_ids.is_empty() {
             return Ok(Vec::new());
         }
+        self.metrics_call(resource_ids, query)
+            .await
+            .map_err(|e| e.into_error(Operation::Metrics, Target::Groups(resource_ids.len())))
+    }
+
+    #[tracing::instrument(
+        name = "aci.metrics_batch",
+        level = "debug",
+        skip_all,
+        fields(groups = resource_ids.len()),
+    )]
+    async fn metrics_call(
+        &self,
+        resource_ids: &[String],
+        query: &MetricsQuery,
+    ) -> Result<Vec<ResourceMetrics>, CallError> {
+        let groups = resource_ids.len();
         if groups > MAX_BATCH {
-            return Err(wrap(Failure::new(
+            return Err(Failure::new(
                 FailureKind::InvalidArgument,
                 format!("{groups} resources: at most {MAX_BATCH} per metrics:getBatch call"),
-            )));
+            )
+            .into());
         }
         let mut url = crate::url::join(
             &self.shared.endpoint,
@@ -232,7 +248,7 @@ impl ContainerInstances {
                 "metrics:getBatch",
             ],
         )
-        .map_err(|m| wrap(Failure::new(FailureKind::InvalidArgument, m)))?;
+        .map_err(|m| Failure::new(FailureKind::InvalidArgument, m))?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair(
@@ -251,23 +267,14 @@ impl ContainerInstances {
         }
         let body = serde_json::to_vec(&serde_json::json!({ "resourceids": resource_ids }))
             .map_err(|e| {
-                wrap(Failure::new(FailureKind::InvalidArgument, "request body").with_source(e))
+                Failure::new(FailureKind::InvalidArgument, "request body").with_source(e)
             })?;
-        let span = tracing::debug_span!("aci.metrics_batch", groups);
-        async {
-            let raw = self
-                .shared
-                .send(Method::POST, &url, Some(&body), RequestClass::Read)
-                .await
-                .map_err(|e| e.into_error(wrap))?;
-            if raw.status != StatusCode::OK {
-                return Err(wrap(raw.failure()));
-            }
-            let response: BatchResponse = raw.json("metrics batch").map_err(wrap)?;
-            Ok(response.values)
-        }
-        .instrument(span)
-        .await
+        let raw = self
+            .shared
+            .send(Method::POST, &url, Some(&body), RequestClass::Read)
+            .await?;
+        let response: BatchResponse = raw.ok_json("metrics batch")?;
+        Ok(response.values)
     }
 }
 

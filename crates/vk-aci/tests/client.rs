@@ -1,7 +1,7 @@
 //! Client operations against a scripted server on 127.0.0.1: retries, Retry-After, deadlines,
 //! long-running operations, paging, query parameters and token refresh.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
 
 mod support;
 
@@ -12,8 +12,8 @@ use support::{GROUP_PATH, Server, group_json, reply};
 use vk_aci::credentials::StaticTokenCredential;
 use vk_aci::models::{ContainerGroup, GroupState, ProvisioningState};
 use vk_aci::{
-    AzureCloud, ContainerInstances, Error, FailureKind, LogOptions, LroOptions, RateLimits,
-    RetryPolicy,
+    AzureCloud, ContainerInstances, Error, FailureKind, LogOptions, LroOptions, Operation,
+    RateLimits, RetryPolicy, Target,
 };
 
 fn client(server: &Server) -> ContainerInstances {
@@ -85,7 +85,8 @@ async fn server_error_forever_gives_a_typed_error_after_max_attempts() {
     .await;
     let err = client(&server).get("g1").await.unwrap_err();
     assert!(
-        matches!(&err, Error::Get { group, .. } if group == "g1"),
+        err.operation() == Some(Operation::Get)
+            && err.target() == Some(&Target::Group("g1".into())),
         "{err:?}"
     );
     assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
@@ -243,7 +244,7 @@ async fn create_failure_carries_the_arm_error() {
         .create_or_update("g1", &sample_group())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::CreateOrUpdate { .. }));
+    assert_eq!(err.operation(), Some(Operation::CreateOrUpdate));
     assert_eq!(err.code(), Some("InaccessibleImage"));
     assert_eq!(err.failure().unwrap().kind, FailureKind::OperationFailed);
     assert_eq!(err.request_id(), Some("poll-req"));
@@ -438,16 +439,21 @@ async fn region_lists_page_and_name_the_location_in_errors() {
     assert_eq!(names, ["nginx", "mcr.microsoft.com/windows/servercore"]);
     let err = c.usages("nowhere").await.unwrap_err();
     assert!(
-        matches!(&err, Error::Usages { location, .. } if location == "nowhere"),
+        err.operation() == Some(Operation::Usages)
+            && err.target() == Some(&Target::Location("nowhere".into())),
         "{err:?}"
     );
     assert_eq!(err.code(), Some("NoRegisteredProviderFound"));
     assert_eq!(err.request_id(), Some("req-404"));
     let err = c.capabilities("westus").await.unwrap_err();
-    assert!(matches!(&err, Error::Capabilities { location, .. } if location == "westus"));
+    assert!(
+        matches!(&err, Error::Operation { operation: Operation::Capabilities, target: Target::Location(l), .. } if l == "westus")
+    );
     assert!(err.is_auth());
     let err = c.cached_images("").await.unwrap_err();
-    assert!(matches!(&err, Error::CachedImages { location, .. } if location.is_empty()));
+    assert!(
+        matches!(&err, Error::Operation { operation: Operation::CachedImages, target: Target::Location(l), .. } if l.is_empty())
+    );
     assert_eq!(err.failure().unwrap().kind, FailureKind::InvalidArgument);
 }
 

@@ -1,6 +1,6 @@
 //! Token flows against a fake token endpoint on 127.0.0.1, caching, and refresh after a 401.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! The spec's examples: every response body parses into the models and serializes back to the
 //! same JSON; every request body the client builds serializes to the same JSON.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

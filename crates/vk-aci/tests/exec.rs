@@ -1,7 +1,7 @@
 //! The exec helper against a WebSocket server on 127.0.0.1: the password goes first, stdin is
 //! sent as binary frames, output is bridged to stdout until the server closes.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -45,11 +45,64 @@ pub(crate) struct Budgets {
     pub(crate) deletes: Arc<crate::Budget>,
 }
 
+/// What the reconciler knows about one pod, by UID (see [`Ctx::forget`],
+/// [`Ctx::forget_all`] and [`Ctx::instance_removed`] for what each forgets).
+#[derive(Debug, Default)]
+struct PodEntry {
+    /// The pod's instance, from the last list plus local knowledge, and when
+    /// this process created it (`None`: listed).
+    instance: Option<(Instance, Option<Instant>)>,
+    /// The instance was listed before but the last listing did not show it:
+    /// kept until a status read confirms it gone (a listing paged while groups
+    /// come and go can miss one; only a 404 for the instance itself says it
+    /// is gone).
+    unconfirmed: bool,
+    /// Events already published: event id → count.
+    events: HashMap<String, i32>,
+    /// Consecutive failures.
+    failure: Option<Failure>,
+    /// Held back for a spec the provider cannot run: the
+    /// [`fingerprint`](crate::key::fingerprint) it was refused with.
+    held: Option<u64>,
+    /// Restart counts carried over a re-creation (an image change restarts
+    /// the container in a new instance whose counts start at zero), by
+    /// container name.
+    restart_base: Option<HashMap<String, i32>>,
+    /// Created while still provisioning: when its status is read next, and
+    /// how many reads were taken already.
+    first_look: Option<(Instant, u8)>,
+    /// The state the last full status read reported, and when.
+    observed: Option<(InstanceState, Instant)>,
+    /// Queued for the create quota: how many were ahead when its status last
+    /// said so.
+    queued: Option<usize>,
+}
+
+impl PodEntry {
+    /// Nothing is known: the entry can go.
+    fn is_empty(&self) -> bool {
+        self.instance.is_none()
+            && !self.unconfirmed
+            && self.events.is_empty()
+            && self.failure.is_none()
+            && self.held.is_none()
+            && self.restart_base.is_none()
+            && self.first_look.is_none()
+            && self.observed.is_none()
+            && self.queued.is_none()
+    }
+
+    /// Forgets the instance and what was read of it.
+    fn instance_removed(&mut self) {
+        self.instance = None;
+        self.unconfirmed = false;
+        self.first_look = None;
+        self.observed = None;
+    }
+}
+
 pub(crate) struct Ctx {
     pub(crate) budgets: Budgets,
-    /// Pods queued for the create quota, by UID: how many were ahead when
-    /// their status last said so.
-    queued: Mutex<HashMap<String, usize>>,
     pub(crate) client: Client,
     pub(crate) provider: Arc<dyn Provider>,
     pub(crate) config: ReconcilerConfig,
@@ -57,10 +110,8 @@ pub(crate) struct Ctx {
     pub(crate) recorder: Recorder,
     pub(crate) node: Store<Node>,
     pub(crate) started: Instant,
-    /// Instances by pod UID, from the last list plus local knowledge.
-    instances: Mutex<HashMap<String, (Instance, Option<Instant>)>>,
-    /// Events already published, by pod UID then event id → count.
-    events: Mutex<HashMap<String, HashMap<String, i32>>>,
+    /// Per-pod state, by pod UID.
+    pods: Mutex<HashMap<String, PodEntry>>,
     /// Wakes the status sync from its steady interval when a pod starts
     /// transitioning (created, deleted), so it is refreshed at the short interval.
     pub(crate) wake: tokio::sync::Notify,
@@ -72,25 +123,6 @@ pub(crate) struct Ctx {
     pub(crate) list_error: Mutex<Option<crate::ProviderError>>,
     /// Token bucket for Normal events: (tokens, last refill).
     event_budget: Mutex<(f64, Instant)>,
-    /// Consecutive failures by pod UID.
-    failures: Mutex<HashMap<String, Failure>>,
-    /// Pods held back for a spec the provider cannot run, by UID: the
-    /// [`fingerprint`](crate::key::fingerprint) they were refused with.
-    held: Mutex<HashMap<String, u64>>,
-    /// Restart counts carried over a re-creation (an image change restarts the
-    /// container in a new instance whose counts start at zero), by pod UID
-    /// then container name.
-    restart_base: Mutex<HashMap<String, HashMap<String, i32>>>,
-    /// Instances created while still provisioning, by pod UID: when their
-    /// status is read next, and how many reads were taken already.
-    first_looks: Mutex<HashMap<String, (Instant, u8)>>,
-    /// The state the last full status read reported, by pod UID, and when.
-    observed: Mutex<HashMap<String, (InstanceState, Instant)>>,
-    /// Instances listed before that the last listing did not show: kept
-    /// until a status read confirms them gone (a listing paged while groups
-    /// come and go can miss one; only a 404 for the instance itself says it
-    /// is gone).
-    unconfirmed: Mutex<std::collections::HashSet<String>>,
     /// Pods whose deletion vk completed (instance and object), by UID, and
     /// when: a reconcile queued before the object left the cache is a no-op.
     deleted: Mutex<HashMap<String, Instant>>,
@@ -118,7 +150,6 @@ impl Ctx {
         let event_burst = config.event_burst;
         Self {
             budgets,
-            queued: Mutex::default(),
             client,
             provider,
             config,
@@ -126,18 +157,11 @@ impl Ctx {
             recorder,
             node,
             started: Instant::now(),
-            instances: Mutex::default(),
-            events: Mutex::default(),
+            pods: Mutex::default(),
             wake: tokio::sync::Notify::new(),
             listed: std::sync::atomic::AtomicBool::new(false),
             list_error: Mutex::default(),
             event_budget: Mutex::new((f64::from(event_burst), Instant::now())),
-            failures: Mutex::default(),
-            held: Mutex::default(),
-            restart_base: Mutex::default(),
-            first_looks: Mutex::default(),
-            observed: Mutex::default(),
-            unconfirmed: Mutex::default(),
             deleted: Mutex::default(),
         }
     }
@@ -165,40 +189,61 @@ impl Ctx {
             .unwrap_or_default()
     }
 
+    /// Runs `f` on `uid`'s entry if there is one, then drops the entry if
+    /// nothing is left in it.
+    fn with_pod<R>(&self, uid: &str, f: impl FnOnce(&mut PodEntry) -> R) -> Option<R> {
+        let mut pods = lock(&self.pods);
+        let entry = pods.get_mut(uid)?;
+        let r = f(entry);
+        if entry.is_empty() {
+            pods.remove(uid);
+        }
+        Some(r)
+    }
+
+    /// Reads `uid`'s entry, if there is one.
+    fn read_pod<R>(&self, uid: &str, f: impl FnOnce(&PodEntry) -> R) -> Option<R> {
+        lock(&self.pods).get(uid).map(f)
+    }
+
     pub(crate) fn instance(&self, uid: &str) -> Option<Instance> {
-        lock(&self.instances).get(uid).map(|(i, _)| i.clone())
+        self.read_pod(uid, |p| p.instance.as_ref().map(|(i, _)| i.clone()))
+            .flatten()
     }
 
     /// True when this process created `uid`'s instance moments ago: a read
     /// that does not find it yet is the backend's eventual consistency (ARM can
     /// answer 404 right after a PUT), not a sign that it is gone.
     pub(crate) fn created_recently(&self, uid: &str) -> bool {
-        lock(&self.instances)
-            .get(uid)
-            .and_then(|(_, created)| *created)
-            .is_some_and(|t| t.elapsed() < FRESH_CREATE)
+        self.read_pod(uid, |p| {
+            p.instance.as_ref().and_then(|(_, created)| *created)
+        })
+        .flatten()
+        .is_some_and(|t| t.elapsed() < FRESH_CREATE)
     }
 
     pub(crate) fn remember_created(&self, instance: Instance) {
-        lock(&self.instances).insert(instance.key.uid.clone(), (instance, Some(Instant::now())));
+        let uid = instance.key.uid.clone();
+        lock(&self.pods).entry(uid).or_default().instance = Some((instance, Some(Instant::now())));
         self.wake.notify_one();
     }
 
+    /// Forgets `uid`'s instance, what was read of it, its failures, hold and
+    /// published events; keeps the restart counts carried over and its place
+    /// in the create queue.
     pub(crate) fn forget(&self, uid: &str) {
-        lock(&self.instances).remove(uid);
-        lock(&self.unconfirmed).remove(uid);
-        lock(&self.events).remove(uid);
-        lock(&self.failures).remove(uid);
-        lock(&self.held).remove(uid);
-        lock(&self.first_looks).remove(uid);
-        lock(&self.observed).remove(uid);
+        self.with_pod(uid, |p| {
+            *p = PodEntry {
+                restart_base: p.restart_base.take(),
+                queued: p.queued.take(),
+                ..PodEntry::default()
+            };
+        });
     }
 
     /// Forgets everything about `uid`, restart counts carried over included.
     pub(crate) fn forget_all(&self, uid: &str) {
-        self.forget(uid);
-        lock(&self.restart_base).remove(uid);
-        lock(&self.queued).remove(uid);
+        lock(&self.pods).remove(uid);
         self.budgets.creates.forget_uid(uid);
         self.budgets.deletes.forget_uid(uid);
     }
@@ -207,14 +252,15 @@ impl Ctx {
     /// it. `Some(first)` when its status should say so now: the first time
     /// (`first`), or when the number ahead halved since it was last written.
     pub(crate) fn quota_position(&self, uid: &str, ahead: usize) -> Option<bool> {
-        let mut q = lock(&self.queued);
-        match q.get(uid) {
+        let mut pods = lock(&self.pods);
+        let queued = &mut pods.entry(uid.to_owned()).or_default().queued;
+        match *queued {
             None => {
-                q.insert(uid.to_owned(), ahead);
+                *queued = Some(ahead);
                 Some(true)
             }
-            Some(last) if ahead <= last / 2 && ahead < *last => {
-                q.insert(uid.to_owned(), ahead);
+            Some(last) if ahead <= last / 2 && ahead < last => {
+                *queued = Some(ahead);
                 Some(false)
             }
             Some(_) => None,
@@ -223,17 +269,18 @@ impl Ctx {
 
     /// `uid` got its create slot.
     pub(crate) fn quota_granted(&self, uid: &str) {
-        lock(&self.queued).remove(uid);
+        self.with_pod(uid, |p| p.queued = None);
     }
 
     /// Holds `uid` back until its fingerprint differs from `fingerprint`.
     pub(crate) fn hold(&self, uid: &str, fingerprint: u64) {
-        lock(&self.held).insert(uid.to_owned(), fingerprint);
+        lock(&self.pods).entry(uid.to_owned()).or_default().held = Some(fingerprint);
     }
 
     /// True when `uid` was held back with this `fingerprint`.
     pub(crate) fn is_held(&self, uid: &str, fingerprint: u64) -> bool {
-        lock(&self.held).get(uid) == Some(&fingerprint)
+        self.read_pod(uid, |p| p.held == Some(fingerprint))
+            .unwrap_or(false)
     }
 
     /// Carries the restart counts of `status` over to `uid`'s next instance,
@@ -244,8 +291,12 @@ impl Ctx {
         status: Option<&k8s_openapi::api::core::v1::PodStatus>,
         restarted: &[String],
     ) {
-        let mut bases = lock(&self.restart_base);
-        let base = bases.entry(uid.to_owned()).or_default();
+        let mut pods = lock(&self.pods);
+        let base = pods
+            .entry(uid.to_owned())
+            .or_default()
+            .restart_base
+            .get_or_insert_default();
         for c in status
             .and_then(|s| s.container_statuses.as_ref())
             .into_iter()
@@ -266,22 +317,26 @@ impl Ctx {
         current: Option<&k8s_openapi::api::core::v1::PodStatus>,
         status: &mut k8s_openapi::api::core::v1::PodStatus,
     ) {
-        let mut bases = lock(&self.restart_base);
-        let base = bases.entry(uid.to_owned()).or_insert_with(|| {
-            let mut recovered = HashMap::new();
-            for c in status.container_statuses.iter().flatten() {
-                let recorded = current
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .into_iter()
-                    .flatten()
-                    .find(|s| s.name == c.name)
-                    .map_or(0, |s| s.restart_count);
-                if recorded > c.restart_count {
-                    recovered.insert(c.name.clone(), recorded - c.restart_count);
+        let mut pods = lock(&self.pods);
+        let base = pods
+            .entry(uid.to_owned())
+            .or_default()
+            .restart_base
+            .get_or_insert_with(|| {
+                let mut recovered = HashMap::new();
+                for c in status.container_statuses.iter().flatten() {
+                    let recorded = current
+                        .and_then(|s| s.container_statuses.as_ref())
+                        .into_iter()
+                        .flatten()
+                        .find(|s| s.name == c.name)
+                        .map_or(0, |s| s.restart_count);
+                    if recorded > c.restart_count {
+                        recovered.insert(c.name.clone(), recorded - c.restart_count);
+                    }
                 }
-            }
-            recovered
-        });
+                recovered
+            });
         if base.is_empty() {
             return;
         }
@@ -291,21 +346,26 @@ impl Ctx {
             }
         }
     }
+
     /// Reads `uid`'s status once `after` has passed, counting `taken` reads
     /// so far (see [`ReconcilerConfig::first_look_delay`]).
     pub(crate) fn schedule_look(&self, uid: &str, after: Duration, taken: u8) {
-        lock(&self.first_looks).insert(uid.to_owned(), (Instant::now() + after, taken));
+        lock(&self.pods)
+            .entry(uid.to_owned())
+            .or_default()
+            .first_look = Some((Instant::now() + after, taken));
     }
 
     /// When `uid`'s next early status read is due, if one is planned.
     pub(crate) fn first_look_due(&self, uid: &str) -> Option<Instant> {
-        lock(&self.first_looks).get(uid).map(|(due, _)| *due)
+        self.read_pod(uid, |p| p.first_look.map(|(due, _)| due))
+            .flatten()
     }
 
     /// Takes `uid`'s planned early read; returns how many were taken before it.
     pub(crate) fn take_look(&self, uid: &str) -> u8 {
-        lock(&self.first_looks)
-            .remove(uid)
+        self.with_pod(uid, |p| p.first_look.take())
+            .flatten()
             .map_or(0, |(_, taken)| taken)
     }
 
@@ -313,15 +373,16 @@ impl Ctx {
     /// instance's coarse state with it).
     pub(crate) fn observe(&self, uid: &str, state: Option<InstanceState>) {
         let Some(state) = state else { return };
-        if state == InstanceState::Running {
+        let mut pods = lock(&self.pods);
+        let pod = pods.entry(uid.to_owned()).or_default();
+        if state == InstanceState::Running
+            && pod.failure.as_ref().is_some_and(|f| f.instance_failed)
+        {
             // Running again after instance failures: the back-off starts over.
-            let mut f = lock(&self.failures);
-            if f.get(uid).is_some_and(|f| f.instance_failed) {
-                f.remove(uid);
-            }
+            pod.failure = None;
         }
-        lock(&self.observed).insert(uid.to_owned(), (state, Instant::now()));
-        if let Some((inst, _)) = lock(&self.instances).get_mut(uid) {
+        pod.observed = Some((state, Instant::now()));
+        if let Some((inst, _)) = &mut pod.instance {
             inst.state = state;
         }
     }
@@ -329,9 +390,10 @@ impl Ctx {
     /// True when the last full read of `uid` saw another state than the
     /// listing shows now (e.g. a repair ended): its status is stale.
     pub(crate) fn state_changed(&self, uid: &str, listed: InstanceState) -> bool {
-        lock(&self.observed)
-            .get(uid)
-            .is_some_and(|(state, _)| *state != listed)
+        self.read_pod(uid, |p| {
+            p.observed.is_some_and(|(state, _)| state != listed)
+        })
+        .unwrap_or(false)
     }
 
     /// True when a full read already reported `listed` recently enough that
@@ -344,49 +406,58 @@ impl Ctx {
         } else {
             self.config.sync_interval / 2
         };
-        lock(&self.observed)
-            .get(uid)
-            .is_some_and(|(state, at)| *state == listed && at.elapsed() < fresh_for)
+        self.read_pod(uid, |p| {
+            p.observed
+                .is_some_and(|(state, at)| state == listed && at.elapsed() < fresh_for)
+        })
+        .unwrap_or(false)
     }
 
-    /// Replaces the instance map with a fresh list, keeping local creations
+    /// Replaces the instances with a fresh list, keeping local creations
     /// younger than the list could know about.
     pub(crate) fn replace_instances(&self, listed: Vec<Instance>) {
         self.listed
             .store(true, std::sync::atomic::Ordering::Release);
-        let mut map = lock(&self.instances);
-        let mut unconfirmed = lock(&self.unconfirmed);
-        let before: Vec<(String, (Instance, Option<Instant>))> = map.drain().collect();
-        map.extend(listed.into_iter().map(|i| (i.key.uid.clone(), (i, None))));
+        let mut pods = lock(&self.pods);
+        let before: Vec<(String, (Instance, Option<Instant>))> = pods
+            .iter_mut()
+            .filter_map(|(uid, p)| Some((uid.clone(), p.instance.take()?)))
+            .collect();
+        for i in listed {
+            let uid = i.key.uid.clone();
+            pods.entry(uid).or_default().instance = Some((i, None));
+        }
         for (uid, entry) in before {
-            if map.contains_key(&uid) {
-                unconfirmed.remove(&uid);
+            let pod = pods.entry(uid).or_default();
+            if pod.instance.is_some() {
+                pod.unconfirmed = false;
                 continue;
             }
             let fresh = entry.1.is_some_and(|t| t.elapsed() < FRESH_CREATE);
             if !fresh {
                 // Not listed this time: kept until a read confirms it is gone.
-                unconfirmed.insert(uid.clone());
+                pod.unconfirmed = true;
             }
-            map.insert(uid, entry);
+            pod.instance = Some(entry);
         }
     }
 
     /// True when `uid`'s instance was listed before but not by the last
     /// listing: its status must be read to tell whether it is gone.
     pub(crate) fn unconfirmed(&self, uid: &str) -> bool {
-        lock(&self.unconfirmed).contains(uid)
+        self.read_pod(uid, |p| p.unconfirmed).unwrap_or(false)
     }
 
     /// A status read found `uid`'s instance: it exists, whatever a listing missed.
     pub(crate) fn confirmed(&self, uid: &str) {
-        lock(&self.unconfirmed).remove(uid);
+        self.with_pod(uid, |p| p.unconfirmed = false);
     }
 
     /// Instances not created by this process in the last moments.
     pub(crate) fn settled_instances(&self) -> Vec<Instance> {
-        lock(&self.instances)
+        lock(&self.pods)
             .values()
+            .filter_map(|p| p.instance.as_ref())
             .filter(|(_, created)| created.is_none_or(|t| t.elapsed() >= FRESH_CREATE))
             .map(|(i, _)| i.clone())
             .collect()
@@ -400,15 +471,19 @@ impl Ctx {
         error: Option<&ProviderError>,
         backoff: impl Fn(u32) -> Duration,
     ) -> (u32, Duration) {
-        let mut f = lock(&self.failures);
-        let entry = f.entry(uid.to_owned()).or_insert_with(|| Failure {
-            count: 0,
-            not_before: Instant::now(),
-            at: Instant::now(),
-            last: None,
-            backing_off: false,
-            instance_failed: false,
-        });
+        let mut pods = lock(&self.pods);
+        let entry = pods
+            .entry(uid.to_owned())
+            .or_default()
+            .failure
+            .get_or_insert_with(|| Failure {
+                count: 0,
+                not_before: Instant::now(),
+                at: Instant::now(),
+                last: None,
+                backing_off: false,
+                instance_failed: false,
+            });
         entry.count = entry.count.saturating_add(1);
         // The backend's own hint wins over the exponential back-off.
         let wait = error
@@ -433,57 +508,60 @@ impl Ctx {
         error: &ProviderError,
         backoff: impl Fn(u32) -> Duration,
     ) -> Option<(u32, Duration)> {
-        let recorded = lock(&self.failures)
-            .get(uid)
+        let recorded = self
+            .failure(uid)
             .is_some_and(|f| f.instance_failed && f.not_before > Instant::now());
         if recorded {
             return None;
         }
         let (n, wait) = self.failed_once(uid, Some(error), backoff);
-        if let Some(f) = lock(&self.failures).get_mut(uid) {
-            f.instance_failed = true;
-        }
+        self.with_pod(uid, |p| {
+            if let Some(f) = &mut p.failure {
+                f.instance_failed = true;
+            }
+        });
         Some((n, wait))
     }
 
     /// Forgets `uid`'s instance (removed after it failed) but not its
     /// failures or the events already published.
     pub(crate) fn instance_removed(&self, uid: &str) {
-        lock(&self.instances).remove(uid);
-        lock(&self.unconfirmed).remove(uid);
-        lock(&self.first_looks).remove(uid);
-        lock(&self.observed).remove(uid);
+        self.with_pod(uid, PodEntry::instance_removed);
     }
 
     /// How long a pod that failed recently must still wait before the next
     /// attempt (status writes re-trigger reconciles; they must not bypass backoff).
     pub(crate) fn backoff_left(&self, uid: &str) -> Option<Duration> {
-        let f = lock(&self.failures);
-        let not_before = f.get(uid)?.not_before;
+        let not_before = self
+            .read_pod(uid, |p| p.failure.as_ref().map(|f| f.not_before))
+            .flatten()?;
         let now = Instant::now();
         (not_before > now).then(|| not_before - now)
     }
 
     /// The failure record of `uid`.
     pub(crate) fn failure(&self, uid: &str) -> Option<Failure> {
-        lock(&self.failures).get(uid).cloned()
+        self.read_pod(uid, |p| p.failure.clone()).flatten()
     }
 
     /// Marks that `uid`'s back-off status was written.
     pub(crate) fn backing_off(&self, uid: &str) {
-        if let Some(f) = lock(&self.failures).get_mut(uid) {
-            f.backing_off = true;
-        }
+        self.with_pod(uid, |p| {
+            if let Some(f) = &mut p.failure {
+                f.backing_off = true;
+            }
+        });
     }
 
     /// A creation succeeded: the failure count starts again, unless the
     /// last failure was the instance's own (then only a running instance
     /// resets it, see [`Self::observe`]).
     pub(crate) fn succeeded(&self, uid: &str) {
-        let mut f = lock(&self.failures);
-        if f.get(uid).is_none_or(|f| !f.instance_failed) {
-            f.remove(uid);
-        }
+        self.with_pod(uid, |p| {
+            if p.failure.as_ref().is_none_or(|f| !f.instance_failed) {
+                p.failure = None;
+            }
+        });
     }
 
     /// Writes `report`'s status when it differs from the pod's, and publishes
@@ -508,8 +586,8 @@ impl Ctx {
             }
         }
         let new: Vec<_> = {
-            let mut seen = lock(&self.events);
-            let seen = seen.entry(key.uid.clone()).or_default();
+            let mut pods = lock(&self.pods);
+            let seen = &mut pods.entry(key.uid.clone()).or_default().events;
             let mut new = Vec::new();
             for e in &report.events {
                 if seen.get(&e.id).is_none_or(|c| *c < e.count) {

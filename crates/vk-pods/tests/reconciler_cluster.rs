@@ -1,5 +1,10 @@
 //! The pod reconciler with the in-memory provider against a real API server.
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+//!
+//! Over 800 lines on purpose: one scenario per test, all against the one
+//! local control plane and sharing the harness above them; split into more
+//! test binaries they would each link the reconciler and kube again without
+//! making a scenario easier to find (the test names say what each checks).
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
 
 use std::sync::Arc;
 use std::time::Duration;

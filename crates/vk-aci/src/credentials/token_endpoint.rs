@@ -77,6 +77,10 @@ pub(crate) async fn fetch(
     retry_statuses: &[u16],
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<AccessToken, Error> {
+    let fail = |failure| Error::Token {
+        credential: credential.to_owned(),
+        failure,
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -90,20 +94,14 @@ pub(crate) async fn fetch(
         .await;
         let (failure, retry_after) = match outcome {
             Ok((status, _, body)) if status.is_success() => {
-                return parse_token(&body, Timestamp::now()).map_err(|failure| Error::Token {
-                    credential: credential.to_owned(),
-                    failure,
-                });
+                return parse_token(&body, Timestamp::now()).map_err(fail);
             }
             Ok((status, headers, body)) => {
                 let failure = Failure::from_response(status, &headers, &body);
                 let retryable = crate::retry::is_retryable_status(status)
                     || retry_statuses.contains(&status.as_u16());
                 if !retryable {
-                    return Err(Error::Token {
-                        credential: credential.to_owned(),
-                        failure,
-                    });
+                    return Err(fail(failure));
                 }
                 let retry_after = failure.retry_after;
                 (failure, retry_after)
@@ -112,10 +110,7 @@ pub(crate) async fn fetch(
                 let retryable = !err.is_builder();
                 let failure = Failure::from_reqwest(err);
                 if !retryable {
-                    return Err(Error::Token {
-                        credential: credential.to_owned(),
-                        failure,
-                    });
+                    return Err(fail(failure));
                 }
                 (failure, None)
             }
@@ -123,10 +118,7 @@ pub(crate) async fn fetch(
         if attempt >= ATTEMPTS {
             let mut failure = failure;
             failure.attempts = attempt;
-            return Err(Error::Token {
-                credential: credential.to_owned(),
-                failure,
-            });
+            return Err(fail(failure));
         }
         let delay = retry_after
             .unwrap_or_else(|| Duration::from_millis(500).saturating_mul(1 << (attempt - 1)))

@@ -1,6 +1,11 @@
 //! A scripted HTTP server on 127.0.0.1 that records every request.
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    reason = "shared by several test binaries, each using part of it; test code"
+)]
 
 use std::sync::{Arc, Mutex};
 
