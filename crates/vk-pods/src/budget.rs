@@ -51,6 +51,15 @@ pub struct Wait {
     pub retry_in: Duration,
 }
 
+/// A slot taken from a [`Budget`]. Give it back to [`Budget::settle`] once
+/// the operation has been sent: the spend then counts from that moment, not
+/// from when the slot was taken (the backend counts the operation when it
+/// arrives, which may be later: a client-side rate limiter, retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spend {
+    at: Option<Instant>,
+}
+
 /// A snapshot of a budget, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BudgetSnapshot {
@@ -155,9 +164,9 @@ impl Budget {
     /// Takes a slot for the pod created at `created` (seconds) with `uid`, or
     /// says how long to wait and how many are ahead. A pod that waits keeps
     /// its place until it takes a slot or [`forget`](Self::forget)s it.
-    pub fn try_take(&self, created: i64, uid: &str) -> Result<(), Wait> {
+    pub fn try_take(&self, created: i64, uid: &str) -> Result<Spend, Wait> {
         if !self.is_limited() {
-            return Ok(());
+            return Ok(Spend { at: None });
         }
         let now = Instant::now();
         let mut inner = self.lock();
@@ -170,7 +179,7 @@ impl Budget {
             inner.queue.remove(&entry);
             inner.spent_at.push_back(now);
             inner.spent += 1;
-            return Ok(());
+            return Ok(Spend { at: Some(now) });
         }
         Err(Wait {
             ahead,
@@ -178,6 +187,19 @@ impl Budget {
                 .saturating_duration_since(now)
                 .max(Duration::from_millis(100)),
         })
+    }
+
+    /// Moves `spend` to now: the operation it was taken for has been sent
+    /// (or has failed); it occupies the windows from this moment on.
+    pub fn settle(&self, spend: Spend) {
+        let Some(at) = spend.at else { return };
+        let now = Instant::now();
+        let mut inner = self.lock();
+        // Spends are kept in time order; every one is at most `now`.
+        if let Some(pos) = inner.spent_at.iter().rposition(|t| *t == at) {
+            inner.spent_at.remove(pos);
+            inner.spent_at.push_back(now);
+        }
     }
 
     /// Removes a pod from the queue (it was deleted, or no longer needs a slot).
@@ -221,6 +243,21 @@ mod tests {
     use super::*;
 
     const S: Duration = Duration::from_secs(1);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_settled_spend_counts_from_when_the_operation_was_sent() {
+        let b = Budget::new(vec![RateWindow::new(1, 10 * S)]);
+        let spend = b.try_take(0, "a").unwrap();
+        // The operation waited 4 s (a client-side limiter) before it was sent.
+        tokio::time::sleep(4 * S).await;
+        b.settle(spend);
+        tokio::time::sleep(7 * S).await;
+        // 11 s after the slot was taken, but only 7 s after the send.
+        let wait = b.try_take(1, "b").unwrap_err();
+        assert_eq!(wait.retry_in, 3 * S);
+        tokio::time::sleep(3 * S).await;
+        assert!(b.try_take(1, "b").is_ok());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn without_windows_nobody_waits() {

@@ -42,7 +42,7 @@ pub mod status;
 mod sync;
 
 pub use admission::{Refusal, admit};
-pub use budget::{Budget, BudgetSnapshot, RateWindow, Wait};
+pub use budget::{Budget, BudgetSnapshot, RateWindow, Spend, Wait};
 pub use config::ReconcilerConfig;
 pub use error::Error;
 pub use key::{PodKey, resources_hash, spec_hash};

@@ -362,12 +362,16 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
         ctx.warn(pod, &refusal.reason, &refusal.message).await;
         return Ok(Action::await_change());
     }
-    if let Err(wait) = ctx.budgets.creates.try_take(created_at(pod), &key.uid) {
-        return wait_for_create_quota(pod, key, ctx, wait).await;
-    }
+    let spend = match ctx.budgets.creates.try_take(created_at(pod), &key.uid) {
+        Ok(spend) => spend,
+        Err(wait) => return wait_for_create_quota(pod, key, ctx, wait).await,
+    };
     ctx.quota_granted(&key.uid);
     ReconcilerMetrics::inc(&ctx.metrics.creates);
-    match ctx.provider.create_pod(pod).await {
+    let result = ctx.provider.create_pod(pod).await;
+    // The backend counted the creation when it arrived, not when the slot was taken.
+    ctx.budgets.creates.settle(spend);
+    match result {
         Ok(created) => {
             ctx.publish_adjustments(pod, &created.adjustments).await;
             let report = created.report;
@@ -637,19 +641,35 @@ async fn resize_infeasible(pod: &Pod, ctx: &Ctx) -> Result<(), Error> {
 /// within the delete budget when an instance is known: false (call again)
 /// while it has no room. (Without a known instance the provider only checks.)
 async fn provider_delete(ctx: &Ctx, key: &PodKey, action: &'static str) -> Result<bool, Error> {
-    if ctx.instance(&key.uid).is_some() && ctx.budgets.deletes.try_take(0, &key.uid).is_err() {
-        tracing::debug!("waiting for the delete quota");
-        return Ok(false);
+    let known = ctx.instance(&key.uid);
+    if known
+        .as_ref()
+        .is_some_and(|i| i.state == InstanceState::Deleting)
+    {
+        // Its deletion was accepted already (a restart, a listing after our
+        // DELETE): the backend finishes it; another DELETE would only spend quota.
+        return Ok(true);
     }
+    let spend = match known {
+        Some(_) => match ctx.budgets.deletes.try_take(0, &key.uid) {
+            Ok(spend) => Some(spend),
+            Err(_) => {
+                tracing::debug!("waiting for the delete quota");
+                return Ok(false);
+            }
+        },
+        None => None,
+    };
     ReconcilerMetrics::inc(&ctx.metrics.deletes);
-    ctx.provider
-        .delete_pod(key)
-        .await
-        .map_err(|source| Error::Provider {
-            action,
-            pod: key.to_string(),
-            source,
-        })
+    let result = ctx.provider.delete_pod(key).await;
+    if let Some(spend) = spend {
+        ctx.budgets.deletes.settle(spend);
+    }
+    result.map_err(|source| Error::Provider {
+        action,
+        pod: key.to_string(),
+        source,
+    })
 }
 
 async fn recreate(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {

@@ -219,20 +219,23 @@ async fn collect_orphans(ctx: &Arc<Ctx>, store: &Store<Pod>) {
         .iter()
         .filter_map(|p| p.metadata.uid.clone())
         .collect();
+    // One already `Deleting` was deleted (by us, or is being): ACI finishes it.
     let orphans: Vec<_> = candidates
         .into_iter()
-        .filter(|i| !live.contains(&i.key.uid))
+        .filter(|i| !live.contains(&i.key.uid) && i.state != InstanceState::Deleting)
         .collect();
     futures::stream::iter(orphans)
         .for_each_concurrent(usize::from(ctx.config.concurrency.max(1)), |inst| {
             let ctx = Arc::clone(ctx);
             async move {
-                if ctx.budgets.deletes.try_take(0, &inst.key.uid).is_err() {
+                let Ok(spend) = ctx.budgets.deletes.try_take(0, &inst.key.uid) else {
                     return; // next sync
-                }
+                };
                 tracing::info!(pod = %inst.key, "deleting instance of a pod that no longer exists");
                 ReconcilerMetrics::inc(&ctx.metrics.deletes);
-                match ctx.provider.delete_pod(&inst.key).await {
+                let result = ctx.provider.delete_pod(&inst.key).await;
+                ctx.budgets.deletes.settle(spend);
+                match result {
                     Ok(true) => {
                         ReconcilerMetrics::inc(&ctx.metrics.orphans_deleted);
                         ctx.forget(&inst.key.uid);
