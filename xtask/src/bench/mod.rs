@@ -518,6 +518,8 @@ struct Snapshot {
     cpu: f64,
     kube: BTreeMap<String, f64>,
     throttled: f64,
+    /// `vk_aci_rate_limited`: ARM requests vk's own client limiter delayed.
+    aci_delayed: f64,
     pod_counters: BTreeMap<String, f64>,
     aci: probe::Counters,
 }
@@ -544,6 +546,11 @@ fn snapshot(setup: &Setup, ticks: f64) -> anyhow::Result<Snapshot> {
         kube: probe::sum_by(&samples, "vk_kube_requests_total", Some("verb")),
         throttled: probe::sum_by(&samples, "vk_kube_throttled_total", None)
             .values()
+            .sum(),
+        aci_delayed: samples
+            .iter()
+            .filter(|s| s.name.starts_with("vk_aci_rate_limited"))
+            .map(|s| s.value)
             .sum(),
         pod_counters,
         aci,
@@ -763,6 +770,8 @@ async fn run_mode(
         api_per_pod_create: probe::scale(&api_create, nf),
         api_per_pod_delete: probe::scale(&api_delete, nf),
         kube_throttled: s5.throttled - s0.throttled,
+        aci_delayed_create: s1.aci_delayed - s0.aci_delayed,
+        aci_delayed_delete: s5.aci_delayed - s4.aci_delayed,
         aci_per_pod_create: probe::scale(&nonzero(probe::diff(&by_op(&s0), &by_op(&s1))), nf),
         aci_per_pod_delete: probe::scale(&nonzero(probe::diff(&by_op(&s4), &by_op(&s5))), nf),
         aci_errors: nonzero(probe::diff(

@@ -105,6 +105,10 @@ pub(crate) struct ModeReport {
     pub(crate) api_writes_per_pod_create: f64,
     pub(crate) api_writes_per_pod_delete: f64,
     pub(crate) kube_throttled: f64,
+    /// ARM requests delayed by vk's own ACI client limiter (`vk_aci_rate_limited`),
+    /// creation and deletion phases.
+    pub(crate) aci_delayed_create: f64,
+    pub(crate) aci_delayed_delete: f64,
     /// Emulator counters by operation per pod, creation phase.
     pub(crate) aci_per_pod_create: BTreeMap<String, f64>,
     pub(crate) aci_per_pod_delete: BTreeMap<String, f64>,
@@ -323,6 +327,17 @@ impl BenchReport {
         row("API throttled (client-side)", &|_| "–".into(), &|m| {
             trim_num(m.kube_throttled)
         });
+        row(
+            "ACI requests delayed by vk's client limiter, create / delete",
+            &|_| "–".into(),
+            &|m| {
+                format!(
+                    "{} / {}",
+                    trim_num(m.aci_delayed_create),
+                    trim_num(m.aci_delayed_delete)
+                )
+            },
+        );
         row("ACI calls/pod by op, create", &|_| "–".into(), &|m| {
             map_line(&m.aci_per_pod_create)
         });
