@@ -48,6 +48,12 @@ fn run_tests(spec: &ClusterSpec, runner_args: &[String]) -> anyhow::Result<ExitC
     let mut tests = cargo();
     if has_nextest() {
         tests.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+        // This workspace's extra nextest settings (the realistic e2e tier's
+        // longer time limit), beneath .config/nextest.toml.
+        let tool = crate::up::workspace_root()
+            .join("xtask")
+            .join("nextest-tool.toml");
+        tests.arg(format!("--tool-config-file=xtask:{}", tool.display()));
     } else {
         tests.args(["test", "--workspace", "--no-fail-fast"]);
     }

@@ -1,9 +1,11 @@
-//! `cargo xtask bench`: vk against the local cluster and the ACI emulator
-//! (zero provisioning delay), N pods, compared with a control experiment on
-//! the same API server. See docs/performance.md.
+//! `cargo xtask bench`: vk against the local cluster and the ACI emulator,
+//! N pods, compared with a control experiment on the same API server
+//! (`--backend zero-delay`, the default) or with the ideal set by ACI's limits
+//! and delays (`--backend realistic`). See docs/performance.md.
 
 mod control;
 mod probe;
+mod realistic;
 mod report;
 mod workload;
 
@@ -46,6 +48,16 @@ pub(crate) enum Mode {
     Both,
 }
 
+/// What the emulator behind vk does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Backend {
+    /// No delays, no ARM throttling, no quotas; vk's ACI client limits lifted.
+    ZeroDelay,
+    /// ACI's real limits and timings (at `--time-scale`), a raised quota that
+    /// vk is configured with too; vk's ACI client limits at their defaults.
+    Realistic,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
     /// Number of pods.
@@ -60,6 +72,34 @@ pub(crate) struct BenchArgs {
     /// How long to sample ACI calls with every pod idle.
     #[arg(long, default_value_t = 60)]
     steady_secs: u64,
+    /// The emulator's behaviour.
+    #[arg(long, value_enum, default_value_t = Backend::ZeroDelay)]
+    backend: Backend,
+    /// Realistic backend: divide the emulator's delays, windows and refill
+    /// periods by this (vk's own limits and windows stay real time).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Realistic backend: ACI creates (and deletes) per 5 minutes, for the
+    /// emulator and vk (default: --pods, at least ACI's 100).
+    #[arg(long)]
+    quota_per_5_minutes: Option<u32>,
+    /// Realistic backend: creates (and deletes) per hour (default: 3× the
+    /// 5-minute quota, at least ACI's 300).
+    #[arg(long)]
+    quota_per_hour: Option<u32>,
+}
+
+impl BenchArgs {
+    fn realistic(&self) -> Option<realistic::Setting> {
+        (self.backend == Backend::Realistic).then(|| {
+            realistic::Setting::new(
+                self.pods,
+                self.time_scale,
+                self.quota_per_5_minutes,
+                self.quota_per_hour,
+            )
+        })
+    }
 }
 
 /// What the harness started.
@@ -69,11 +109,22 @@ struct Setup {
     emulator: SocketAddr,
     vk_config: String,
     dir: PathBuf,
+    realistic: Option<realistic::Setting>,
 }
 
 pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     if args.pods == 0 {
         bail!("--pods must be at least 1");
+    }
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        bail!("--time-scale must be a positive number");
+    }
+    if args.backend == Backend::ZeroDelay
+        && (args.time_scale != 1.0
+            || args.quota_per_5_minutes.is_some()
+            || args.quota_per_hour.is_some())
+    {
+        bail!("--time-scale and --quota-* apply to --backend realistic only");
     }
     let command = format!(
         "cargo xtask {}",
@@ -223,11 +274,59 @@ fn start_and_measure(
             "steady state: sampled for {} s, after a 10 s settle once every pod was Running.",
             args.steady_secs
         ),
-        "ACI client-side rate limits are set far above any rate the emulator sees (the \
-         emulator is the backend: ARM's own limits are not modelled); kube qps/burst and the \
-         reconciler settings are vk's defaults."
-            .to_owned(),
     ];
+    if let Some(r) = &setup.realistic {
+        notes.push(format!(
+            "backend: emulator at ACI's real limits and timings, time scale {}: ARM buckets \
+             reads {}+{}/s, writes {}+{}/s, deletes {}+{}/s per principal; create and delete \
+             quota {} per 5 min and {} per hour (raised; vk's aci.quotas the same); \
+             provisioning {} ms, busybox pull {} ms (range {}-{}), start {} ms, delete {} ms \
+             (all divided by the time scale). vk's ACI client limits, kube qps/burst and \
+             reconciler at their defaults.",
+            r.time_scale,
+            realistic::aci::ARM_READS.0,
+            realistic::aci::ARM_READS.1,
+            realistic::aci::ARM_WRITES.0,
+            realistic::aci::ARM_WRITES.1,
+            realistic::aci::ARM_DELETES.0,
+            realistic::aci::ARM_DELETES.1,
+            r.quota_per_5_minutes,
+            r.quota_per_hour,
+            realistic::aci::PROVISIONING_MS,
+            realistic::pull_pick_ms(realistic::IMAGE_CANONICAL, realistic::aci::PULL_LINUX_MS),
+            realistic::aci::PULL_LINUX_MS.0,
+            realistic::aci::PULL_LINUX_MS.1,
+            realistic::aci::START_LINUX_MS,
+            realistic::aci::DELETE_MS,
+        ));
+        notes.push(
+            "ideal: the N-th create as early as ARM's write bucket (full at the first create, \
+             refilled per period) and the quota windows allow, plus one group's provisioning, \
+             pull and start; the API server's own time (the control) is not in it. Create \
+             rate: the ideal spend over vk's (time until the emulator had answered N creates \
+             with 201, sampled every 250 ms, from the first pod create). Added latency: the \
+             watch's first Running+Ready sighting minus the container's startTime in ACI \
+             (read through ARM after the burst, as a separate principal). Deletion: the \
+             ideal is the N-th DELETE under the delete bucket and windows (a pod is gone once \
+             ACI accepted its group's DELETE; the group stays Deleting for the delete delay)."
+                .to_owned(),
+        );
+        if r.time_scale != 1.0 {
+            notes.push(format!(
+                "time scale {}: the emulator's windows and refills are {} times faster, vk's \
+                 ACI client limits and quota windows are real time — where they bind, vk is \
+                 slower than the scaled ideal by design.",
+                r.time_scale, r.time_scale
+            ));
+        }
+    } else {
+        notes.push(
+            "ACI client-side rate limits are set far above any rate the emulator sees (the \
+             emulator is the backend: ARM's own limits are not modelled); kube qps/burst and \
+             the reconciler settings are vk's defaults."
+                .to_owned(),
+        );
+    }
     if control_deployment.is_some() {
         notes.insert(
             1,
@@ -252,6 +351,13 @@ fn start_and_measure(
         command: command.to_owned(),
         machine: probe::machine(),
         pods: args.pods,
+        backend: match args.backend {
+            Backend::ZeroDelay => "zero-delay".to_owned(),
+            Backend::Realistic => format!(
+                "realistic (emulator at ACI's real limits and timings, time scale {})",
+                args.time_scale
+            ),
+        },
         vk_config: setup.vk_config,
         control,
         control_deployment,
@@ -266,20 +372,27 @@ fn start_services(args: &BenchArgs, info: &ClusterInfo, bin: &Path) -> anyhow::R
     std::fs::create_dir_all(dir.join("logs"))?;
     let n = args.pods;
     let emu_port = free_port()?;
-    process::spawn(
-        &dir,
-        "aci-emulator",
-        &bin.join("aci-emulator"),
-        &[
-            format!("--listen=127.0.0.1:{emu_port}"),
-            format!("--quota-groups={}", 2 * n + 100),
-            format!("--quota-cores={}", 4 * n + 100),
-            // Zero-delay mode: no delays, no ARM throttling, no create/delete rate quotas.
+    let realistic = args.realistic();
+    let mut emulator_args = vec![
+        format!("--listen=127.0.0.1:{emu_port}"),
+        format!("--quota-groups={}", 2 * n + 100),
+        format!("--quota-cores={}", 4 * n + 100),
+    ];
+    match &realistic {
+        Some(r) => emulator_args.extend(r.emulator_flags()),
+        // Zero-delay mode: no delays, no ARM throttling, no create/delete rate quotas.
+        None => emulator_args.extend([
             "--fast".into(),
             "--pull-delay-ms=0".into(),
             "--start-delay-ms=0".into(),
             "--delete-delay-ms=0".into(),
-        ],
+        ]),
+    }
+    process::spawn(
+        &dir,
+        "aci-emulator",
+        &bin.join("aci-emulator"),
+        &emulator_args,
     )?;
     let emulator_url = wait_for_url(&process::log_path(&dir, "aci-emulator"))?;
     let admin_port = free_port()?;
@@ -302,18 +415,7 @@ fn start_services(args: &BenchArgs, info: &ClusterInfo, bin: &Path) -> anyhow::R
          region = \"westeurope\"\n\
          arm_endpoint = \"{emulator_url}\"\n\
          authority_host = \"{emulator_url}\"\n\n\
-         # The emulator is the backend: client-side ARM limits far above what it sees.\n\
-         [aci.rate_limit]\n\
-         reads_per_sec = 1000000.0\n\
-         read_burst = 1000000\n\
-         writes_per_sec = 1000000.0\n\
-         write_burst = 1000000\n\n\
-         # Zero-delay mode: no ACI create/delete quota either.\n\
-         [aci.quotas]\n\
-         creates_per_5_minutes = 0\n\
-         creates_per_hour = 0\n\
-         deletes_per_5_minutes = 0\n\
-         deletes_per_hour = 0\n\n\
+         {limits}\n\
          [aci.credentials]\n\
          kind = \"client-secret\"\n\
          tenant_id = \"vk-local\"\n\
@@ -326,6 +428,10 @@ fn start_services(args: &BenchArgs, info: &ClusterInfo, bin: &Path) -> anyhow::R
         kubeconfig = info.kubeconfig.display(),
         ca = info.state_dir.join("ca.crt").display(),
         secret = std::process::id(),
+        limits = realistic.as_ref().map_or_else(
+            || ZERO_DELAY_LIMITS.to_owned(),
+            realistic::Setting::vk_quotas
+        ),
     );
     let config_path = dir.join("vk.toml");
     std::fs::write(&config_path, &config)?;
@@ -340,17 +446,50 @@ fn start_services(args: &BenchArgs, info: &ClusterInfo, bin: &Path) -> anyhow::R
         vk_pid,
         vk_metrics: SocketAddr::from(([127, 0, 0, 1], admin_port)),
         emulator: SocketAddr::from(([127, 0, 0, 1], emu_port)),
-        vk_config: format!(
-            "release build, one linux node ({NODE}, capacity {capacity} pods), kube qps/burst \
-             and reconciler at defaults, ACI client limits 10^6/s; emulator with zero delays, \
-             quota {} groups / {} cores, page size 100; scheduler and controller-manager \
-             with --kube-api-qps {CONTROLLER_QPS} --kube-api-burst {CONTROLLER_BURST}",
-            2 * n + 100,
-            4 * n + 100
-        ),
+        vk_config: match &realistic {
+            None => format!(
+                "release build, one linux node ({NODE}, capacity {capacity} pods), kube \
+                 qps/burst and reconciler at defaults, ACI client limits 10^6/s; emulator with \
+                 zero delays, quota {} groups / {} cores, page size 100; scheduler and \
+                 controller-manager with --kube-api-qps {CONTROLLER_QPS} --kube-api-burst \
+                 {CONTROLLER_BURST}",
+                2 * n + 100,
+                4 * n + 100
+            ),
+            Some(r) => format!(
+                "release build, one linux node ({NODE}, capacity {capacity} pods), kube \
+                 qps/burst, reconciler and ACI client limits at defaults, aci.quotas {} per \
+                 5 min / {} per hour; emulator at ACI's limits and timings, time scale {}, \
+                 quota {} groups / {} cores, page size 100; scheduler and controller-manager \
+                 with --kube-api-qps {CONTROLLER_QPS} --kube-api-burst {CONTROLLER_BURST}",
+                r.quota_per_5_minutes,
+                r.quota_per_hour,
+                r.time_scale,
+                2 * n + 100,
+                4 * n + 100
+            ),
+        },
         dir,
+        realistic,
     })
 }
+
+/// vk's ACI limits in the zero-delay mode.
+const ZERO_DELAY_LIMITS: &str =
+    "# The emulator is the backend: client-side ARM limits far above what it sees.
+[aci.rate_limit]
+reads_per_sec = 1000000.0
+read_burst = 1000000
+writes_per_sec = 1000000.0
+write_burst = 1000000
+
+# Zero-delay mode: no ACI create/delete quota either.
+[aci.quotas]
+creates_per_5_minutes = 0
+creates_per_hour = 0
+deletes_per_5_minutes = 0
+deletes_per_hour = 0
+";
 
 async fn wait_node_ready(client: &Client) -> anyhow::Result<()> {
     let nodes: Api<Node> = Api::all(client.clone());
@@ -379,6 +518,8 @@ struct Snapshot {
     cpu: f64,
     kube: BTreeMap<String, f64>,
     throttled: f64,
+    /// `vk_aci_rate_limited`: ARM requests vk's own client limiter delayed.
+    aci_delayed: f64,
     pod_counters: BTreeMap<String, f64>,
     aci: probe::Counters,
 }
@@ -406,6 +547,11 @@ fn snapshot(setup: &Setup, ticks: f64) -> anyhow::Result<Snapshot> {
         throttled: probe::sum_by(&samples, "vk_kube_throttled_total", None)
             .values()
             .sum(),
+        aci_delayed: samples
+            .iter()
+            .filter(|s| s.name.starts_with("vk_aci_rate_limited"))
+            .map(|s| s.value)
+            .sum(),
         pod_counters,
         aci,
     })
@@ -431,7 +577,14 @@ async fn run_mode(
 ) -> anyhow::Result<ModeReport> {
     let n = args.pods;
     let ticks = probe::clock_ticks();
-    let limit = Duration::from_secs(120 + n as u64 / 2);
+    let ideal = setup.realistic.as_ref().map(|r| r.ideal(n));
+    // Realistic: room for vk at a quarter of the allowed rate.
+    let limit = Duration::from_secs(
+        120 + n as u64 / 2
+            + ideal.as_ref().map_or(0, |i| {
+                (4.0 * i.running_secs.max(i.delete_spend_secs)) as u64
+            }),
+    );
     workload::create_namespace(client, ns).await?;
     let tracker = Arc::new(Tracker::default());
     let watch = tokio::spawn(workload::watch_pods(
@@ -445,7 +598,12 @@ async fn run_mode(
     // Creation.
     eprintln!("bench: {mode}: creating {n} pods…");
     let s0 = snapshot(setup, ticks)?;
+    let t0 = throttled_or_empty(setup);
     let start = Instant::now();
+    let create_spend = setup
+        .realistic
+        .as_ref()
+        .map(|_| spend_sampler(setup.emulator, &s0.aci, "create", "201", n, start));
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     if mode == "nodename" {
         workload::create_pods(client, ns, n, Some(NODE), &tracker, None).await?;
@@ -461,12 +619,38 @@ async fn run_mode(
         })
         .await;
     let s1 = snapshot(setup, ticks)?;
+    let t1 = throttled_or_empty(setup);
     let running_complete = tracker.counts().1;
     let (lat_watch, lat_ts) = tracker.latencies();
     eprintln!(
         "bench: {mode}: {running_complete}/{n} Running+Ready in {:.2} s",
         running.as_secs_f64()
     );
+    let create_spend_secs = match create_spend {
+        Some(h) => finish_sampler(h).await,
+        None => None,
+    };
+    // Realistic: the containers' start times in ACI, for the added latency
+    // (read before the steady-state sample, as another principal).
+    let added = if setup.realistic.is_some() {
+        eprintln!("bench: {mode}: reading the containers' start times in ACI…");
+        let emulator = setup.emulator;
+        let ns_owned = ns.to_owned();
+        let starts = tokio::task::spawn_blocking(move || {
+            realistic::container_starts(emulator, SUBSCRIPTION, RESOURCE_GROUP, &ns_owned)
+        })
+        .await??;
+        let walls: BTreeMap<String, Timestamp> = tracker.running_walls().into_iter().collect();
+        starts
+            .iter()
+            .filter_map(|(pod, start)| {
+                let seen = walls.get(pod)?;
+                Some(seen.duration_since(*start).as_secs_f64())
+            })
+            .collect::<Vec<f64>>()
+    } else {
+        Vec::new()
+    };
 
     // Steady state.
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -482,7 +666,12 @@ async fn run_mode(
     // Deletion.
     eprintln!("bench: {mode}: deleting {n} pods…");
     let s4 = snapshot(setup, ticks)?;
+    let t4 = throttled_or_empty(setup);
     let start = Instant::now();
+    let delete_spend = setup
+        .realistic
+        .as_ref()
+        .map(|_| spend_sampler(setup.emulator, &s4.aci, "delete", "202", n, start));
     if mode == "nodename" {
         workload::delete_pods(client, ns, n, None).await?;
     } else {
@@ -501,6 +690,12 @@ async fn run_mode(
         })
         .await;
     let s5 = snapshot(setup, ticks)?;
+    let t5 = throttled_or_empty(setup);
+    let delete_spend_secs = match delete_spend {
+        Some(h) => finish_sampler(h).await,
+        None => None,
+    };
+    let failed_pods = tracker.failed();
     let deleted_complete = tracker.counts().2;
     let peak_rss_mb = probe::status_mb(setup.vk_pid, "VmHWM").unwrap_or(0.0);
     eprintln!(
@@ -517,6 +712,43 @@ async fn run_mode(
     let api_create = nonzero(probe::diff(&s0.kube, &s1.kube));
     let api_delete = nonzero(probe::diff(&s4.kube, &s5.kube));
     let by_op = |s: &Snapshot| probe::counters_by_op(&s.aci);
+    let steady_aci_per_min = probe::scale(
+        &nonzero(probe::diff(&by_op(&s2), &by_op(&s3))),
+        1.0 / per_min,
+    );
+    let realistic = ideal.map(|ideal| {
+        let period = setup.realistic.as_ref().map_or(1.0, |r| 1.0 / r.time_scale);
+        let steady_reads_per_min = realistic::reads(&steady_aci_per_min);
+        realistic::RealisticReport {
+            running_ratio_to_ideal: (ideal.running_secs > 0.0)
+                .then(|| running.as_secs_f64() / ideal.running_secs),
+            create_spend_secs,
+            create_rate_ratio: realistic::rate_ratio(
+                ideal.create_spend_secs,
+                create_spend_secs,
+                period,
+            ),
+            added_latency: Latency::of(&added),
+            delete_spend_secs,
+            delete_rate_ratio: realistic::rate_ratio(
+                ideal.delete_spend_secs,
+                delete_spend_secs,
+                period,
+            ),
+            delete_ratio_to_ideal: (ideal.delete_spend_secs >= period)
+                .then(|| deleted.as_secs_f64() / ideal.delete_spend_secs),
+            throttled_create: nonzero(probe::diff(&t0, &t1)),
+            throttled_delete: nonzero(probe::diff(&t4, &t5)),
+            steady_reads_per_min,
+            steady_reads_share: if ideal.read_budget_per_min > 0.0 {
+                steady_reads_per_min / ideal.read_budget_per_min
+            } else {
+                0.0
+            },
+            failed_pods,
+            ideal,
+        }
+    });
     Ok(ModeReport {
         mode: mode.to_owned(),
         pods: n,
@@ -538,6 +770,8 @@ async fn run_mode(
         api_per_pod_create: probe::scale(&api_create, nf),
         api_per_pod_delete: probe::scale(&api_delete, nf),
         kube_throttled: s5.throttled - s0.throttled,
+        aci_delayed_create: s1.aci_delayed - s0.aci_delayed,
+        aci_delayed_delete: s5.aci_delayed - s4.aci_delayed,
         aci_per_pod_create: probe::scale(&nonzero(probe::diff(&by_op(&s0), &by_op(&s1))), nf),
         aci_per_pod_delete: probe::scale(&nonzero(probe::diff(&by_op(&s4), &by_op(&s5))), nf),
         aci_errors: nonzero(probe::diff(
@@ -545,11 +779,67 @@ async fn run_mode(
             &probe::counters_errors(&s5.aci),
         )),
         steady_secs: args.steady_secs,
-        steady_aci_per_min: probe::scale(
-            &nonzero(probe::diff(&by_op(&s2), &by_op(&s3))),
-            1.0 / per_min,
-        ),
+        steady_aci_per_min,
         steady_api_per_min: probe::scale(&nonzero(probe::diff(&s2.kube, &s3.kube)), 1.0 / per_min),
         vk_pod_counters: nonzero(probe::diff(&s0.pod_counters, &s5.pod_counters)),
+        realistic,
     })
+}
+
+/// vk's subscription and resource group in the emulator.
+const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
+const RESOURCE_GROUP: &str = "vk-bench";
+
+/// The emulator's 429 counts, empty if it cannot be read.
+fn throttled_or_empty(setup: &Setup) -> BTreeMap<String, f64> {
+    if setup.realistic.is_none() {
+        return BTreeMap::new();
+    }
+    realistic::throttled(setup.emulator).unwrap_or_else(|e| {
+        eprintln!("bench: reading the emulator's throttle counts: {e:#}");
+        BTreeMap::new()
+    })
+}
+
+/// Polls the emulator's counters every 250 ms until `n` more `op` calls were
+/// answered with `status` than in `base`; the seconds from `start` then.
+fn spend_sampler(
+    emulator: SocketAddr,
+    base: &probe::Counters,
+    op: &'static str,
+    status: &'static str,
+    n: usize,
+    start: Instant,
+) -> tokio::task::JoinHandle<Option<f64>> {
+    let target = realistic::count(base, op, status) + n as f64;
+    tokio::spawn(async move {
+        loop {
+            let body = tokio::task::spawn_blocking(move || {
+                probe::http_get(emulator, "/_emulator/counters")
+            })
+            .await
+            .ok()?
+            .ok();
+            let now = start.elapsed().as_secs_f64();
+            if let Some(c) = body.and_then(|b| probe::parse_counters(&b).ok())
+                && realistic::count(&c, op, status) >= target
+            {
+                return Some(now);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+}
+
+/// The sampler's answer once the phase is over (it has one within a second
+/// when every operation happened; `None` otherwise).
+async fn finish_sampler(h: tokio::task::JoinHandle<Option<f64>>) -> Option<f64> {
+    let abort = h.abort_handle();
+    match tokio::time::timeout(Duration::from_secs(2), h).await {
+        Ok(r) => r.ok().flatten(),
+        Err(_) => {
+            abort.abort();
+            None
+        }
+    }
 }

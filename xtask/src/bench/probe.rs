@@ -199,6 +199,71 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     })
 }
 
+/// An HTTP answer of [`http_call`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+}
+
+impl Answer {
+    /// The first header named `name` (case-insensitive).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A plain HTTP/1.0 request without a body on loopback; any status.
+pub(crate) fn http_call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<Answer> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .with_context(|| format!("connecting to {addr}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_answer(&String::from_utf8_lossy(&raw))
+        .with_context(|| format!("{method} http://{addr}{path}: malformed answer"))
+}
+
+/// Status line, headers and (de-chunked) body of a raw HTTP/1.x answer.
+pub(crate) fn parse_answer(text: &str) -> Option<Answer> {
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked")
+    });
+    Some(Answer {
+        status,
+        body: if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        },
+        headers,
+    })
+}
+
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
@@ -291,6 +356,27 @@ pub(crate) fn machine() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_with_status_headers_and_chunks() {
+        let a = parse_answer(
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nx-ms-ratelimit-remaining-subscription-reads: 0\r\n\r\n{}",
+        )
+        .expect("parses");
+        assert_eq!(a.status, 429);
+        assert_eq!(a.header("retry-after"), Some("1"));
+        assert_eq!(
+            a.header("X-MS-RATELIMIT-REMAINING-SUBSCRIPTION-READS"),
+            Some("0")
+        );
+        assert_eq!(a.body, "{}");
+        let c = parse_answer(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+        )
+        .expect("parses");
+        assert_eq!(c.body, "ab");
+        assert!(parse_answer("garbage").is_none());
+    }
 
     const METRICS: &str = r#"# HELP vk_kube_requests Kubernetes API requests by verb
 # TYPE vk_kube_requests counter

@@ -105,6 +105,10 @@ pub(crate) struct ModeReport {
     pub(crate) api_writes_per_pod_create: f64,
     pub(crate) api_writes_per_pod_delete: f64,
     pub(crate) kube_throttled: f64,
+    /// ARM requests delayed by vk's own ACI client limiter (`vk_aci_rate_limited`),
+    /// creation and deletion phases.
+    pub(crate) aci_delayed_create: f64,
+    pub(crate) aci_delayed_delete: f64,
     /// Emulator counters by operation per pod, creation phase.
     pub(crate) aci_per_pod_create: BTreeMap<String, f64>,
     pub(crate) aci_per_pod_delete: BTreeMap<String, f64>,
@@ -116,6 +120,8 @@ pub(crate) struct ModeReport {
     pub(crate) steady_api_per_min: BTreeMap<String, f64>,
     /// vk's own pod counters (`vk_pod_*_total`) over the mode (creation + deletion).
     pub(crate) vk_pod_counters: BTreeMap<String, f64>,
+    /// The realistic backend's figures against the ideal.
+    pub(crate) realistic: Option<super::realistic::RealisticReport>,
 }
 
 /// Everything one `cargo xtask bench` run measured.
@@ -125,6 +131,8 @@ pub(crate) struct BenchReport {
     pub(crate) command: String,
     pub(crate) machine: String,
     pub(crate) pods: usize,
+    /// `zero-delay` or `realistic (…, time scale X)`.
+    pub(crate) backend: String,
     pub(crate) vk_config: String,
     /// The control for pods created with `nodeName` set.
     pub(crate) control: ControlReport,
@@ -182,6 +190,9 @@ impl BenchReport {
         let _ = writeln!(out, "- date: {}", self.date);
         let _ = writeln!(out, "- command: `{}`", self.command);
         let _ = writeln!(out, "- machine: {}", self.machine);
+        if !self.backend.is_empty() {
+            let _ = writeln!(out, "- backend: {}", self.backend);
+        }
         let _ = writeln!(out, "- vk: {}\n", self.vk_config);
 
         let mut controls = vec![&self.control];
@@ -316,6 +327,17 @@ impl BenchReport {
         row("API throttled (client-side)", &|_| "–".into(), &|m| {
             trim_num(m.kube_throttled)
         });
+        row(
+            "ACI requests delayed by vk's client limiter, create / delete",
+            &|_| "–".into(),
+            &|m| {
+                format!(
+                    "{} / {}",
+                    trim_num(m.aci_delayed_create),
+                    trim_num(m.aci_delayed_delete)
+                )
+            },
+        );
         row("ACI calls/pod by op, create", &|_| "–".into(), &|m| {
             map_line(&m.aci_per_pod_create)
         });
@@ -338,6 +360,9 @@ impl BenchReport {
         row("vk pod counters (whole mode)", &|_| "–".into(), &|m| {
             map_line(&m.vk_pod_counters)
         });
+        if self.modes.iter().any(|m| m.realistic.is_some()) {
+            realistic_rows(&mut row);
+        }
         out.push_str(&markdown_table(&header, &rows));
         if !self.notes.is_empty() {
             out.push_str("\nNotes:\n\n");
@@ -347,6 +372,113 @@ impl BenchReport {
         }
         out
     }
+}
+
+type Row<'a> =
+    dyn FnMut(&str, &dyn Fn(&ControlReport) -> String, &dyn Fn(&ModeReport) -> String) + 'a;
+
+fn opt_secs(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| format!("{v:.1}"))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| format!("{:.0} %", v * 100.0))
+}
+
+/// The rows of the realistic backend (vk against the ideal).
+fn realistic_rows(row: &mut Row<'_>) {
+    let none = |_: &ControlReport| "–".to_owned();
+    let r = |f: fn(&super::realistic::RealisticReport) -> String| {
+        move |m: &ModeReport| m.realistic.as_ref().map_or_else(|| "–".to_owned(), f)
+    };
+    row(
+        "ideal time to all Running (s): creates + group",
+        &none,
+        &r(|x| {
+            format!(
+                "{:.1} ({:.1} + {:.1})",
+                x.ideal.running_secs, x.ideal.create_spend_secs, x.ideal.group_secs
+            )
+        }),
+    );
+    row(
+        "ratio to ideal",
+        &none,
+        &r(|x| ratio(x.running_ratio_to_ideal)),
+    );
+    row(
+        "creates spent, ideal / vk (s)",
+        &none,
+        &r(|x| {
+            format!(
+                "{:.1} / {}",
+                x.ideal.create_spend_secs,
+                opt_secs(x.create_spend_secs)
+            )
+        }),
+    );
+    row(
+        "create rate, achieved / allowed",
+        &none,
+        &r(|x| pct(x.create_rate_ratio)),
+    );
+    row(
+        "added latency p50 / p99 / max (s): Running seen − container start in ACI",
+        &none,
+        &r(|x| {
+            format!(
+                "{} / {} / {} ({} pods)",
+                secs(x.added_latency.p50),
+                secs(x.added_latency.p99),
+                secs(x.added_latency.max),
+                x.added_latency.samples
+            )
+        }),
+    );
+    row(
+        "429s to vk, creation phase",
+        &none,
+        &r(|x| map_line(&x.throttled_create)),
+    );
+    row(
+        "429s to vk, deletion phase",
+        &none,
+        &r(|x| map_line(&x.throttled_delete)),
+    );
+    row("failed pods", &none, &r(|x| x.failed_pods.to_string()));
+    row(
+        "steady ARM reads/min (share of the read budget)",
+        &none,
+        &r(|x| {
+            format!(
+                "{} of {} ({:.1} %)",
+                trim_num(x.steady_reads_per_min),
+                trim_num(x.ideal.read_budget_per_min),
+                x.steady_reads_share * 100.0
+            )
+        }),
+    );
+    row(
+        "deletes spent, ideal / vk (s)",
+        &none,
+        &r(|x| {
+            format!(
+                "{:.1} / {}",
+                x.ideal.delete_spend_secs,
+                opt_secs(x.delete_spend_secs)
+            )
+        }),
+    );
+    row(
+        "delete rate, achieved / allowed",
+        &none,
+        &r(|x| pct(x.delete_rate_ratio)),
+    );
+    row(
+        "time to delete all over the ideal",
+        &none,
+        &r(|x| ratio(x.delete_ratio_to_ideal)),
+    );
 }
 
 /// A GitHub-flavoured markdown table; `|` in cells is escaped.
@@ -481,6 +613,54 @@ mod tests {
             md.contains("| time to all Running+Ready (s) | 1.00 | 2.50 (only 9/10) | 3.00 |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn realistic_rows_appear_with_a_realistic_mode() {
+        let mut real = super::super::realistic::RealisticReport {
+            running_ratio_to_ideal: Some(2.0),
+            create_rate_ratio: Some(0.41),
+            failed_pods: 0,
+            ..Default::default()
+        };
+        real.ideal.running_secs = 130.0;
+        real.ideal.create_spend_secs = 80.0;
+        real.ideal.group_secs = 50.0;
+        real.ideal.read_budget_per_min = 1500.0;
+        real.steady_reads_per_min = 30.0;
+        real.steady_reads_share = 0.02;
+        real.throttled_create.insert("arm_writes".into(), 3.0);
+        let r = BenchReport {
+            pods: 10,
+            backend: "realistic (time scale 1)".into(),
+            modes: vec![ModeReport {
+                mode: "nodename".into(),
+                pods: 10,
+                realistic: Some(real),
+                ..ModeReport::default()
+            }],
+            ..BenchReport::default()
+        };
+        let md = r.to_markdown();
+        assert!(md.contains("- backend: realistic (time scale 1)"), "{md}");
+        assert!(
+            md.contains(
+                "| ideal time to all Running (s): creates + group | – | 130.0 (80.0 + 50.0) |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| create rate, achieved / allowed | – | 41 % |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 429s to vk, creation phase | – | arm_writes 3 |"),
+            "{md}"
+        );
+        assert!(md.contains("30 of 1500 (2.0 %)"), "{md}");
+        // Without a realistic mode the rows are left out.
+        let plain = BenchReport::default().to_markdown();
+        assert!(!plain.contains("ideal"), "{plain}");
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub(crate) struct PodTimes {
     pub(crate) running_wall: Option<Timestamp>,
     /// The watch event showing it deleted.
     pub(crate) gone: Option<Instant>,
+    /// Whether it was ever seen with phase Failed.
+    pub(crate) failed: bool,
 }
 
 /// The watch's record of a namespace's pods.
@@ -76,6 +78,9 @@ impl Tracker {
         if t.creation_ts.is_none() {
             t.creation_ts = pod.metadata.creation_timestamp.as_ref().map(|ts| ts.0);
         }
+        if pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed") {
+            t.failed = true;
+        }
         if t.running.is_none() && running_ready(pod) {
             t.running = Some(at);
             t.running_wall = Some(Timestamp::now());
@@ -98,6 +103,19 @@ impl Tracker {
         let running = pods.values().filter(|t| t.running.is_some()).count();
         let gone = pods.values().filter(|t| t.gone.is_some()).count();
         (seen, running, gone)
+    }
+
+    /// Pods ever seen with phase Failed.
+    pub(crate) fn failed(&self) -> usize {
+        lock(&self.pods).values().filter(|t| t.failed).count()
+    }
+
+    /// Wall-clock time of each pod's first Running+Ready sighting, by name.
+    pub(crate) fn running_walls(&self) -> Vec<(String, Timestamp)> {
+        lock(&self.pods)
+            .iter()
+            .filter_map(|(name, t)| Some((name.clone(), t.running_wall?)))
+            .collect()
     }
 
     pub(crate) fn snapshot(&self) -> Vec<PodTimes> {
@@ -429,6 +447,8 @@ mod tests {
         // A later event does not move the first Running sighting.
         t.observe(&p, t0 + Duration::from_secs(9));
         assert_eq!(t.counts(), (1, 1, 0));
+        assert_eq!(t.failed(), 0);
+        assert_eq!(t.running_walls().len(), 1);
         let (watch, by_ts) = t.latencies();
         assert_eq!(watch.len(), 1);
         assert!((watch[0] - 0.25).abs() < 1e-9, "{watch:?}");
@@ -445,5 +465,12 @@ mod tests {
         }))
         .expect("pod");
         assert!(!running_ready(&p));
+        let t = Tracker::default();
+        let failed: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "f"}, "status": {"phase": "Failed"}
+        }))
+        .expect("pod");
+        t.observe(&failed, Instant::now());
+        assert_eq!(t.failed(), 1);
     }
 }
