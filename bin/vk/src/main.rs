@@ -97,6 +97,9 @@ fn config_print(args: &ConfigArgs, host: &HostContext, format: PrintFormat) -> E
 fn config_validate(args: &ConfigArgs, host: &HostContext) -> ExitCode {
     match config::load(args, host) {
         Ok(config) => {
+            for warning in config::legacy::warnings() {
+                eprintln!("warning: {warning}");
+            }
             println!(
                 "configuration is valid: {} node(s), ACI region {}, credentials {}",
                 config.nodes.len(),
@@ -120,6 +123,9 @@ fn start(args: &ConfigArgs, host: &HostContext) -> ExitCode {
     if let Err(err) = telemetry::init(&config.log, rust_log.as_deref()) {
         eprintln!("config error: {err}");
         return ExitCode::from(EX_USAGE);
+    }
+    for warning in config::legacy::warnings() {
+        tracing::warn!(deprecated = true, "{warning}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
