@@ -296,8 +296,9 @@ pub(crate) fn render(args: &InstallArgs) -> anyhow::Result<Vec<Value>> {
             if args.os_type == OsType::Both
                 && let Some(ports) = container["ports"].as_array_mut()
             {
+                // Where kustomize's strategic merge of the `both` overlay puts it: first.
                 ports.insert(
-                    1,
+                    0,
                     json!({"name": "kubelet-win", "containerPort": 10251, "protocol": "TCP"}),
                 );
             }
@@ -369,6 +370,16 @@ pub(crate) fn id(obj: &Value) -> String {
     }
 }
 
+/// The managed-fields entry of `vk install`'s apply, as JSON.
+fn ours(obj: &DynamicObject) -> Option<Value> {
+    obj.metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .find(|m| m.manager.as_deref() == Some(FIELD_MANAGER))
+        .and_then(|m| serde_json::to_value(m).ok())
+}
+
 /// `vk install`: server-side apply of every object; prints one line per object saying whether
 /// it was created, changed or left as it was.
 pub(crate) async fn install(client: &Client, args: &InstallArgs) -> anyhow::Result<()> {
@@ -384,17 +395,16 @@ pub(crate) async fn install(client: &Client, args: &InstallArgs) -> anyhow::Resu
         let before = api
             .get_opt(name)
             .await
-            .with_context(|| format!("reading {}", id(obj)))?
-            .and_then(|o| o.metadata.resource_version);
+            .with_context(|| format!("reading {}", id(obj)))?;
         let applied = api
             .patch(name, &params, &Patch::Apply(&body))
             .await
             .with_context(|| format!("applying {}", id(obj)))?;
+        // Our managed-fields entry changes (its time, its fields) exactly when the apply
+        // changed something; controllers writing status meanwhile do not count.
         let what = match before {
             None => "created",
-            Some(rv) if Some(rv.as_str()) == applied.metadata.resource_version.as_deref() => {
-                "unchanged"
-            }
+            Some(before) if ours(&before) == ours(&applied) => "unchanged",
             Some(_) => "configured",
         };
         println!("{} {what}", id(obj));
@@ -460,7 +470,8 @@ pub(crate) async fn uninstall(client: &Client, args: &InstallArgs) -> anyhow::Re
             println!("{} would be deleted", id(obj));
             continue;
         }
-        api.delete(name, &DeleteParams::foreground())
+        // Background: the Deployment's ReplicaSet and pods follow through the garbage collector.
+        api.delete(name, &DeleteParams::background())
             .await
             .with_context(|| format!("deleting {}", id(obj)))?;
         println!("{} deleted", id(obj));
@@ -636,7 +647,7 @@ mod tests {
             refs.iter()
                 .all(|e| e["valueFrom"]["secretKeyRef"]["name"] == "creds")
         );
-        assert_eq!(container["ports"][1]["containerPort"], 10251);
+        assert_eq!(container["ports"][0]["containerPort"], 10251);
         let crb = objects
             .iter()
             .find(|o| o["kind"] == "ClusterRoleBinding")
