@@ -5,9 +5,10 @@
 //! controller. Pods request 1 CPU each.
 //!
 //! - The toleration alone is not burst: the scheduler's default scoring puts the first replica
-//!   on the nearly empty 100-CPU virtual node although the agent node is empty. (So does a
-//!   preferred node affinity to the agent pool on its own, weight 100: tried while writing
-//!   this test; hence the topology spread in the pattern.)
+//!   on the nearly empty 100-CPU virtual node although the agent node is empty. (A preferred
+//!   node affinity to the agent pool on its own, weight 100, is not enough either: tried while
+//!   writing this test, the third replica went to the virtual node with 2 of the agent node's
+//!   4 CPUs free — the default spreading outweighs it; hence the topology spread.)
 //! - The burst pattern of docs/burst.md (preferred node affinity to the agent pool, a topology
 //!   spread over the agent pool's label, the toleration) fills the agent node first and
 //!   overflows to ACI when scaled past it.
@@ -242,7 +243,7 @@ async fn the_burst_pattern_fills_the_agent_node_then_overflows_to_aci() {
     // with the virtual node's 100 CPUs free (one at a time: each placement scores the nodes
     // with the replicas before it in place).
     deployments
-        .create(&PostParams::default(), &world.deployment(1, false))
+        .create(&PostParams::default(), &world.deployment(1, true))
         .await
         .unwrap();
     assert_eq!(
@@ -278,6 +279,35 @@ async fn the_burst_pattern_fills_the_agent_node_then_overflows_to_aci() {
         groups.len() >= 3,
         "a container group per overflowing pod: {groups:?}"
     );
+    // A pod bound to the full agent node around the scheduler is refused by its kubelet, as
+    // a real kubelet's admission does.
+    let bound: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "bound"},
+        "spec": {
+            "nodeName": agent,
+            "automountServiceAccountToken": false,
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [{"name": "main", "image": "nginx",
+                            "resources": {"requests": {"cpu": "1"}}}]
+        }
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &bound).await.unwrap();
+    let refused = wait::until("the bound pod Failed", 30, || async {
+        pods.get_opt("bound")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|p| p.status)
+            .filter(|s| s.phase.as_deref() == Some("Failed"))
+    })
+    .await;
+    assert_eq!(refused.reason.as_deref(), Some("OutOfcpu"), "{refused:?}");
+    pods.delete("bound", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait::deleted(&pods, "bound", 30).await;
+
     // The agent node's pods have the simulated kubelet's IPs, the ACI ones the emulator's.
     for p in pods
         .list(&ListParams::default().labels("app=web"))

@@ -117,7 +117,7 @@ fn now_micro() -> String {
 impl AgentKubelet {
     /// Registers the node (or takes over a Node of that name left behind), makes it Ready,
     /// starts the Lease heartbeat and the pod loop, and waits (at most 30 s) until the node
-    /// lifecycle controller has lifted its `node.kubernetes.io/not-ready` taint, so the
+    /// has been Ready and untainted by the node lifecycle controller for 2 s, so the
     /// scheduler considers the node when this returns.
     pub async fn start(client: Client, node: AgentNode) -> Result<Self, kube::Error> {
         let nodes: Api<Node> = Api::all(client.clone());
@@ -182,9 +182,14 @@ impl AgentKubelet {
         &self.node
     }
 
+    /// Waits until the node has been Ready, with its allocatable and without a
+    /// `node.kubernetes.io/*` taint, for 2 s in a row: the node lifecycle controller may add
+    /// `not-ready` just after registration and lift it again, and the scheduler sees the
+    /// node through an informer that lags a little behind.
     async fn wait_schedulable(&self, within: Duration) {
         let nodes: Api<Node> = Api::all(self.client.clone());
         let deadline = tokio::time::Instant::now() + within;
+        let mut since: Option<tokio::time::Instant> = None;
         while tokio::time::Instant::now() < deadline {
             let free = nodes
                 .get_opt(&self.node.name)
@@ -192,18 +197,30 @@ impl AgentKubelet {
                 .ok()
                 .flatten()
                 .is_some_and(|n| {
-                    !n.spec
+                    let tainted = n
+                        .spec
                         .and_then(|s| s.taints)
                         .unwrap_or_default()
                         .iter()
-                        .any(|t| t.key.starts_with("node.kubernetes.io/"))
+                        .any(|t| t.key.starts_with("node.kubernetes.io/"));
+                    let status = n.status.unwrap_or_default();
+                    let ready = status
+                        .conditions
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True");
+                    let sized = status.allocatable.is_some_and(|a| a.contains_key("cpu"));
+                    !tainted && ready && sized
                 });
-            if free {
-                return;
+            match (free, since) {
+                (false, _) => since = None,
+                (true, None) => since = Some(tokio::time::Instant::now()),
+                (true, Some(t)) if t.elapsed() >= Duration::from_secs(2) => return,
+                (true, Some(_)) => {}
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        tracing::warn!(node = %self.node.name, "agent kubelet: the node still has a node.kubernetes.io taint");
+        tracing::warn!(node = %self.node.name, "agent kubelet: the node is not schedulable yet");
     }
 
     /// Runs until the process ends (for `cargo xtask up`'s background process).
