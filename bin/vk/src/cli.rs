@@ -53,7 +53,8 @@ pub(crate) enum Command {
     /// apply. Idempotent; --dry-run prints the YAML.
     Install(crate::install::InstallArgs),
     /// Remove what `vk install` created (objects labelled app.kubernetes.io/managed-by=vk-install),
-    /// the namespace only when nothing else is left in it. Takes the same options as install.
+    /// the namespace only when it holds no Secret or ConfigMap install did not create. Takes the
+    /// same options as install.
     Uninstall(crate::install::InstallArgs),
 }
 

@@ -435,7 +435,8 @@ fn foreign(secrets: &[String], configmaps: &[String]) -> Vec<String> {
 }
 
 /// `vk uninstall`: deletes what `vk install` created (the objects it renders that carry its
-/// label), the namespace last and only when nothing else is left in it.
+/// label), the namespace last and only when it holds no Secret or ConfigMap that install did
+/// not create (other kinds are not looked at).
 pub(crate) async fn uninstall(client: &Client, args: &InstallArgs) -> anyhow::Result<()> {
     let objects = render(args)?;
     let policy_v1 = has_policy_v1(client).await;

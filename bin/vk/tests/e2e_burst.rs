@@ -83,6 +83,18 @@ impl World {
             .push((WORLD_LABEL.to_owned(), id.clone(), "NoSchedule".to_owned()));
         let agent = AgentKubelet::start(client.clone(), spec).await.unwrap();
         wait_ready(&nodes, &agent_node, "True", 30).await;
+        // The simulated kubelet's heartbeat: a Lease owned by its Node, held by it.
+        let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+            Api::namespaced(client.clone(), "kube-node-lease");
+        let lease = leases.get(&agent_node).await.unwrap();
+        let spec = lease.spec.unwrap_or_default();
+        assert_eq!(spec.holder_identity.as_deref(), Some(agent_node.as_str()));
+        assert!(spec.renew_time.is_some());
+        let owner = &lease.metadata.owner_references.unwrap_or_default()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str()),
+            ("Node", agent_node.as_str())
+        );
         Self {
             client,
             emu,

@@ -11,7 +11,8 @@
 //!   and removes the namespace once that Secret is gone.
 //!
 //! Each run installs into a namespace of its own (`--namespace`), which also names the
-//! cluster-wide objects, so it never touches the `vk-system` other tests use.
+//! cluster-wide objects, so it never touches the `vk-system` other tests use; a quota of no
+//! pods keeps vk's Deployment from starting a pod on another test's simulated agent node.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -337,12 +338,40 @@ async fn install_is_exact_and_idempotent_and_uninstall_removes_only_its_own() {
     };
     let objects = installed(&ns);
 
-    // First install: every object created.
+    // The namespace exists beforehand, with a quota of no pods: vk's Deployment must not start
+    // a pod here, where a simulated agent node of another test (e2e_docs, e2e_burst) could
+    // take it and its CPU request. vk install adopts the namespace.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let quotas: Api<k8s_openapi::api::core::v1::ResourceQuota> =
+        Api::namespaced(client.clone(), &ns);
+    quotas
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    // First install: every object created, the namespace taken over.
     let first = run("install").await;
     assert_eq!(
         first.lines().filter(|l| l.ends_with(" created")).count(),
-        objects.len(),
+        objects.len() - 1,
         "every object created:\n{first}"
+    );
+    assert!(
+        first.contains(&format!("Namespace/{ns} configured")),
+        "{first}"
     );
     let mut versions = Vec::new();
     for o in &objects {
