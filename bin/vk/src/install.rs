@@ -28,6 +28,14 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
+/// A line on stdout; a closed pipe (`vk uninstall --dry-run | head`) is not an error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// The field manager of `vk install`'s server-side apply.
 pub(crate) const FIELD_MANAGER: &str = "vk-install";
 /// The label `vk install` puts on everything it creates.
@@ -407,7 +415,7 @@ pub(crate) async fn install(client: &Client, args: &InstallArgs) -> anyhow::Resu
             Some(before) if ours(&before) == ours(&applied) => "unchanged",
             Some(_) => "configured",
         };
-        println!("{} {what}", id(obj));
+        say!("{} {what}", id(obj));
     }
     let secret_api: Api<k8s_openapi::api::core::v1::Secret> =
         Api::namespaced(client.clone(), &args.namespace);
@@ -450,7 +458,7 @@ pub(crate) async fn uninstall(client: &Client, args: &InstallArgs) -> anyhow::Re
             .await
             .with_context(|| format!("reading {}", id(obj)))?
         else {
-            println!("{} not found", id(obj));
+            say!("{} not found", id(obj));
             continue;
         };
         let ours = found
@@ -460,7 +468,7 @@ pub(crate) async fn uninstall(client: &Client, args: &InstallArgs) -> anyhow::Re
             .and_then(|l| l.get(MANAGED_BY.0))
             .is_some_and(|v| v == MANAGED_BY.1);
         if !ours {
-            println!("{} kept: not created by vk install", id(obj));
+            say!("{} kept: not created by vk install", id(obj));
             continue;
         }
         if obj["kind"] == "Namespace" {
@@ -468,29 +476,29 @@ pub(crate) async fn uninstall(client: &Client, args: &InstallArgs) -> anyhow::Re
             continue;
         }
         if args.dry_run {
-            println!("{} would be deleted", id(obj));
+            say!("{} would be deleted", id(obj));
             continue;
         }
         // Background: the Deployment's ReplicaSet and pods follow through the garbage collector.
         api.delete(name, &DeleteParams::background())
             .await
             .with_context(|| format!("deleting {}", id(obj)))?;
-        println!("{} deleted", id(obj));
+        say!("{} deleted", id(obj));
     }
     if let Some((api, name, what)) = namespace {
         let left = namespace_leftovers(client, &name).await?;
         if !left.is_empty() {
-            println!(
+            say!(
                 "{what} kept: it holds what vk install did not create ({})",
                 left.join(", ")
             );
         } else if args.dry_run {
-            println!("{what} would be deleted");
+            say!("{what} would be deleted");
         } else {
             api.delete(&name, &DeleteParams::default())
                 .await
                 .with_context(|| format!("deleting {what}"))?;
-            println!("{what} deleted");
+            say!("{what} deleted");
         }
     }
     Ok(())

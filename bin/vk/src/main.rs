@@ -84,7 +84,9 @@ fn install_command(
     if installing && args.dry_run {
         return match install::render(&args).and_then(|o| install::to_yaml(&o)) {
             Ok(yaml) => {
-                print!("{yaml}");
+                use std::io::Write as _;
+                // A closed pipe (`vk install --dry-run | head`) is not an error.
+                let _ = std::io::stdout().write_all(yaml.as_bytes());
                 ExitCode::SUCCESS
             }
             Err(err) => {
