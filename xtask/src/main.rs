@@ -43,6 +43,9 @@ enum Command {
     /// Benchmark vk against the local cluster and the ACI emulator, with a
     /// control experiment on the same API server (docs/performance.md).
     Bench(bench::BenchArgs),
+    /// Run the simulated kubelet of the demo's agent node (started by `up`; test world only).
+    #[command(hide = true)]
+    AgentKubelet(up::AgentKubeletArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,6 +65,7 @@ fn main() -> std::process::ExitCode {
         Command::E2e(args) => e2e::e2e(&args),
         Command::Chaos(args) => e2e::chaos(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::AgentKubelet(args) => up::agent_kubelet(&args),
     };
     match result {
         Ok(code) => code,

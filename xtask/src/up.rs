@@ -1,5 +1,7 @@
 //! `cargo xtask up | down`: the main job — a local cluster, the ACI emulator
-//! and vk with a Linux and a Windows virtual node, ready for `kubectl`.
+//! and vk with a Linux and a Windows virtual node, plus the seed's regular
+//! agent node (`aks-nodepool1-34126871-0`, 4 CPUs, served by the test kit's
+//! simulated kubelet), ready for `kubectl`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -17,6 +19,13 @@ const NODES: [(&str, &str); 2] = [
     ("virtual-kubelet-mycon-windows-westeurope", "windows"),
 ];
 
+/// The seed's regular node: VM-backed in the article, simulated here
+/// ([`vk_testkit::agent`]: Ready, Lease heartbeat, pods Running with an IP,
+/// capacity honoured; no containers run).
+pub(crate) const AGENT_NODE: &str = "aks-nodepool1-34126871-0";
+/// The agent node's CPUs (4 GiB of memory each, 110 pods).
+pub(crate) const AGENT_CPUS: u32 = 4;
+
 #[derive(Debug, Args)]
 pub(crate) struct UpArgs {
     /// Cluster name (the control plane's and the state directory's).
@@ -29,6 +38,34 @@ pub(crate) struct UpArgs {
     /// rate windows run this many times faster (a 30 s provisioning takes 3 s).
     #[arg(long, default_value_t = 10.0)]
     time_scale: f64,
+}
+
+/// `cargo xtask agent-kubelet`: the simulated kubelet `up` runs in the background.
+#[derive(Debug, Args)]
+pub(crate) struct AgentKubeletArgs {
+    /// The cluster's kubeconfig.
+    #[arg(long)]
+    kubeconfig: PathBuf,
+    /// The node's name.
+    #[arg(long, default_value = AGENT_NODE)]
+    name: String,
+    /// The node's CPUs.
+    #[arg(long, default_value_t = AGENT_CPUS)]
+    cpus: u32,
+}
+
+/// Runs the simulated agent kubelet until killed.
+pub(crate) fn agent_kubelet(args: &AgentKubeletArgs) -> anyhow::Result<ExitCode> {
+    crate::runtime()?.block_on(async {
+        let client = vk_control_plane::kube_client(&args.kubeconfig).await?;
+        let node = vk_testkit::agent::AgentNode::nodepool1(&args.name, args.cpus);
+        let kubelet = vk_testkit::agent::AgentKubelet::start(client, node)
+            .await
+            .context("registering the agent node")?;
+        println!("agent node {} is Ready", args.name);
+        kubelet.run_forever().await;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +222,18 @@ pub(crate) fn up(args: &UpArgs) -> anyhow::Result<ExitCode> {
             .open(&config_path)?;
         f.write_all(config.as_bytes())?;
     }
+    // The agent node's simulated kubelet: this very binary, in the background.
+    process::spawn(
+        &dir,
+        "agent-kubelet",
+        &std::env::current_exe().context("the xtask binary's path")?,
+        &[
+            "agent-kubelet".into(),
+            format!("--kubeconfig={}", info.kubeconfig.display()),
+            format!("--name={AGENT_NODE}"),
+            format!("--cpus={AGENT_CPUS}"),
+        ],
+    )?;
     process::spawn(
         &dir,
         "vk",
@@ -192,7 +241,7 @@ pub(crate) fn up(args: &UpArgs) -> anyhow::Result<ExitCode> {
         &[format!("--config={}", config_path.display())],
     )?;
 
-    eprintln!("waiting for both virtual nodes to be Ready...");
+    eprintln!("waiting for the agent node and both virtual nodes to be Ready...");
     let ready = crate::runtime()?.block_on(wait_nodes_ready(&info.kubeconfig));
     if let Err(e) = ready {
         eprintln!(
@@ -221,7 +270,7 @@ async fn wait_nodes_ready(kubeconfig: &Path) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
         let mut ready = 0;
-        for (name, _) in NODES {
+        for name in NODES.iter().map(|(n, _)| *n).chain([AGENT_NODE]) {
             let is_ready = nodes.get_opt(name).await.ok().flatten().is_some_and(|n| {
                 n.status
                     .and_then(|s| s.conditions)
@@ -231,18 +280,18 @@ async fn wait_nodes_ready(kubeconfig: &Path) -> anyhow::Result<()> {
             });
             ready += usize::from(is_ready);
         }
-        if ready == NODES.len() {
+        if ready == NODES.len() + 1 {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            bail!("the virtual nodes were not Ready within 90 s");
+            bail!("the agent node and the virtual nodes were not Ready within 90 s");
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
 pub(crate) fn stop_services(dir: &Path) {
-    for name in ["vk", "aci-emulator"] {
+    for name in ["vk", "agent-kubelet", "aci-emulator"] {
         if let Some(rec) = process::read_pid_file(dir, name) {
             process::stop(&rec, Duration::from_secs(10));
         }

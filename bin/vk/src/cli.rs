@@ -48,6 +48,14 @@ pub(crate) enum Command {
     /// Inspect the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Install vk into the cluster of --kubeconfig (like `az aks install-connector`): the
+    /// embedded deploy/base manifests, rendered for these options, applied with server-side
+    /// apply. Idempotent; --dry-run prints the YAML.
+    Install(crate::install::InstallArgs),
+    /// Remove what `vk install` created (objects labelled app.kubernetes.io/managed-by=vk-install),
+    /// the namespace only when it holds no Secret or ConfigMap install did not create. Takes the
+    /// same options as install.
+    Uninstall(crate::install::InstallArgs),
 }
 
 /// `vk config …`.

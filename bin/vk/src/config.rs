@@ -9,6 +9,8 @@
 //!    `aci.resource_group`. Scalars are taken as strings and converted to the field's type, so
 //!    `VK_CLUSTER_ID=0042` stays `"0042"`; lists and tables use TOML syntax
 //!    (`VK_NODES='[{name="a"},{name="b",os="windows",kubelet_port=10251}]'`);
+//!    Below them, the Go provider's variables (`ACI_REGION`, `VKUBELET_TAINT_KEY`, …) are
+//!    accepted as deprecated aliases ([`legacy`]);
 //! 4. command-line flags ([`crate::cli::ConfigArgs`]); flags that are not given change nothing.
 //!    `--node-name`, `--os`, `--internal-ip` and `--kubelet-port` override `nodes[0]` only.
 //!
@@ -28,6 +30,8 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{ConfigArgs, NodeArgs};
+
+pub(crate) mod legacy;
 
 /// The ARM API version of the ACI REST API vk speaks. Fixed: the client's models follow it.
 pub(crate) const ACI_API_VERSION: &str = "2023-05-01";
@@ -1110,13 +1114,16 @@ impl Provider for FlagLayer<'_> {
     }
 }
 
-/// The layered figment: defaults < file < `VK_` env < flags (except the `nodes[0]` flags,
+/// The layered figment: defaults < file < the Go provider's variables ([`legacy`]) < `VK_` env
+/// < flags (except the `nodes[0]` flags,
 /// applied after extraction by [`load_unvalidated`]).
 pub(crate) fn figment(args: &ConfigArgs) -> Figment {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
     if let Some(path) = &args.config {
         figment = figment.merge(Toml::file_exact(path));
     }
+    // The Go provider's variables, between the file and the `VK_` variables.
+    let figment = legacy::merge(figment);
     figment.merge(EnvLayer::new()).merge(FlagLayer(args))
 }
 

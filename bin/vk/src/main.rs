@@ -10,6 +10,7 @@
 mod admin;
 mod cli;
 mod config;
+mod install;
 mod kube_limit;
 mod leader;
 mod metrics;
@@ -62,7 +63,80 @@ fn main() -> ExitCode {
             config_print(&cli.config, &host, format)
         }
         Some(Command::Config(ConfigCommand::Validate)) => config_validate(&cli.config, &host),
+        Some(Command::Install(args)) => install_command(&cli.config, args, true),
+        Some(Command::Uninstall(args)) => install_command(&cli.config, args, false),
     }
+}
+
+/// `vk install` / `vk uninstall`: exit 64 on invalid options, 1 when the API server refuses.
+fn install_command(
+    config: &ConfigArgs,
+    mut args: install::InstallArgs,
+    installing: bool,
+) -> ExitCode {
+    if let Some(id) = &config.cluster_id {
+        args.cluster_id.clone_from(id);
+    }
+    if let Err(err) = args.validate(installing) {
+        eprintln!("error: {err:#}");
+        return ExitCode::from(EX_USAGE);
+    }
+    if installing && args.dry_run {
+        return match install::render(&args).and_then(|o| install::to_yaml(&o)) {
+            Ok(yaml) => {
+                use std::io::Write as _;
+                // A closed pipe (`vk install --dry-run | head`) is not an error.
+                let _ = std::io::stdout().write_all(yaml.as_bytes());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let client = install_client(config.kubeconfig.as_deref()).await?;
+        if installing {
+            install::install(&client, &args).await
+        } else {
+            install::uninstall(&client, &args).await
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A client for `--kubeconfig`, else the usual inference (KUBECONFIG, ~/.kube/config, in-cluster).
+async fn install_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("--kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("--kubeconfig {}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .context("no Kubernetes configuration (give --kubeconfig or set KUBECONFIG)")?,
+    };
+    kube::Client::try_from(config).context("building the Kubernetes client")
 }
 
 /// Reports a configuration error on stderr, one line per problem, and returns exit code 64.
@@ -97,6 +171,9 @@ fn config_print(args: &ConfigArgs, host: &HostContext, format: PrintFormat) -> E
 fn config_validate(args: &ConfigArgs, host: &HostContext) -> ExitCode {
     match config::load(args, host) {
         Ok(config) => {
+            for warning in config::legacy::warnings() {
+                eprintln!("warning: {warning}");
+            }
             println!(
                 "configuration is valid: {} node(s), ACI region {}, credentials {}",
                 config.nodes.len(),
@@ -120,6 +197,9 @@ fn start(args: &ConfigArgs, host: &HostContext) -> ExitCode {
     if let Err(err) = telemetry::init(&config.log, rust_log.as_deref()) {
         eprintln!("config error: {err}");
         return ExitCode::from(EX_USAGE);
+    }
+    for warning in config::legacy::warnings() {
+        tracing::warn!(deprecated = true, "{warning}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -205,3 +205,26 @@ fn sigterm_stops_cleanly() {
 fn sigint_stops_cleanly() {
     run_until_serving(rustix::process::Signal::INT);
 }
+
+#[test]
+fn go_provider_variables_work_and_are_warned_about() {
+    let mut env: Vec<(&str, &str)> = VALID
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "VK_ACI__RESOURCE_GROUP")
+        .collect();
+    env.push(("ACI_RESOURCE_GROUP", "go-rg"));
+    env.push(("VKUBELET_TAINT_EFFECT", "NoExecute"));
+    let out = output(&["config", "validate"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: ACI_RESOURCE_GROUP is the Go provider's variable, accepted as a deprecated alias of aci.resource_group"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("VKUBELET_TAINT_EFFECT"), "{stderr}");
+    let out = output(&["config", "print", "--format", "json"], &env);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(printed["aci"]["resource_group"], "go-rg");
+    assert_eq!(printed["nodes"][0]["taint"]["effect"], "NoExecute");
+}

@@ -1,6 +1,6 @@
 //! docs/getting-started.md, run: every `$ command` of its `text` blocks is run
 //! in order against a local cluster, the ACI emulator and vk with the walkthrough's
-//! two virtual nodes, and its output is compared with the one the page shows.
+//! two virtual nodes and its agent node (the test kit's simulated kubelet), and its output is compared with the one the page shows.
 //!
 //! The page's `sh` blocks (starting the world with `cargo xtask up`, exporting
 //! `KUBECONFIG`) are the set-up this test does itself. Outputs are compared
@@ -20,6 +20,7 @@ use harness::{Vk, client, config, emulator, wait_ready};
 use k8s_openapi::api::core::v1::Node;
 use kube::Api;
 use vk_testkit::TestEnv;
+use vk_testkit::agent::{AgentKubelet, AgentNode};
 
 /// One `$ command` of the page with the output it shows.
 #[derive(Debug)]
@@ -92,8 +93,8 @@ fn normalise(line: &str) -> String {
         if age {
             return "AGE".to_owned();
         }
-        // The walkthrough's pods: `iis-<hash>-<suffix>`, `hello-<suffix>`.
-        for prefix in ["iis-", "hello-"] {
+        // The walkthrough's pods: `iis-<hash>-<suffix>`, `hello-<suffix>`, `web-<hash>-<suffix>`.
+        for prefix in ["iis-", "hello-", "web-"] {
             if w.starts_with(prefix) {
                 return format!("{prefix}*");
             }
@@ -184,6 +185,14 @@ async fn the_getting_started_walkthrough_runs_as_written() {
     let nodes: Api<Node> = Api::all(client.clone());
     wait_ready(&nodes, &linux, "True", 30).await;
     wait_ready(&nodes, &windows, "True", 30).await;
+    // The article's regular node, as `cargo xtask up` runs it: the test kit's simulated
+    // kubelet (4 CPUs, pods Running with an IP, no containers).
+    let agent = AgentKubelet::start(
+        client.clone(),
+        AgentNode::nodepool1("aks-nodepool1-34126871-0", 4),
+    )
+    .await
+    .unwrap();
 
     let env = TestEnv::get().await;
     let ns = env.namespace("walkthrough").await;
@@ -222,6 +231,7 @@ async fn the_getting_started_walkthrough_runs_as_written() {
         }
     }
     drop(vk);
+    agent.stop().await;
     for n in [&linux, &windows] {
         let _ = nodes.delete(n, &Default::default()).await;
     }

@@ -2,7 +2,8 @@
 //!
 //! Gives a test a running Kubernetes control plane, a fresh namespace that is
 //! deleted when the test ends, and helpers that wait for conditions with
-//! timeouts instead of fixed sleeps.
+//! timeouts instead of fixed sleeps. [`agent`] simulates the kubelet of a regular node (test
+//! world only: no containers run) for the seed's cluster and burst tests.
 //!
 //! Which cluster a test gets, in order:
 //! 1. `VK_TEST_KUBECONFIG=<path>`: any cluster, through that kubeconfig;
@@ -26,6 +27,7 @@
 //! # let _ = cm; }
 //! ```
 
+pub mod agent;
 mod env;
 mod namespace;
 pub mod wait;

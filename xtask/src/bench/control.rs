@@ -213,7 +213,9 @@ async fn create_sched_node(client: &Client, n: usize) -> anyhow::Result<()> {
 
 /// The least a kubelet does for the pods bound to `node` in `api`'s
 /// namespace: one Running status patch per pod, and one grace-0 delete per
-/// graceful deletion. Counts the status writes.
+/// graceful deletion (the test kit's [`vk_testkit::agent`] status and
+/// confirmation, without its admission: the control measures the API
+/// server, many writes at a time). Counts the status writes.
 async fn fake_kubelet(api: Api<Pod>, node: &'static str, writes: Arc<AtomicUsize>) {
     use kube::runtime::{WatchStreamExt as _, watcher};
     let done = Arc::new(std::sync::Mutex::new(
@@ -243,15 +245,7 @@ async fn fake_kubelet(api: Api<Pod>, node: &'static str, writes: Arc<AtomicUsize
         async move {
             let name = p.metadata.name.clone().unwrap_or_default();
             if deleting {
-                let dp = DeleteParams {
-                    grace_period_seconds: Some(0),
-                    preconditions: Some(kube::api::Preconditions {
-                        uid: p.metadata.uid.clone(),
-                        resource_version: None,
-                    }),
-                    ..DeleteParams::default()
-                };
-                if let Err(e) = api.delete(&name, &dp).await {
+                if let Err(e) = vk_testkit::agent::confirm_deletion(&api, &p).await {
                     tracing::debug!(pod = %name, error = %e, "control: confirming a deletion failed");
                 }
                 return;
@@ -260,7 +254,7 @@ async fn fake_kubelet(api: Api<Pod>, node: &'static str, writes: Arc<AtomicUsize
             let now = Timestamp::now()
                 .round(k8s_openapi::jiff::Unit::Second)
                 .map_or_else(|_| "2020-01-01T00:00:00Z".to_owned(), |t| t.to_string());
-            let body = running_status_patch(&fake_ip(i), &now);
+            let body = vk_testkit::agent::running_status_patch(&p, &fake_ip(i), "127.0.0.1", &now);
             match api
                 .patch_status(&name, &PatchParams::default(), &Patch::Strategic(&body))
                 .await

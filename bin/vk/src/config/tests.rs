@@ -763,3 +763,154 @@ fn the_nodes_flag_replaces_the_node_list() {
         Ok(())
     });
 }
+
+#[test]
+fn go_provider_variables_are_aliases_of_vk_keys() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_file(
+            "vk.toml",
+            r#"
+[aci]
+subscription_id = "11111111-2222-3333-4444-555555555555"
+resource_group = "from-file"
+
+[[nodes]]
+name = "a"
+[[nodes]]
+name = "b"
+os = "windows"
+kubelet_port = 10251
+"#,
+        )?;
+        jail.set_env("ACI_RESOURCE_GROUP", "go-rg");
+        jail.set_env("ACI_REGION", "northeurope");
+        jail.set_env("VKUBELET_TAINT_KEY", "azure.com/aci");
+        jail.set_env("VKUBELET_TAINT_VALUE", "yes");
+        jail.set_env("VKUBELET_TAINT_EFFECT", "NoExecute");
+        jail.set_env("ACI_QUOTA_CPU", "20");
+        jail.set_env("ACI_QUOTA_MEMORY", "100Gi");
+        jail.set_env("ACI_QUOTA_POD", "20");
+        jail.set_env("KUBELET_PORT", "10300");
+        jail.set_env("ACI_VNET_NAME", "vnet");
+        jail.set_env("ACI_SUBNET_NAME", "aci");
+        let config = load_in_jail(&["--config", "vk.toml"])?;
+        // The alias beats the file…
+        assert_eq!(config.aci.resource_group.as_deref(), Some("go-rg"));
+        assert_eq!(config.aci.region, "northeurope");
+        // …on every node, the file's other node fields kept.
+        assert_eq!(config.nodes.len(), 2);
+        for node in &config.nodes {
+            assert_eq!(node.taint.key, "azure.com/aci");
+            assert_eq!(node.taint.value, "yes");
+            assert_eq!(node.taint.effect, TaintEffect::NoExecute);
+            assert_eq!(node.capacity.cpu, "20");
+            assert_eq!(node.capacity.memory, "100Gi");
+            assert_eq!(node.capacity.pods, 20);
+        }
+        assert_eq!(config.nodes[1].os, Os::Windows);
+        // KUBELET_PORT is the first node's only.
+        assert_eq!(config.nodes[0].kubelet_port, 10300);
+        assert_eq!(config.nodes[1].kubelet_port, 10251);
+        // The subnet ID is composed from the ACI subscription and resource group.
+        assert_eq!(
+            config.aci.subnet_id.as_deref(),
+            Some(
+                "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/go-rg/providers/Microsoft.Network/virtualNetworks/vnet/subnets/aci"
+            )
+        );
+        let warnings = legacy::warnings();
+        assert!(
+            warnings.iter().any(|w| w.contains("ACI_REGION")
+                && w.contains("deprecated alias of aci.region")
+                && w.contains("VK_ACI__REGION")),
+            "{warnings:#?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("VKUBELET_TAINT_KEY") && w.contains("nodes[*].taint.key")),
+            "{warnings:#?}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn vk_variables_beat_go_provider_aliases_and_defaults_nodes_get_them() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("VK_ACI__SUBSCRIPTION_ID", SUB);
+        jail.set_env("ACI_RESOURCE_GROUP", "go-rg");
+        jail.set_env("VK_ACI__RESOURCE_GROUP", "vk-rg");
+        jail.set_env("VKUBELET_TAINT_EFFECT", "PreferNoSchedule");
+        // A service link of a Service named `kubelet`, not a port.
+        jail.set_env("KUBELET_PORT", "tcp://10.0.0.1:10250");
+        let config = load_in_jail(&[])?;
+        assert_eq!(config.aci.resource_group.as_deref(), Some("vk-rg"));
+        assert_eq!(config.nodes.len(), 1);
+        assert_eq!(config.nodes[0].name, DEFAULT_NODE_NAME);
+        assert_eq!(config.nodes[0].taint.effect, TaintEffect::PreferNoSchedule);
+        assert_eq!(config.nodes[0].taint.key, "virtual-kubelet.io/provider");
+        assert_eq!(config.nodes[0].kubelet_port, DEFAULT_KUBELET_PORT);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_bad_alias_value_names_the_field_and_the_variable() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_file("vk.toml", MINIMAL)?;
+        jail.set_env("VKUBELET_TAINT_EFFECT", "Sometimes");
+        let messages = errors(&["--config", "vk.toml"]);
+        assert_has(&messages, "nodes[0].taint.effect");
+        assert_has(&messages, "VKUBELET_TAINT_EFFECT");
+
+        jail.set_env("VKUBELET_TAINT_EFFECT", "NoSchedule");
+        jail.set_env("ACI_SUBNET_NAME", "aci");
+        let messages = errors(&["--config", "vk.toml"]);
+        assert_has(
+            &messages,
+            "ACI_VNET_NAME and ACI_SUBNET_NAME must be set together",
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn ignored_go_provider_variables_only_warn() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_file("vk.toml", MINIMAL)?;
+        jail.set_env("ACI_SUBNET_CIDR", "10.241.0.0/16");
+        jail.set_env("MASTER_URI", "https://10.0.0.1");
+        let config = load_in_jail(&["--config", "vk.toml"])?;
+        assert_eq!(config.aci.subnet_id, None);
+        let warnings = legacy::warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(warnings.iter().all(|w| w.contains("has no effect in vk")));
+        Ok(())
+    });
+}
+
+#[test]
+fn every_alias_is_in_the_migration_guide() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/migration.md"),
+    )
+    .expect("docs/migration.md exists");
+    for alias in legacy::ALIASES {
+        let row = format!("| `{}` | `{}` |", alias.variable, alias.target.describe());
+        assert!(doc.contains(&row), "docs/migration.md has no row {row:?}");
+    }
+    for name in legacy::SUBNET_VARIABLES
+        .iter()
+        .chain(legacy::IGNORED.iter().map(|(n, _)| n))
+    {
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "docs/migration.md does not mention {name}"
+        );
+    }
+}
