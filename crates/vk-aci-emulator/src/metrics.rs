@@ -296,7 +296,15 @@ fn batch(
     raw: Option<&str>,
     body: &Bytes,
 ) -> Result<Value, ApiError> {
-    crate::auth::check_metrics(shared, headers)?;
+    let principal = crate::auth::check_metrics(shared, headers)?;
+    // No published limit for the batch API: each call spends a read of the
+    // caller's ARM read bucket (250 + 25/s), at least as strict as Azure.
+    shared.throttle.arm(
+        &shared.cfg,
+        &sub.to_ascii_lowercase(),
+        &principal,
+        crate::throttle::ArmKind::Read,
+    )?;
     let query = parse_query(raw);
     let q = parse_request(&query)?;
     let body: Value = serde_json::from_slice(body)

@@ -251,3 +251,26 @@ async fn a_minute_is_served_only_after_the_latency() {
         .unwrap();
     assert!(last <= now - jiff::SignedDuration::from_mins(10));
 }
+
+#[tokio::test]
+async fn the_batch_api_spends_the_read_bucket() {
+    let env = start_with(Emulator::builder().fast().arm_throttling(
+        vk_aci_emulator::ArmThrottling {
+            enabled: true,
+            reads: vk_aci_emulator::TokenBucket {
+                capacity: 2,
+                refill_per_sec: 0,
+            },
+            ..vk_aci_emulator::ArmThrottling::default()
+        },
+    ))
+    .await;
+    let token = metrics_token(&env).await;
+    for _ in 0..2 {
+        let (status, v) = batch(&env, &token, QUERY, &[id("nothing")]).await;
+        assert_eq!(status, 200, "{v}");
+    }
+    let (status, v) = batch(&env, &token, QUERY, &[id("nothing")]).await;
+    assert_eq!(status, 429, "{v}");
+    assert_eq!(v["error"]["code"], "SubscriptionRequestsThrottled");
+}
