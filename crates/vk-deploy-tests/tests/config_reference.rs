@@ -70,11 +70,14 @@ fn field(line: &str) -> Option<(String, String)> {
     Some((name.to_string(), ty))
 }
 
+/// Library sources with configuration types `bin/vk/src/config.rs` embeds.
+const LIBRARY_CONFIGS: &[&str] = &["crates/vk-kubelet-aci/src/usage.rs"];
+
 /// The configuration model: the binary's `config.rs` and the configuration
 /// types the libraries own and the binary embeds.
 fn config_model() -> Model {
     let mut source = read("bin/vk/src/config.rs");
-    for library in ["crates/vk-kubelet-aci/src/usage.rs"] {
+    for library in LIBRARY_CONFIGS {
         source.push('\n');
         source.push_str(&read(library));
     }
