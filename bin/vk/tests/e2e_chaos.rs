@@ -23,6 +23,7 @@ use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
 use vk_aci_emulator::{FaultRule, ProvisioningFailure, Quota, RunningEmulator};
 use vk_provider_aci::group_name;
+use vk_testkit::pod::running_ready;
 use vk_testkit::{TestEnv, wait};
 
 const FAST: &str = "[reconciler]\nsync_interval_secs = 1\nsteady_sync_interval_secs = 5\norphan_gc_grace_secs = 5\n\
@@ -85,16 +86,6 @@ fn phase(p: &Pod) -> &str {
         .as_ref()
         .and_then(|s| s.phase.as_deref())
         .unwrap_or("")
-}
-
-fn running_ready(p: &Pod) -> bool {
-    phase(p) == "Running"
-        && p.status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .into_iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 fn terminal(p: &Pod) -> bool {

@@ -15,6 +15,7 @@ use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
 use vk_aci_emulator::{GroupSummary, RunningEmulator};
+use vk_testkit::pod::first_waiting_reason as waiting_reason;
 use vk_testkit::{TestEnv, wait};
 
 const FAST: &str = "[reconciler]\nsync_interval_secs = 1\nsteady_sync_interval_secs = 3\norphan_gc_grace_secs = 5\n\
@@ -92,20 +93,6 @@ fn pod(name: &str, node: &str, image: &str, ports: bool) -> Pod {
         }
     }))
     .unwrap()
-}
-
-fn waiting_reason(p: &Pod) -> Option<String> {
-    p.status
-        .as_ref()?
-        .container_statuses
-        .as_ref()?
-        .first()?
-        .state
-        .as_ref()?
-        .waiting
-        .as_ref()?
-        .reason
-        .clone()
 }
 
 fn ready(p: &Pod) -> bool {

@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Secret, Service};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use vk_aci_emulator::{FaultRule, RunningEmulator};
+use vk_testkit::pod::running_ready;
 use vk_testkit::{TestEnv, wait};
 
 const FAST: &str = "[reconciler]\nsync_interval_secs = 1\nsteady_sync_interval_secs = 5\norphan_gc_grace_secs = 5\n\
@@ -119,20 +120,6 @@ async fn in_a_virtual_network_every_running_pod_has_a_pod_ip() {
     assert!(sent["properties"]["ipAddress"].is_null(), "{sent}");
     assert_eq!(sent["properties"]["subnetIds"][0]["id"], SUBNET);
     world.stop().await;
-}
-
-/// Running and Ready. (In public mode a pod without ports has no IP: ACI
-/// gives a group an address only when it exposes ports or joins a virtual
-/// network.)
-fn running_ready(p: &Pod) -> bool {
-    let Some(s) = p.status.as_ref() else {
-        return false;
-    };
-    s.phase.as_deref() == Some("Running")
-        && s.conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 async fn pods_with(api: &Api<Pod>, selector: &str) -> Vec<Pod> {

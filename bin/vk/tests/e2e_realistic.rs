@@ -43,6 +43,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use vk_aci_emulator::{Emulator, Quota, RunningEmulator, WindowLimit};
+use vk_testkit::pod::running_ready;
 use vk_testkit::{TestEnv, wait};
 
 /// The emulator's delays are divided by this (its quota windows are not).
@@ -158,17 +159,6 @@ impl World {
         }
         self.emu.shutdown().await.unwrap();
     }
-}
-
-fn running_ready(p: &Pod) -> bool {
-    let Some(s) = p.status.as_ref() else {
-        return false;
-    };
-    s.phase.as_deref() == Some("Running")
-        && s.conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 fn phase(p: &Pod) -> Option<&str> {

@@ -18,6 +18,7 @@ use kube::Api;
 use kube::api::{DeleteParams, ListParams, LogParams, PostParams};
 use serde_json::{Value, json};
 use vk_aci_emulator::{FaultRule, RunningEmulator};
+use vk_testkit::pod::running_ready;
 use vk_testkit::{TestEnv, wait};
 
 const FAST: &str = "[reconciler]\nsync_interval_secs = 1\nsteady_sync_interval_secs = 5\norphan_gc_grace_secs = 5\n\
@@ -162,17 +163,6 @@ fn json_leaks(place: &str, value: &Value, materials: &[Material]) -> Vec<String>
     let mut out = Vec::new();
     walk(place, &mut Vec::new(), value, materials, &mut out);
     out
-}
-
-fn running_ready(p: &Pod) -> bool {
-    let Some(s) = p.status.as_ref() else {
-        return false;
-    };
-    s.phase.as_deref() == Some("Running")
-        && s.conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 /// A plain HTTP/1.0 GET with a bearer token on the emulator (ARM), the body as JSON.

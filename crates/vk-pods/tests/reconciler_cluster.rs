@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use vk_pods::{
     ErrorKind, InMemoryProvider, PodKey, PodReconciler, ProviderError, ReconcilerConfig,
 };
+use vk_testkit::pod::first_waiting_reason as waiting_reason;
 use vk_testkit::{TestEnv, TestNamespace, wait};
 
 struct Harness {
@@ -254,21 +255,6 @@ fn first_waiting(
         .unwrap()
         .waiting
         .unwrap()
-}
-
-/// The waiting reason of the pod's first container.
-fn waiting_reason(p: &Pod) -> Option<String> {
-    p.status
-        .as_ref()?
-        .container_statuses
-        .as_ref()?
-        .first()?
-        .state
-        .as_ref()?
-        .waiting
-        .as_ref()?
-        .reason
-        .clone()
 }
 
 async fn until_waiting(h: &Harness, name: &str, reason: &str) -> Pod {

@@ -30,6 +30,7 @@
 pub mod agent;
 mod env;
 mod namespace;
+pub mod pod;
 pub mod wait;
 
 pub use env::TestEnv;
