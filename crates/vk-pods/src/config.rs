@@ -17,6 +17,11 @@ pub struct ReconcilerConfig {
     pub sync_interval: Duration,
     /// Status sync interval when every pod is steady.
     pub steady_sync_interval: Duration,
+    /// Status sync interval while instances are provisioning, so a started
+    /// container shows on its pod within about this long (stretched so that
+    /// listing takes at most a fifth of the time, never beyond
+    /// [`sync_interval`](Self::sync_interval)).
+    pub provisioning_sync_interval: Duration,
     /// How long after creating an instance that is still provisioning its
     /// status is read once (a fast backend is Running by then, so the pod goes
     /// straight to Running with one status write). Later reads follow the sync.
@@ -49,8 +54,8 @@ pub struct ReconcilerConfig {
 
 impl ReconcilerConfig {
     /// Defaults for `node_name`: linux, host IP 127.0.0.1, 128 concurrent
-    /// reconciles, first status read 50 ms after creation, sync every 5 s (60 s
-    /// when steady), provisioning instances re-read every 30 s, 20 refreshes per
+    /// reconciles, first status read 50 ms after creation, sync every 5 s (1 s
+    /// while instances provision, 60 s when steady), provisioning instances re-read every 60 s, 20 refreshes per
     /// sync, 60 s orphan grace, 5 Normal events per second (burst 25), image
     /// pull back-off 10 s doubling to 300 s.
     pub fn new(node_name: impl Into<String>) -> Self {
@@ -61,8 +66,9 @@ impl ReconcilerConfig {
             concurrency: 128,
             sync_interval: Duration::from_secs(5),
             steady_sync_interval: Duration::from_secs(60),
+            provisioning_sync_interval: Duration::from_secs(1),
             first_look_delay: Duration::from_millis(50),
-            provisioning_refresh_interval: Duration::from_secs(30),
+            provisioning_refresh_interval: Duration::from_secs(60),
             refresh_budget: 20,
             orphan_grace: Duration::from_secs(60),
             field_manager: "vk".into(),

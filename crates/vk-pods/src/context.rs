@@ -76,6 +76,10 @@ struct PodEntry {
     /// Queued for the create quota: how many were ahead when its status last
     /// said so.
     queued: Option<usize>,
+    /// The early read found the instance still provisioning: its report,
+    /// published by a later status sync round without another read while the
+    /// listing still shows the same state (see [`Ctx::take_deferred`]).
+    deferred: Option<(Box<PodReport>, Instant)>,
 }
 
 impl PodEntry {
@@ -90,6 +94,7 @@ impl PodEntry {
             && self.first_look.is_none()
             && self.observed.is_none()
             && self.queued.is_none()
+            && self.deferred.is_none()
     }
 
     /// Forgets the instance and what was read of it.
@@ -98,6 +103,7 @@ impl PodEntry {
         self.unconfirmed = false;
         self.first_look = None;
         self.observed = None;
+        self.deferred = None;
     }
 }
 
@@ -367,6 +373,38 @@ impl Ctx {
         self.with_pod(uid, |p| p.first_look.take())
             .flatten()
             .map_or(0, |(_, taken)| taken)
+    }
+
+    /// Keeps `report` (an early read of a provisioning instance) for a later
+    /// sync round instead of writing it now.
+    pub(crate) fn defer_report(&self, uid: &str, report: PodReport) {
+        lock(&self.pods).entry(uid.to_owned()).or_default().deferred =
+            Some((Box::new(report), Instant::now()));
+    }
+
+    /// `uid`'s deferred report once it is `older_than` old; a younger one is
+    /// kept (a fast backend may be running by the next round, and one write
+    /// then says so).
+    pub(crate) fn take_deferred(&self, uid: &str, older_than: Duration) -> Option<PodReport> {
+        self.with_pod(uid, |p| {
+            if p.deferred.as_ref()?.1.elapsed() < older_than {
+                return None;
+            }
+            p.deferred.take().map(|(r, _)| *r)
+        })
+        .flatten()
+    }
+
+    /// Drops `uid`'s deferred report (the listing shows another state: it is stale).
+    pub(crate) fn drop_deferred(&self, uid: &str) -> bool {
+        self.with_pod(uid, |p| p.deferred.take().is_some())
+            .unwrap_or(false)
+    }
+
+    /// True while `uid` has a deferred report.
+    pub(crate) fn has_deferred(&self, uid: &str) -> bool {
+        self.read_pod(uid, |p| p.deferred.is_some())
+            .unwrap_or(false)
     }
 
     /// Records the state a full status read reported (and updates the

@@ -173,9 +173,26 @@ impl InMemoryProvider {
         }
     }
 
+    /// `report` as a backend still provisioning shows it: Pending, every
+    /// container waiting with `ContainerCreating`, as a kubelet says.
     fn still_starting(mut report: PodReport) -> PodReport {
         report.status.phase = Some("Pending".into());
-        report.status.container_statuses = None;
+        for c in report.status.container_statuses.iter_mut().flatten() {
+            c.ready = false;
+            c.started = Some(false);
+            c.restart_count = 0;
+            c.last_state = None;
+            c.state = Some(ContainerState {
+                waiting: Some(k8s_openapi::api::core::v1::ContainerStateWaiting {
+                    reason: Some("ContainerCreating".into()),
+                    message: None,
+                }),
+                ..ContainerState::default()
+            });
+        }
+        report.status.conditions = None;
+        report.status.pod_ip = None;
+        report.status.pod_ips = None;
         report.state = Some(InstanceState::Creating);
         report
     }

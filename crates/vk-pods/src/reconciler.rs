@@ -297,15 +297,20 @@ async fn reconcile_inner(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, E
     }
 }
 
-/// Early status reads of an instance still provisioning when it was created:
-/// the first after [`ReconcilerConfig::first_look_delay`], one more this long
-/// later if it was still provisioning; then the status sync takes over.
-const SECOND_LOOK_AFTER: Duration = Duration::from_secs(1);
+/// How long a deferred early report waits before a status sync round
+/// publishes it (see [`first_look`]), and the wait between early reads of an
+/// instance ARM does not show yet right after its PUT.
+pub(crate) const SECOND_LOOK_AFTER: Duration = Duration::from_secs(1);
 
-/// An early status read (see [`SECOND_LOOK_AFTER`]): `Some(requeue)` while it
-/// is not due yet or another one is planned. A read that finds the instance
-/// still provisioning writes nothing unless it is the last early one, so a
-/// pod usually goes from the API server's Pending to Running in one write.
+/// The early status read of an instance still provisioning when it was
+/// created, [`ReconcilerConfig::first_look_delay`] after the PUT: `Some(requeue)`
+/// while it is not due yet. A fast backend is running by then and the pod goes
+/// from the API server's Pending to Running in one write. A read that finds the
+/// instance still provisioning writes nothing: its report is deferred, and the
+/// status sync (listing every [`ReconcilerConfig::provisioning_sync_interval`]
+/// while instances provision) publishes it [`SECOND_LOOK_AFTER`] later if the
+/// listing still shows the instance provisioning, or reads the instance again
+/// once the listing shows it changed — one read per state, not per second.
 async fn first_look(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Action>, Error> {
     let Some(due) = ctx.first_look_due(&key.uid) else {
         return Ok(None);
@@ -317,9 +322,12 @@ async fn first_look(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Action>
     let taken = ctx.take_look(&key.uid) + 1;
     ReconcilerMetrics::inc(&ctx.metrics.status_refreshes);
     match ctx.provider.pod_status(pod).await {
-        Ok(Some(report)) if report.state == Some(InstanceState::Creating) && taken < 2 => {
-            ctx.schedule_look(&key.uid, SECOND_LOOK_AFTER, taken);
-            Ok(Some(Action::requeue(SECOND_LOOK_AFTER)))
+        Ok(Some(report))
+            if report.state == Some(InstanceState::Creating) && report.retry.is_none() =>
+        {
+            ctx.observe(&key.uid, report.state);
+            ctx.defer_report(&key.uid, report);
+            Ok(None)
         }
         Ok(Some(report)) => {
             ctx.observe(&key.uid, report.state);

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt as _;
 use futures::channel::mpsc::UnboundedSender;
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::Ctx;
 use crate::metrics::ReconcilerMetrics;
+use crate::reconciler::SECOND_LOOK_AFTER;
 use crate::status::is_terminal;
 use crate::{InstanceState, PodKey};
 
@@ -64,33 +66,60 @@ pub(crate) async fn run(
     tracing::debug!("pod cache ready; status sync running");
     let mut cursor = 0usize;
     loop {
-        let busy = sync_once(&ctx, &store, &trigger, &mut cursor).await;
-        let wait = if busy {
-            ctx.config.sync_interval
-        } else {
-            ctx.config.steady_sync_interval
-        };
-        let mut deadline = tokio::time::Instant::now() + wait;
+        let started = tokio::time::Instant::now();
+        let pace = sync_once(&ctx, &store, &trigger, &mut cursor).await;
+        let wait = pace.interval(&ctx.config, started.elapsed());
+        let mut deadline = started + wait;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep_until(deadline) => break,
-                // A pod started transitioning: no longer wait the steady interval.
+                // A pod started transitioning (created: provisioning; deleted):
+                // no longer wait the steady interval.
                 () = ctx.wake.notified() => {
-                    deadline = deadline.min(tokio::time::Instant::now() + ctx.config.sync_interval);
+                    let soon = Pace::Provisioning.interval(&ctx.config, started.elapsed());
+                    deadline = deadline.min(started + soon);
                 }
             }
         }
     }
 }
 
-/// One sync round; returns true when some pod is in transition.
+/// How soon the next sync round runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Pace {
+    /// Every pod is steady.
+    Steady,
+    /// Pods are stopping, running to completion or waiting for an instance.
+    Busy,
+    /// Instances are provisioning: a started container should show on its
+    /// pod within about a second.
+    Provisioning,
+}
+
+impl Pace {
+    /// The wait from the start of one round to the next. A provisioning round
+    /// waits at least four times as long as the round took, so listing a
+    /// large number of instances never takes more than a fifth of the time.
+    fn interval(self, config: &crate::ReconcilerConfig, round: Duration) -> Duration {
+        match self {
+            Self::Steady => config.steady_sync_interval,
+            Self::Busy => config.sync_interval,
+            Self::Provisioning => config
+                .provisioning_sync_interval
+                .max(round.saturating_mul(5))
+                .min(config.sync_interval),
+        }
+    }
+}
+
+/// One sync round; returns how soon the next should run.
 async fn sync_once(
     ctx: &Arc<Ctx>,
     store: &Store<Pod>,
     trigger: &UnboundedSender<ObjectRef<Pod>>,
     cursor: &mut usize,
-) -> bool {
+) -> Pace {
     ReconcilerMetrics::inc(&ctx.metrics.lists);
     match ctx.provider.list_instances().await {
         Ok(listed) => ctx.replace_instances(listed),
@@ -104,54 +133,85 @@ async fn sync_once(
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .get_or_insert(e);
             }
-            return true;
+            return Pace::Busy;
         }
     }
     let pods = store.state();
     tracing::trace!(pods = pods.len(), "sync round");
-    let mut busy = false;
+    let mut pace = Pace::Steady;
+    let mut busy = |p: Pace| pace = pace.max(p);
     let mut urgent = Vec::new();
+    let mut deferred = Vec::new();
     let mut steady = Vec::new();
     for pod in pods {
         let key = PodKey::of(&pod);
         if pod.metadata.deletion_timestamp.is_some() {
-            busy = true;
+            busy(Pace::Busy);
             let _ = trigger.unbounded_send(ObjectRef::from_obj(&*pod));
             continue;
         }
         if is_terminal(&pod) {
             continue;
         }
-        match ctx.instance(&key.uid) {
+        let instance = ctx.instance(&key.uid);
+        if instance
+            .as_ref()
+            .is_some_and(|i| i.state == InstanceState::Creating)
+        {
+            busy(Pace::Provisioning);
+        }
+        match instance {
             None => {
                 // No instance for a live pod: let reconcile create it (or explain why not).
-                busy = true;
+                busy(Pace::Busy);
                 let _ = trigger.unbounded_send(ObjectRef::from_obj(&*pod));
             }
             // Just created: the reconciler reads it shortly.
-            Some(_) if ctx.first_look_due(&key.uid).is_some() => busy = true,
+            Some(_) if ctx.first_look_due(&key.uid).is_some() => busy(Pace::Provisioning),
             // The listing missed it: read it to tell whether it is gone.
             Some(_) if ctx.unconfirmed(&key.uid) => {
-                busy = true;
+                busy(Pace::Busy);
                 urgent.push(pod);
+            }
+            // Still provisioning as the early read found it: publish that read.
+            Some(inst) if inst.state == InstanceState::Creating && ctx.has_deferred(&key.uid) => {
+                if let Some(report) = ctx.take_deferred(&key.uid, SECOND_LOOK_AFTER) {
+                    deferred.push((pod, report));
+                }
             }
             Some(inst)
                 if transitioning(&pod, inst.state)
                     || moved(&pod, &inst)
                     || ctx.state_changed(&key.uid, inst.state) =>
             {
-                busy = true;
+                busy(Pace::Busy);
+                // A deferred early read is stale now.
+                let stale = ctx.drop_deferred(&key.uid);
                 // The listing says nothing new about it: do not read it again yet.
-                if !ctx.recently_observed(&key.uid, inst.state) {
+                if stale || !ctx.recently_observed(&key.uid, inst.state) {
                     urgent.push(pod);
                 }
             }
             Some(_) => {
-                busy |= runs_to_completion(&pod);
+                if runs_to_completion(&pod) {
+                    busy(Pace::Busy);
+                }
                 steady.push(pod);
             }
         }
     }
+    futures::stream::iter(deferred)
+        .for_each_concurrent(usize::from(ctx.config.concurrency.max(1)), |(pod, report)| {
+            let ctx = Arc::clone(ctx);
+            async move {
+                let key = PodKey::of(&pod);
+                if let Err(e) = crate::reconciler::publish_report(&pod, &key, &ctx, &report).await {
+                    tracing::warn!(pod = %key, error = %e, "status not written; retrying next sync");
+                    ctx.defer_report(&key.uid, report);
+                }
+            }
+        })
+        .await;
     // A fixed budget of steady pods, Jobs first, round robin.
     steady.sort_by_key(|p| !runs_to_completion(p));
     let budget = ctx.config.refresh_budget.min(steady.len());
@@ -169,7 +229,7 @@ async fn sync_once(
         })
         .await;
     collect_orphans(ctx, store).await;
-    busy
+    pace
 }
 
 /// Reads `pod`'s full status and publishes it; false when the instance is gone

@@ -937,7 +937,8 @@ async fn a_pod_provisioning_at_create_gets_one_status_write_when_its_first_look_
 #[tokio::test]
 async fn a_group_still_provisioning_at_the_first_look_is_read_again_without_an_extra_write() {
     // The first look finds the instance provisioning: nothing is written,
-    // and a second look (not the 300 s sync) finds it Running.
+    // and the listing at the provisioning pace (1 s, not the 300 s sync) shows
+    // it Running: one more read, one write.
     let provider = Arc::new(InMemoryProvider::default());
     provider.hold_provisioning(true);
     let h = Harness::start_with("pods-look2", serde_json::json!([]), provider, |c| {
@@ -953,15 +954,17 @@ async fn a_group_still_provisioning_at_the_first_look_is_read_again_without_an_e
     h.provider.hold_provisioning(false);
     h.phase("later", "Running").await;
     let m = h.metrics.snapshot();
-    assert_eq!(m.status_refreshes, 2, "two early looks: {m:?}");
+    assert_eq!(m.status_refreshes, 2, "the early look and one read: {m:?}");
     assert_eq!(m.status_writes, 1, "one status write: {m:?}");
     h.stop().await;
 }
 
 #[tokio::test]
 async fn a_provisioning_instance_is_read_again_only_when_its_listed_state_changes() {
-    // The listing says "still provisioning" round after round: no full status
-    // read beyond the early looks until it says something else.
+    // The listing says "still provisioning" round after round: the early
+    // look's report is published (Pending, its containers waiting) without
+    // another read, and nothing is read again until the listing says
+    // something else.
     let provider = Arc::new(InMemoryProvider::default());
     provider.hold_provisioning(true);
     let h = Harness::start_with("pods-reread", serde_json::json!([]), provider, |c| {
@@ -970,10 +973,13 @@ async fn a_provisioning_instance_is_read_again_only_when_its_listed_state_change
     })
     .await;
     h.create("slow", serde_json::json!({})).await;
-    wait::until("the two early looks", 30, || async {
-        (h.metrics.snapshot().status_refreshes >= 2).then_some(())
+    let pending = wait::until("the early look's report on the pod", 30, || async {
+        let pod = h.pods().get("slow").await.ok()?;
+        vk_testkit::pod::first_waiting_reason(&pod)
     })
     .await;
+    assert_eq!(pending, "ContainerCreating");
+    assert_eq!(h.provider.calls().2, 1, "published without a second read");
     let lists = h.provider.calls().3;
     wait::until("five more sync rounds", 30, || async {
         (h.provider.calls().3 >= lists + 5).then_some(())
@@ -981,12 +987,14 @@ async fn a_provisioning_instance_is_read_again_only_when_its_listed_state_change
     .await;
     assert_eq!(
         h.provider.calls().2,
-        2,
+        1,
         "no status read while the listing shows nothing new"
     );
+    let m = h.metrics.snapshot();
+    assert_eq!(m.status_writes, 1, "one write while provisioning: {m:?}");
     h.provider.hold_provisioning(false);
     h.phase("slow", "Running").await;
-    assert!(h.provider.calls().2 >= 3, "read once the listing changed");
+    assert_eq!(h.provider.calls().2, 2, "read once the listing changed");
     h.stop().await;
 }
 
