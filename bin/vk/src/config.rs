@@ -530,15 +530,17 @@ pub(crate) struct RateLimitSpec {
 
 impl Default for RateLimitSpec {
     /// Just below ARM's buckets (reads 250 + 25/s, writes 200 + 10/s per
-    /// principal): reads 96 % (24/s, burst 240), writes 97.5 % (9.75/s, burst
-    /// 195), so vk paces itself below them instead of bouncing off, and a
-    /// burst of creates is sent at nearly the rate ARM allows.
+    /// principal): rates at 98–99 % of ARM's refill, bursts short of ARM's
+    /// by more than one second's refill (ARM's bucket refills once a second
+    /// at a phase vk cannot see): reads 24.5/s burst 215, writes 9.9/s burst
+    /// 185. vk paces itself below ARM instead of bouncing off, and a burst
+    /// of creates goes out at nearly the rate ARM allows.
     fn default() -> Self {
         Self {
-            reads_per_sec: 24.0,
-            read_burst: 240,
-            writes_per_sec: 9.75,
-            write_burst: 195,
+            reads_per_sec: 24.5,
+            read_burst: 215,
+            writes_per_sec: 9.9,
+            write_burst: 185,
         }
     }
 }

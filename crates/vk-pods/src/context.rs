@@ -35,6 +35,12 @@ pub(crate) struct Failure {
     pub(crate) instance_failed: bool,
 }
 
+/// Consecutive early reads finding provisioning instances after which new
+/// instances skip theirs (see [`Ctx::skip_early_look`]).
+const EARLY_LOOK_MISSES: u32 = 8;
+/// While early reads are skipped, one creation in this many still takes one.
+const EARLY_LOOK_PROBE: u32 = 16;
+
 /// A locally created instance is trusted for this long even if a list does not show it yet.
 const FRESH_CREATE: Duration = Duration::from_secs(30);
 
@@ -127,6 +133,11 @@ pub(crate) struct Ctx {
     pub(crate) listed: std::sync::atomic::AtomicBool,
     /// Why the last provider listing failed, while none succeeded yet.
     pub(crate) list_error: Mutex<Option<crate::ProviderError>>,
+    /// Consecutive early reads that found the instance still provisioning
+    /// (see [`Ctx::skip_early_look`]).
+    look_misses: std::sync::atomic::AtomicU32,
+    /// Creations that skipped or took the early read, for the probes.
+    looks_planned: std::sync::atomic::AtomicU32,
     /// Token bucket for Normal events: (tokens, last refill).
     event_budget: Mutex<(f64, Instant)>,
     /// Pods whose deletion vk completed (instance and object), by UID, and
@@ -167,6 +178,8 @@ impl Ctx {
             wake: tokio::sync::Notify::new(),
             listed: std::sync::atomic::AtomicBool::new(false),
             list_error: Mutex::default(),
+            look_misses: std::sync::atomic::AtomicU32::new(0),
+            looks_planned: std::sync::atomic::AtomicU32::new(0),
             event_budget: Mutex::new((f64::from(event_burst), Instant::now())),
             deleted: Mutex::default(),
         }
@@ -375,6 +388,30 @@ impl Ctx {
             .map_or(0, |(_, taken)| taken)
     }
 
+    /// Records what an early read found: still provisioning (`true`) or not.
+    pub(crate) fn early_look_found(&self, provisioning: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if provisioning {
+            let _ = self
+                .look_misses
+                .fetch_update(Relaxed, Relaxed, |n| n.checked_add(1));
+        } else {
+            self.look_misses.store(0, Relaxed);
+        }
+    }
+
+    /// True when a new instance should not get its early read: the last
+    /// [`EARLY_LOOK_MISSES`] early reads all found their instance still
+    /// provisioning (a backend that takes tens of seconds, like ACI pulling
+    /// an image), so another would spend a read on what the listing tells
+    /// anyway. One creation in [`EARLY_LOOK_PROBE`] still takes it, so a
+    /// backend that became fast is noticed.
+    pub(crate) fn skip_early_look(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.looks_planned.fetch_add(1, Relaxed);
+        self.look_misses.load(Relaxed) >= EARLY_LOOK_MISSES && !n.is_multiple_of(EARLY_LOOK_PROBE)
+    }
+
     /// Keeps `report` (an early read of a provisioning instance) for a later
     /// sync round instead of writing it now.
     pub(crate) fn defer_report(&self, uid: &str, report: PodReport) {
@@ -437,12 +474,15 @@ impl Ctx {
     /// True when a full read already reported `listed` recently enough that
     /// reading again now would only repeat it: provisioning instances are
     /// re-read every [`ReconcilerConfig::provisioning_refresh_interval`],
-    /// others when the last read is older than half a sync interval.
+    /// others when the last read is older than a sync interval.
     pub(crate) fn recently_observed(&self, uid: &str, listed: InstanceState) -> bool {
         let fresh_for = if listed == InstanceState::Creating {
             self.config.provisioning_refresh_interval
         } else {
-            self.config.sync_interval / 2
+            // A whole sync interval: the pod cache may show the status this
+            // read published only a moment later (a pod still Pending in it
+            // would otherwise be read again at the next provisioning round).
+            self.config.sync_interval
         };
         self.read_pod(uid, |p| {
             p.observed

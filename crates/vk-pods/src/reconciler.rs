@@ -325,11 +325,13 @@ async fn first_look(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Action>
         Ok(Some(report))
             if report.state == Some(InstanceState::Creating) && report.retry.is_none() =>
         {
+            ctx.early_look_found(true);
             ctx.observe(&key.uid, report.state);
             ctx.defer_report(&key.uid, report);
             Ok(None)
         }
         Ok(Some(report)) => {
+            ctx.early_look_found(report.state == Some(InstanceState::Creating));
             ctx.observe(&key.uid, report.state);
             if let Err(e) = publish_report(pod, key, ctx, &report).await {
                 tracing::warn!(error = %e, "status not written; the status sync retries");
@@ -399,6 +401,22 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
                 // Still provisioning: the pod already says Pending, so write
                 // nothing now and read the status once shortly (a fast backend
                 // is Running by then: one status write per pod).
+                _ if state == InstanceState::Creating && ctx.skip_early_look() => {
+                    // A slow backend: the early read would find it provisioning
+                    // too. The pod shows what a kubelet shows meanwhile
+                    // (ContainerCreating), published by the status sync a
+                    // moment later unless the listing shows it running by
+                    // then; the listing's next state is read.
+                    let report = crate::PodReport {
+                        status: crate::status::waiting(pod, "ContainerCreating", None, None),
+                        events: Vec::new(),
+                        state: Some(InstanceState::Creating),
+                        retry: None,
+                    };
+                    ctx.observe(&key.uid, report.state);
+                    ctx.defer_report(&key.uid, report);
+                    Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change))
+                }
                 _ if state == InstanceState::Creating => {
                     let after = ctx.config.first_look_delay;
                     ctx.schedule_look(&key.uid, after, 0);

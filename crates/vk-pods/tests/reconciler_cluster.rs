@@ -968,7 +968,8 @@ async fn a_provisioning_instance_is_read_again_only_when_its_listed_state_change
     let provider = Arc::new(InMemoryProvider::default());
     provider.hold_provisioning(true);
     let h = Harness::start_with("pods-reread", serde_json::json!([]), provider, |c| {
-        c.sync_interval = Duration::from_millis(100);
+        c.sync_interval = Duration::from_secs(1);
+        c.provisioning_sync_interval = Duration::from_millis(100);
         c.provisioning_refresh_interval = Duration::from_secs(3600);
     })
     .await;
@@ -1063,5 +1064,54 @@ async fn active_deadline_fails_the_pod_and_events_are_published_once() {
         "published once, not as a series: {:?}",
         started[0].series
     );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_backend_is_not_read_early_and_its_pods_still_show_container_creating() {
+    // Every early read finds the instance provisioning: after eight such
+    // misses, new instances skip theirs (one in sixteen still probes), show
+    // ContainerCreating without a read, and are read once the listing shows
+    // them running.
+    let provider = Arc::new(InMemoryProvider::default());
+    provider.hold_provisioning(true);
+    let h = Harness::start_with("pods-slowlook", serde_json::json!([]), provider, |c| {
+        c.sync_interval = Duration::from_millis(200);
+        c.provisioning_refresh_interval = Duration::from_secs(3600);
+    })
+    .await;
+    for i in 0..8 {
+        let name = format!("first-{i}");
+        h.create(&name, serde_json::json!({})).await;
+        let reads = u64::try_from(i).unwrap() + 1;
+        wait::until(&format!("{name}'s early read"), 30, || async {
+            (h.provider.calls().2 >= reads).then_some(())
+        })
+        .await;
+    }
+    let reads = h.provider.calls().2;
+    assert_eq!(reads, 8, "one early read each");
+    for i in 0..6 {
+        h.create(&format!("later-{i}"), serde_json::json!({})).await;
+    }
+    for i in 0..6 {
+        let name = format!("later-{i}");
+        let reason = wait::until(&format!("{name} ContainerCreating"), 30, || async {
+            let pod = h.pods().get(&name).await.ok()?;
+            vk_testkit::pod::first_waiting_reason(&pod)
+        })
+        .await;
+        assert_eq!(reason, "ContainerCreating");
+    }
+    // At most one probe among the six.
+    assert!(
+        h.provider.calls().2 <= reads + 1,
+        "no early reads: {:?}",
+        h.provider.calls()
+    );
+    h.provider.hold_provisioning(false);
+    for i in 0..6 {
+        h.phase(&format!("later-{i}"), "Running").await;
+    }
     h.stop().await;
 }
