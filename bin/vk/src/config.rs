@@ -28,6 +28,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
+use vk_taints::names::{dns1123_label, dns1123_subdomain, label_value, qualified_name};
 
 use crate::cli::{ConfigArgs, NodeArgs};
 
@@ -139,34 +140,8 @@ impl Default for Config {
     }
 }
 
-/// The operating system of a virtual node's pods.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Os {
-    /// Linux containers.
-    #[default]
-    Linux,
-    /// Windows containers.
-    Windows,
-}
-
-impl Os {
-    /// `linux` or `windows`, as in the `kubernetes.io/os` label.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Linux => "linux",
-            Self::Windows => "windows",
-        }
-    }
-}
-
-impl fmt::Display for Os {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The operating system of a virtual node's pods (vk's one OS type).
+pub(crate) use vk_resources::OsType as Os;
 
 /// The default name of the first node.
 pub(crate) const DEFAULT_NODE_NAME: &str = "virtual-kubelet-aci-linux";
@@ -848,7 +823,7 @@ impl Config {
                 .iter()
                 .zip(DEFAULT_KUBELET_PORT..)
                 .map(|(&os, kubelet_port)| NodeSpec {
-                    name: format!("virtual-kubelet-aci-{os}"),
+                    name: format!("virtual-kubelet-aci-{}", os.as_str()),
                     os,
                     kubelet_port,
                     ..NodeSpec::default()
@@ -1182,7 +1157,15 @@ impl Config {
     }
 
     fn validate_into(&self, e: &mut Errors) {
-        e.check("cluster_id", label_value(&self.cluster_id, false));
+        if self.cluster_id.is_empty() || label_value(&self.cluster_id).is_err() {
+            e.add(
+                "cluster_id",
+                format!(
+                    "must be at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, got {:?}",
+                    self.cluster_id
+                ),
+            );
+        }
         if let Some(path) = &self.kubeconfig {
             e.check("kubeconfig", existing_file(path));
         }
@@ -1237,21 +1220,18 @@ impl Config {
                 } else if RESERVED_LABELS.contains(&key.as_str()) {
                     e.add(&path, "set by vk from the node's name and os; remove it");
                 }
-                e.check(&path, label_value(value, true));
+                e.check(&path, label_value(value));
             }
             let mut taints = BTreeSet::new();
             if node.taint.enabled {
                 e.check(format!("{at}.taint.key"), qualified_name(&node.taint.key));
-                e.check(
-                    format!("{at}.taint.value"),
-                    label_value(&node.taint.value, true),
-                );
+                e.check(format!("{at}.taint.value"), label_value(&node.taint.value));
                 taints.insert((node.taint.key.as_str(), node.taint.effect));
             }
             for (j, taint) in node.extra_taints.iter().enumerate() {
                 let path = format!("{at}.extra_taints[{j}]");
                 e.check(format!("{path}.key"), qualified_name(&taint.key));
-                e.check(format!("{path}.value"), label_value(&taint.value, true));
+                e.check(format!("{path}.value"), label_value(&taint.value));
                 if !taints.insert((taint.key.as_str(), taint.effect)) {
                     e.add(
                         path,
@@ -1518,90 +1498,6 @@ fn existing_file(path: &Path) -> Result<(), String> {
         Ok(md) if md.is_file() => Ok(()),
         Ok(_) => Err(format!("{} is not a file", path.display())),
         Err(err) => Err(format!("cannot read {}: {err}", path.display())),
-    }
-}
-
-fn is_alnum_lower(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit()
-}
-
-/// A DNS-1123 label: at most 63 of `[a-z0-9-]`, starting and ending alphanumeric.
-fn dns1123_label(s: &str) -> Result<(), String> {
-    let b = s.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 63
-        && b.iter().all(|&c| is_alnum_lower(c) || c == b'-')
-        && is_alnum_lower(b[0])
-        && is_alnum_lower(b[b.len() - 1]);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "must be a DNS-1123 label (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit), got {s:?}"
-        ))
-    }
-}
-
-/// A DNS-1123 subdomain: dot-separated labels, at most 253 characters.
-fn dns1123_subdomain(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|label| {
-            let b = label.as_bytes();
-            !b.is_empty()
-                && b.iter().all(|&c| is_alnum_lower(c) || c == b'-')
-                && is_alnum_lower(b[0])
-                && is_alnum_lower(b[b.len() - 1])
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters), got {s:?}"
-        ))
-    }
-}
-
-/// The name part of a qualified name or a non-empty label value.
-fn name_part(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-}
-
-/// A Kubernetes label value (may be empty when `allow_empty`).
-fn label_value(s: &str, allow_empty: bool) -> Result<(), String> {
-    if (s.is_empty() && allow_empty) || name_part(s) {
-        Ok(())
-    } else {
-        Err(format!(
-            "must be {}at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, got {s:?}",
-            if allow_empty { "empty or " } else { "" }
-        ))
-    }
-}
-
-/// A qualified name (label or annotation key, taint key): `[prefix/]name`.
-fn qualified_name(s: &str) -> Result<(), String> {
-    let (prefix, name) = match s.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, s),
-    };
-    if let Some(prefix) = prefix
-        && dns1123_subdomain(prefix).is_err()
-    {
-        return Err(format!("the prefix of {s:?} must be a DNS-1123 subdomain"));
-    }
-    if name_part(name) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{s:?} is not a qualified name ([prefix/]name, the name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)"
-        ))
     }
 }
 

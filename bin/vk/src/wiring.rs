@@ -11,7 +11,7 @@ use vk_aci::credentials::{
     StaticTokenCredential, TokenCredential, WorkloadIdentityConfig, WorkloadIdentityCredential,
 };
 use vk_aci::{AzureCloud, BucketConfig, ContainerInstances, RateLimits};
-use vk_node::{Health, HealthProbe, NodeConfig, OperatingSystem};
+use vk_node::{Health, HealthProbe, NodeConfig};
 use vk_taints::{TaintConfig, TaintEffect, TaintReconciler, TaintSpec as LibTaintSpec};
 
 use crate::config::{Config, CredentialSpec, NodeSpec, Os};
@@ -291,11 +291,7 @@ pub(crate) fn node_config(
     node: &NodeSpec,
     initial_taints: Vec<Taint>,
 ) -> anyhow::Result<NodeConfig> {
-    let os = match node.os {
-        Os::Linux => OperatingSystem::Linux,
-        Os::Windows => OperatingSystem::Windows,
-    };
-    let mut nc = NodeConfig::new(node.name.clone(), os);
+    let mut nc = NodeConfig::new(node.name.clone(), node.os);
     nc.labels = node.labels.clone();
     nc.internal_ip = node.internal_ip().to_owned();
     nc.kubelet_port = node.kubelet_port;
@@ -338,10 +334,7 @@ pub(crate) fn aci_provider(
         config.aci.region.clone(),
     );
     tc.node_ip = Some(node.internal_ip().to_owned());
-    tc.os = match node.os {
-        Os::Linux => vk_resources::OsType::Linux,
-        Os::Windows => vk_resources::OsType::Windows,
-    };
+    tc.os = node.os;
     tc.subnet_ids = config.aci.subnet_id.iter().cloned().collect();
     tc.cluster_dns =
         config
@@ -386,7 +379,7 @@ pub(crate) fn operation_budgets(config: &Config) -> (Arc<vk_pods::Budget>, Arc<v
 
 pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::ReconcilerConfig {
     let mut rc = vk_pods::ReconcilerConfig::new(node.name.clone());
-    rc.node_os = node.os.as_str().to_owned();
+    rc.node_os = node.os;
     rc.host_ip = node.internal_ip().to_owned();
     rc.concurrency = u16::try_from(config.reconciler.concurrency).unwrap_or(u16::MAX);
     rc.sync_interval = config.reconciler.sync_interval();

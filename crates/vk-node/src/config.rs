@@ -5,35 +5,10 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Taint;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use serde::{Deserialize, Serialize};
+
+use vk_resources::OsType;
 
 use crate::Error;
-
-/// The operating system of the pods a virtual node runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OperatingSystem {
-    /// Linux containers.
-    Linux,
-    /// Windows containers.
-    Windows,
-}
-
-impl OperatingSystem {
-    /// The value of the `kubernetes.io/os` label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Linux => "linux",
-            Self::Windows => "windows",
-        }
-    }
-}
-
-impl std::fmt::Display for OperatingSystem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The node Lease's timing (kubelet and kwok defaults).
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +41,7 @@ pub struct NodeConfig {
     /// The Node's name (also its hostname label and the Lease's name).
     pub name: String,
     /// The operating system of its pods.
-    pub os: OperatingSystem,
+    pub os: OsType,
     /// Labels added to vk's own (`type=virtual-kubelet`, `kubernetes.io/role=agent`, os, hostname…).
     pub labels: BTreeMap<String, String>,
     /// The InternalIP address the API server uses to reach the kubelet port.
@@ -97,7 +72,7 @@ impl NodeConfig {
     /// A node with vk's defaults: InternalIP 127.0.0.1, kubelet port 10250, amd64,
     /// the default lease timing, status every 60 s, health every 10 s, and a
     /// `pods: 110` capacity until the caller sets real figures.
-    pub fn new(name: impl Into<String>, os: OperatingSystem) -> Self {
+    pub fn new(name: impl Into<String>, os: OsType) -> Self {
         let pods = BTreeMap::from([("pods".to_owned(), Quantity("110".into()))]);
         Self {
             name: name.into(),
@@ -125,23 +100,8 @@ impl NodeConfig {
                 reason: reason.into(),
             })
         };
-        let dns1123 = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 253
-                && s.split('.').all(|part| {
-                    !part.is_empty()
-                        && part
-                            .bytes()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                        && !part.starts_with('-')
-                        && !part.ends_with('-')
-                })
-        };
-        if !dns1123(&self.name) {
-            return invalid(
-                "name",
-                "must be a DNS-1123 subdomain (lowercase letters, digits, '-', '.')",
-            );
+        if let Err(reason) = vk_taints::names::dns1123_subdomain(&self.name) {
+            return invalid("name", &reason);
         }
         if self.internal_ip.parse::<std::net::IpAddr>().is_err() {
             return invalid("internal_ip", "must be an IP address");
@@ -164,6 +124,16 @@ impl NodeConfig {
         if self.status_interval.is_zero() || self.health_interval.is_zero() {
             return invalid("status_interval", "intervals must be positive");
         }
+        for (key, value) in &self.labels {
+            if let Err(reason) = vk_taints::names::qualified_name(key)
+                .and_then(|()| vk_taints::names::label_value(value))
+            {
+                return Err(Error::InvalidConfig {
+                    field: "labels",
+                    reason: format!("{key}={value}: {reason}"),
+                });
+            }
+        }
         for key in crate::build::OWN_LABELS {
             if self.labels.contains_key(*key) {
                 return Err(Error::InvalidConfig {
@@ -182,14 +152,14 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        NodeConfig::new("virtual-kubelet-linux", OperatingSystem::Linux)
+        NodeConfig::new("virtual-kubelet-linux", OsType::Linux)
             .validate()
             .unwrap();
     }
 
     #[test]
     fn bad_fields_are_named() {
-        let base = NodeConfig::new("n", OperatingSystem::Windows);
+        let base = NodeConfig::new("n", OsType::Windows);
         type Mutate = Box<dyn Fn(&mut NodeConfig)>;
         let cases: Vec<(&str, Mutate)> = vec![
             ("name", Box::new(|c| c.name = "Bad_Name".into())),
@@ -204,6 +174,18 @@ mod tests {
                 "labels",
                 Box::new(|c| {
                     c.labels.insert("type".into(), "x".into());
+                }),
+            ),
+            (
+                "labels",
+                Box::new(|c| {
+                    c.labels.insert("example.com/a".into(), "v".repeat(64));
+                }),
+            ),
+            (
+                "labels",
+                Box::new(|c| {
+                    c.labels.insert("example.com/a/b".into(), "v".into());
                 }),
             ),
         ];

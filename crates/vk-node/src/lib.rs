@@ -20,9 +20,9 @@
 //!
 //! ```no_run
 //! # async fn demo(client: kube::Client) -> Result<(), vk_node::Error> {
-//! use vk_node::{AlwaysHealthy, NodeConfig, OperatingSystem, VirtualNode};
+//! use vk_node::{AlwaysHealthy, NodeConfig, OsType, VirtualNode};
 //!
-//! let config = NodeConfig::new("virtual-kubelet-linux", OperatingSystem::Linux);
+//! let config = NodeConfig::new("virtual-kubelet-linux", OsType::Linux);
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! VirtualNode::new(client, config, std::sync::Arc::new(AlwaysHealthy))
 //!     .run(shutdown)
@@ -42,10 +42,12 @@ mod status;
 mod time;
 
 pub use build::{node_labels, node_object, status_patch};
-pub use config::{LeaseConfig, NodeConfig, OperatingSystem};
+pub use config::{LeaseConfig, NodeConfig};
 pub use controller::{TaintHook, VirtualNode};
 pub use error::Error;
 pub use health::{AlwaysHealthy, Health, HealthProbe};
 pub use lease::LeaseKeeper;
 pub use metrics::{NodeMetrics, NodeMetricsSnapshot};
 pub use status::Conditions;
+/// The OS of a node's pods (vk's one OS type, from vk-resources).
+pub use vk_resources::OsType;

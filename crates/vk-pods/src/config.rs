@@ -2,13 +2,15 @@
 
 use std::time::Duration;
 
+use vk_resources::OsType;
+
 /// How the reconciler runs one node's pods.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconcilerConfig {
     /// The node whose pods are reconciled (`spec.nodeName`).
     pub node_name: String,
-    /// The node's OS (`linux` or `windows`), for admission.
-    pub node_os: String,
+    /// The node's OS, for admission.
+    pub node_os: OsType,
     /// The address written as the pods' `hostIP` (the node's InternalIP).
     pub host_ip: String,
     /// Pods reconciled at the same time; one slow provider call never blocks the others.
@@ -56,7 +58,7 @@ impl ReconcilerConfig {
     pub fn new(node_name: impl Into<String>) -> Self {
         Self {
             node_name: node_name.into(),
-            node_os: "linux".into(),
+            node_os: OsType::Linux,
             host_ip: "127.0.0.1".into(),
             concurrency: 128,
             sync_interval: Duration::from_secs(5),

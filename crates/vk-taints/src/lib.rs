@@ -14,6 +14,9 @@
 //!   `resourceVersion` precondition ([`merge_taints`] is the pure part), so
 //!   the node-lifecycle controller's, a cordon's or a user's taints survive.
 //!
+//! * [`names`] checks Kubernetes names, label keys and values and taint keys as
+//!   the API server does; vk-node and vk's configuration use it too.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use vk_taints::{Health, Outcome, TaintConfig, TaintReconciler};
@@ -32,6 +35,7 @@
 //! ```
 
 mod error;
+pub mod names;
 mod reconciler;
 mod taint;
 mod toleration;
