@@ -334,7 +334,7 @@ pub(crate) struct ReconcilerArgs {
         global = true
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) concurrency: Option<u32>,
+    pub(crate) concurrency: Option<u16>,
 }
 
 /// `ha.*` flags.

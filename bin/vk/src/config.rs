@@ -103,11 +103,11 @@ pub(crate) struct Config {
     /// Azure Container Instances.
     pub(crate) aci: AciSpec,
     /// The node Lease in `kube-node-lease`.
-    pub(crate) lease: LeaseSpec,
+    pub(crate) lease: vk_node::LeaseConfig,
     /// Node status writes and provider health checks.
-    pub(crate) status: StatusSpec,
+    pub(crate) status: vk_node::StatusConfig,
     /// The pod reconciler.
-    pub(crate) reconciler: ReconcilerSpec,
+    pub(crate) reconciler: vk_pods::ReconcilerConfig,
     /// The Kubernetes client.
     pub(crate) kube: KubeSpec,
     /// Leader election between replicas.
@@ -128,9 +128,9 @@ impl Default for Config {
             drain_on_shutdown: false,
             nodes: vec![NodeSpec::default()],
             aci: AciSpec::default(),
-            lease: LeaseSpec::default(),
-            status: StatusSpec::default(),
-            reconciler: ReconcilerSpec::default(),
+            lease: vk_node::LeaseConfig::default(),
+            status: vk_node::StatusConfig::default(),
+            reconciler: vk_pods::ReconcilerConfig::default(),
             kube: KubeSpec::default(),
             ha: HaSpec::default(),
             admin: AdminSpec::default(),
@@ -513,129 +513,6 @@ impl Default for RateLimitSpec {
             writes_per_sec: 9.0,
             write_burst: 180,
         }
-    }
-}
-
-/// The node Lease.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct LeaseSpec {
-    /// `leaseDurationSeconds`.
-    pub(crate) duration_secs: u32,
-    /// How often the lease is renewed.
-    pub(crate) renew_interval_secs: u32,
-}
-
-impl Default for LeaseSpec {
-    fn default() -> Self {
-        Self {
-            duration_secs: 40,
-            renew_interval_secs: 10,
-        }
-    }
-}
-
-#[allow(dead_code, reason = "used by the node wiring")]
-impl LeaseSpec {
-    /// [`Self::duration_secs`] as a duration.
-    pub(crate) fn duration(&self) -> Duration {
-        secs(self.duration_secs)
-    }
-
-    /// [`Self::renew_interval_secs`] as a duration.
-    pub(crate) fn renew_interval(&self) -> Duration {
-        secs(self.renew_interval_secs)
-    }
-}
-
-/// Node status and provider health.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct StatusSpec {
-    /// Node status is written on change, and at least this often.
-    pub(crate) interval_secs: u32,
-    /// How often the provider's health is checked.
-    pub(crate) health_interval_secs: u32,
-}
-
-impl Default for StatusSpec {
-    fn default() -> Self {
-        Self {
-            interval_secs: 60,
-            health_interval_secs: 10,
-        }
-    }
-}
-
-#[allow(dead_code, reason = "used by the node wiring")]
-impl StatusSpec {
-    /// [`Self::interval_secs`] as a duration.
-    pub(crate) fn interval(&self) -> Duration {
-        secs(self.interval_secs)
-    }
-
-    /// [`Self::health_interval_secs`] as a duration.
-    pub(crate) fn health_interval(&self) -> Duration {
-        secs(self.health_interval_secs)
-    }
-}
-
-/// The pod reconciler.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct ReconcilerSpec {
-    /// Pods reconciled concurrently (per process).
-    pub(crate) concurrency: u32,
-    /// Status sync interval while some group is starting or stopping.
-    pub(crate) sync_interval_secs: u32,
-    /// Status sync interval when every group is steady.
-    pub(crate) steady_sync_interval_secs: u32,
-    /// Age before a container group without a pod is deleted.
-    pub(crate) orphan_gc_grace_secs: u32,
-    /// Delay between creating a group that is still provisioning and reading its status once.
-    pub(crate) first_look_delay_ms: u32,
-    /// How often a group the listing still shows as provisioning is read in full.
-    pub(crate) provisioning_refresh_interval_secs: u32,
-}
-
-impl Default for ReconcilerSpec {
-    fn default() -> Self {
-        Self {
-            concurrency: 128,
-            sync_interval_secs: 5,
-            steady_sync_interval_secs: 60,
-            orphan_gc_grace_secs: 60,
-            first_look_delay_ms: 50,
-            provisioning_refresh_interval_secs: 30,
-        }
-    }
-}
-
-#[allow(dead_code, reason = "used by the pod wiring")]
-impl ReconcilerSpec {
-    /// [`Self::sync_interval_secs`] as a duration.
-    pub(crate) fn sync_interval(&self) -> Duration {
-        secs(self.sync_interval_secs)
-    }
-
-    /// [`Self::steady_sync_interval_secs`] as a duration.
-    pub(crate) fn steady_sync_interval(&self) -> Duration {
-        secs(self.steady_sync_interval_secs)
-    }
-
-    /// [`Self::orphan_gc_grace_secs`] as a duration.
-    pub(crate) fn orphan_gc_grace(&self) -> Duration {
-        secs(self.orphan_gc_grace_secs)
-    }
-
-    /// [`Self::first_look_delay_ms`] as a duration.
-    pub(crate) fn first_look_delay(&self) -> Duration {
-        Duration::from_millis(u64::from(self.first_look_delay_ms))
-    }
-
-    /// [`Self::provisioning_refresh_interval_secs`] as a duration.
-    pub(crate) fn provisioning_refresh_interval(&self) -> Duration {
-        secs(self.provisioning_refresh_interval_secs)
     }
 }
 
@@ -1251,44 +1128,20 @@ impl Config {
 
         self.aci.validate_into(e);
 
-        if self.lease.renew_interval_secs == 0 {
-            e.add("lease.renew_interval_secs", "must be at least 1");
+        for result in [self.lease.validate(), self.status.validate()] {
+            match result {
+                Ok(()) => {}
+                Err(vk_node::Error::InvalidConfig { field, reason }) => e.add(field, reason),
+                Err(other) => e.add("lease", other.to_string()),
+            }
         }
-        if self.lease.renew_interval_secs >= self.lease.duration_secs {
-            e.add(
-                "lease.renew_interval_secs",
-                format!(
-                    "must be shorter than lease.duration_secs ({})",
-                    self.lease.duration_secs
-                ),
-            );
+        match self.reconciler.validate() {
+            Ok(()) => {}
+            Err(vk_pods::Error::InvalidConfig { field, reason }) => {
+                e.add(format!("reconciler.{field}"), reason);
+            }
+            Err(other) => e.add("reconciler", other.to_string()),
         }
-        positive(e, "status.interval_secs", self.status.interval_secs);
-        positive(
-            e,
-            "status.health_interval_secs",
-            self.status.health_interval_secs,
-        );
-        positive(e, "reconciler.concurrency", self.reconciler.concurrency);
-        positive(
-            e,
-            "reconciler.sync_interval_secs",
-            self.reconciler.sync_interval_secs,
-        );
-        if self.reconciler.steady_sync_interval_secs < self.reconciler.sync_interval_secs {
-            e.add(
-                "reconciler.steady_sync_interval_secs",
-                format!(
-                    "must be at least reconciler.sync_interval_secs ({})",
-                    self.reconciler.sync_interval_secs
-                ),
-            );
-        }
-        positive(
-            e,
-            "reconciler.provisioning_refresh_interval_secs",
-            self.reconciler.provisioning_refresh_interval_secs,
-        );
         if !(self.kube.qps.is_finite() && self.kube.qps > 0.0) {
             e.add("kube.qps", "must be a positive number");
         }
@@ -1304,9 +1157,10 @@ impl Config {
             positive(e, "ha.lease_duration_secs", self.ha.lease_duration_secs);
             let budget = self
                 .lease
-                .duration_secs
-                .saturating_sub(self.lease.renew_interval_secs);
-            if self.ha.lease_duration_secs >= budget {
+                .duration
+                .saturating_sub(self.lease.renew_interval)
+                .as_secs();
+            if u64::from(self.ha.lease_duration_secs) >= budget {
                 e.add(
                     "ha.lease_duration_secs",
                     format!(

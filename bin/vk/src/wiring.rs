@@ -314,10 +314,8 @@ pub(crate) fn node_config(
     nc.capacity.insert("pods".into(), pods.clone());
     nc.allocatable.insert("pods".into(), pods);
     nc.initial_taints = initial_taints;
-    nc.lease.duration = config.lease.duration();
-    nc.lease.renew_interval = config.lease.renew_interval();
-    nc.status_interval = config.status.interval();
-    nc.health_interval = config.status.health_interval();
+    nc.lease = config.lease.clone();
+    nc.status = config.status.clone();
     Ok(nc)
 }
 
@@ -378,16 +376,10 @@ pub(crate) fn operation_budgets(config: &Config) -> (Arc<vk_pods::Budget>, Arc<v
 }
 
 pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::ReconcilerConfig {
-    let mut rc = vk_pods::ReconcilerConfig::new(node.name.clone());
-    rc.node_os = node.os;
-    rc.host_ip = node.internal_ip().to_owned();
-    rc.concurrency = u16::try_from(config.reconciler.concurrency).unwrap_or(u16::MAX);
-    rc.sync_interval = config.reconciler.sync_interval();
-    rc.steady_sync_interval = config.reconciler.steady_sync_interval();
-    rc.orphan_grace = config.reconciler.orphan_gc_grace();
-    rc.first_look_delay = config.reconciler.first_look_delay();
-    rc.provisioning_refresh_interval = config.reconciler.provisioning_refresh_interval();
-    rc
+    config
+        .reconciler
+        .clone()
+        .for_node(node.name.clone(), node.os, node.internal_ip())
 }
 
 /// Names a pod's container group as the ACI provider does.

@@ -1,4 +1,7 @@
-//! Configuration of one virtual node.
+//! Configuration of one virtual node. [`LeaseConfig`] and [`StatusConfig`]
+//! are the `[lease]` and `[status]` tables of vk's configuration file
+//! (durations in whole seconds); [`NodeConfig::validate`] names a bad field by
+//! its key there (`lease.renew_interval_secs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -6,21 +9,28 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Taint;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+use serde::{Deserialize, Serialize};
 use vk_resources::OsType;
 
 use crate::Error;
 
 /// The node Lease's timing (kubelet and kwok defaults).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct LeaseConfig {
     /// The Lease's namespace.
+    #[serde(skip)]
     pub namespace: String,
     /// `leaseDurationSeconds`: the node-lifecycle controller considers the node
     /// gone this long after the last renewal.
+    #[serde(rename = "duration_secs", with = "secs")]
     pub duration: Duration,
     /// How often to renew.
+    #[serde(rename = "renew_interval_secs", with = "secs")]
     pub renew_interval: Duration,
     /// Fraction of the interval to shorten each wait by, at random (spreads load).
+    #[serde(skip)]
     pub jitter: f64,
 }
 
@@ -32,6 +42,104 @@ impl Default for LeaseConfig {
             renew_interval: Duration::from_secs(10),
             jitter: 0.04,
         }
+    }
+}
+
+impl LeaseConfig {
+    /// A Lease of `duration`, renewed every `renew_interval`.
+    #[must_use]
+    pub fn new(duration: Duration, renew_interval: Duration) -> Self {
+        Self {
+            duration,
+            renew_interval,
+            ..Self::default()
+        }
+    }
+
+    /// Checks the timing, naming the first bad field by its configuration key.
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |field, reason: String| Err(Error::InvalidConfig { field, reason });
+        if self.renew_interval.is_zero() {
+            return invalid("lease.renew_interval_secs", "must be at least 1".into());
+        }
+        if self.renew_interval >= self.duration {
+            return invalid(
+                "lease.renew_interval_secs",
+                format!(
+                    "must be shorter than lease.duration_secs ({})",
+                    self.duration.as_secs()
+                ),
+            );
+        }
+        if !(0.0..0.5).contains(&self.jitter) {
+            return invalid("lease.jitter", "must be in [0, 0.5)".into());
+        }
+        Ok(())
+    }
+}
+
+/// How often node status is written and the provider's health probed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StatusConfig {
+    /// Node status is written at least this often even when nothing changed.
+    #[serde(rename = "interval_secs", with = "secs")]
+    pub interval: Duration,
+    /// How often the provider's health is probed.
+    #[serde(rename = "health_interval_secs", with = "secs")]
+    pub health_interval: Duration,
+}
+
+impl Default for StatusConfig {
+    /// Status every 60 s, health every 10 s.
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            health_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl StatusConfig {
+    /// Status at least every `interval`, health every `health_interval`.
+    #[must_use]
+    pub fn new(interval: Duration, health_interval: Duration) -> Self {
+        Self {
+            interval,
+            health_interval,
+        }
+    }
+
+    /// Checks the intervals, naming the first bad one by its configuration key.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (field, interval) in [
+            ("status.interval_secs", self.interval),
+            ("status.health_interval_secs", self.health_interval),
+        ] {
+            if interval.is_zero() {
+                return Err(Error::InvalidConfig {
+                    field,
+                    reason: "must be at least 1".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A duration as whole seconds.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
     }
 }
 
@@ -60,10 +168,8 @@ pub struct NodeConfig {
     pub initial_taints: Vec<Taint>,
     /// Lease timing.
     pub lease: LeaseConfig,
-    /// Node status is written at least this often even when nothing changed.
-    pub status_interval: Duration,
-    /// How often the provider's health is probed.
-    pub health_interval: Duration,
+    /// Status and health intervals.
+    pub status: StatusConfig,
     /// The field manager for server-side apply and updates.
     pub field_manager: String,
 }
@@ -86,8 +192,7 @@ impl NodeConfig {
             allocatable: pods,
             initial_taints: Vec::new(),
             lease: LeaseConfig::default(),
-            status_interval: Duration::from_secs(60),
-            health_interval: Duration::from_secs(10),
+            status: StatusConfig::default(),
             field_manager: "vk".into(),
         }
     }
@@ -109,21 +214,8 @@ impl NodeConfig {
         if self.kubelet_port == 0 {
             return invalid("kubelet_port", "must not be 0");
         }
-        if self.lease.duration.as_secs() < 1 {
-            return invalid("lease.duration", "must be at least 1 s");
-        }
-        if self.lease.renew_interval.is_zero() || self.lease.renew_interval >= self.lease.duration {
-            return invalid(
-                "lease.renew_interval",
-                "must be positive and shorter than lease.duration",
-            );
-        }
-        if !(0.0..0.5).contains(&self.lease.jitter) {
-            return invalid("lease.jitter", "must be in [0, 0.5)");
-        }
-        if self.status_interval.is_zero() || self.health_interval.is_zero() {
-            return invalid("status_interval", "intervals must be positive");
-        }
+        self.lease.validate()?;
+        self.status.validate()?;
         for (key, value) in &self.labels {
             if let Err(reason) = vk_taints::names::qualified_name(key)
                 .and_then(|()| vk_taints::names::label_value(value))
@@ -158,6 +250,24 @@ mod tests {
     }
 
     #[test]
+    fn lease_and_status_keys() {
+        let lease: LeaseConfig =
+            serde_json::from_str(r#"{"duration_secs":20,"renew_interval_secs":5}"#).unwrap();
+        assert_eq!(
+            lease,
+            LeaseConfig::new(Duration::from_secs(20), Duration::from_secs(5))
+        );
+        assert!(serde_json::from_str::<LeaseConfig>(r#"{"namespace":"x"}"#).is_err());
+        let status: StatusConfig = serde_json::from_str(r#"{"interval_secs":30}"#).unwrap();
+        assert_eq!(status.interval, Duration::from_secs(30));
+        assert_eq!(status.health_interval, Duration::from_secs(10));
+        assert_eq!(
+            serde_json::to_value(&status).unwrap()["health_interval_secs"],
+            10
+        );
+    }
+
+    #[test]
     fn bad_fields_are_named() {
         let base = NodeConfig::new("n", OsType::Windows);
         type Mutate = Box<dyn Fn(&mut NodeConfig)>;
@@ -166,8 +276,12 @@ mod tests {
             ("internal_ip", Box::new(|c| c.internal_ip = "nope".into())),
             ("kubelet_port", Box::new(|c| c.kubelet_port = 0)),
             (
-                "lease.renew_interval",
+                "lease.renew_interval_secs",
                 Box::new(|c| c.lease.renew_interval = Duration::from_secs(40)),
+            ),
+            (
+                "status.health_interval_secs",
+                Box::new(|c| c.status.health_interval = Duration::ZERO),
             ),
             ("lease.jitter", Box::new(|c| c.lease.jitter = 0.9)),
             (

@@ -42,7 +42,7 @@ mod status;
 mod time;
 
 pub use build::{node_labels, node_object, status_patch};
-pub use config::{LeaseConfig, NodeConfig};
+pub use config::{LeaseConfig, NodeConfig, StatusConfig};
 pub use controller::{TaintHook, VirtualNode};
 pub use error::Error;
 pub use health::{AlwaysHealthy, Health, HealthProbe};

@@ -37,8 +37,8 @@ fn fast_config(name: &str) -> NodeConfig {
     let mut cfg = NodeConfig::new(name, OsType::Linux);
     cfg.lease.renew_interval = Duration::from_secs(1);
     cfg.lease.duration = Duration::from_secs(10);
-    cfg.health_interval = Duration::from_millis(300);
-    cfg.status_interval = Duration::from_secs(60);
+    cfg.status.health_interval = Duration::from_millis(300);
+    cfg.status.interval = Duration::from_secs(60);
     cfg
 }
 

@@ -66,8 +66,8 @@ fn defaults() {
         assert_eq!(config.aci.region, "westeurope");
         assert_eq!(config.aci.api_version(), "2023-05-01");
         assert_eq!(config.aci.credentials.kind(), "managed-identity");
-        assert_eq!(config.lease.duration(), Duration::from_secs(40));
-        assert_eq!(config.lease.renew_interval(), Duration::from_secs(10));
+        assert_eq!(config.lease.duration, Duration::from_secs(40));
+        assert_eq!(config.lease.renew_interval, Duration::from_secs(10));
         assert_eq!(config.admin.listen.to_string(), "0.0.0.0:10255");
         assert_eq!(config.kube.qps, 500.0);
         assert_eq!(config.kube.burst, 1000);
@@ -111,9 +111,9 @@ fn precedence_file_then_env_then_flags() {
         assert_eq!(config.aci.resource_group.as_deref(), Some("vk-rg"));
         assert_eq!(config.aci.arm_endpoint, "http://127.0.0.1:9000");
         assert_eq!(config.kube.qps, 10.0);
-        assert_eq!(config.lease.duration_secs, 30);
+        assert_eq!(config.lease.duration, Duration::from_secs(30));
         // Defaults the file does not touch survive.
-        assert_eq!(config.lease.renew_interval_secs, 10);
+        assert_eq!(config.lease.renew_interval, Duration::from_secs(10));
         assert_eq!(config.kube.burst, 20);
 
         // Env overrides the file.
@@ -124,7 +124,7 @@ fn precedence_file_then_env_then_flags() {
         assert_eq!(config.aci.region, "eastus");
         assert_eq!(config.kube.qps, 50.0);
         assert_eq!(config.kube.burst, 70);
-        assert_eq!(config.lease.duration_secs, 30);
+        assert_eq!(config.lease.duration, Duration::from_secs(30));
 
         // Flags override env; flags not given change nothing.
         let config = load_in_jail(&["--config", "vk.toml", "--kube-qps", "99.5"])?;
@@ -135,7 +135,7 @@ fn precedence_file_then_env_then_flags() {
         // VK_CONFIG names the file too.
         jail.set_env("VK_CONFIG", "vk.toml");
         let config = load_in_jail(&[])?;
-        assert_eq!(config.lease.duration_secs, 30);
+        assert_eq!(config.lease.duration, Duration::from_secs(30));
         Ok(())
     });
 }
