@@ -178,10 +178,10 @@ pub(crate) struct NodeSpec {
     pub(crate) kubelet_port: u16,
     /// vk's own taint, which keeps ordinary pods off the virtual node.
     #[serde(default)]
-    pub(crate) taint: TaintSpec,
+    pub(crate) taint: ProviderTaint,
     /// More taints to put on the node.
     #[serde(default)]
-    pub(crate) extra_taints: Vec<ExtraTaint>,
+    pub(crate) extra_taints: Vec<TaintSpec>,
     /// Capacity and allocatable.
     #[serde(default)]
     pub(crate) capacity: CapacitySpec,
@@ -199,7 +199,7 @@ impl Default for NodeSpec {
             labels: BTreeMap::new(),
             internal_ip: None,
             kubelet_port: DEFAULT_KUBELET_PORT,
-            taint: TaintSpec::default(),
+            taint: ProviderTaint::default(),
             extra_taints: Vec::new(),
             capacity: CapacitySpec::default(),
         }
@@ -214,69 +214,7 @@ impl NodeSpec {
     }
 }
 
-/// A taint effect.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-pub(crate) enum TaintEffect {
-    /// `NoSchedule`.
-    #[default]
-    NoSchedule,
-    /// `PreferNoSchedule`.
-    PreferNoSchedule,
-    /// `NoExecute`.
-    NoExecute,
-}
-
-impl TaintEffect {
-    /// The Kubernetes spelling.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::NoSchedule => "NoSchedule",
-            Self::PreferNoSchedule => "PreferNoSchedule",
-            Self::NoExecute => "NoExecute",
-        }
-    }
-}
-
-/// vk's own taint on a node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct TaintSpec {
-    /// Whether to taint the node at all.
-    pub(crate) enabled: bool,
-    /// Taint key.
-    pub(crate) key: String,
-    /// Taint value.
-    pub(crate) value: String,
-    /// Taint effect.
-    pub(crate) effect: TaintEffect,
-}
-
-impl Default for TaintSpec {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            key: "virtual-kubelet.io/provider".into(),
-            value: "azure".into(),
-            effect: TaintEffect::NoSchedule,
-        }
-    }
-}
-
-/// A further taint on a node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ExtraTaint {
-    /// Taint key.
-    pub(crate) key: String,
-    /// Taint value (may be empty).
-    #[serde(default)]
-    pub(crate) value: String,
-    /// Taint effect.
-    #[serde(default)]
-    pub(crate) effect: TaintEffect,
-}
+pub(crate) use vk_taints::{ProviderTaint, TaintSpec};
 
 /// What a node reports as capacity (and allocatable).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1108,7 +1046,10 @@ impl Config {
             for (j, taint) in node.extra_taints.iter().enumerate() {
                 let path = format!("{at}.extra_taints[{j}]");
                 e.check(format!("{path}.key"), qualified_name(&taint.key));
-                e.check(format!("{path}.value"), label_value(&taint.value));
+                e.check(
+                    format!("{path}.value"),
+                    label_value(taint.value.as_deref().unwrap_or_default()),
+                );
                 if !taints.insert((taint.key.as_str(), taint.effect)) {
                     e.add(
                         path,

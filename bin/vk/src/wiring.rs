@@ -12,7 +12,7 @@ use vk_aci::credentials::{
 };
 use vk_aci::{AzureCloud, BucketConfig, ContainerInstances, RateLimits};
 use vk_node::{Health, HealthProbe, NodeConfig};
-use vk_taints::{TaintConfig, TaintEffect, TaintReconciler, TaintSpec as LibTaintSpec};
+use vk_taints::{TaintConfig, TaintReconciler};
 
 use crate::config::{Config, CredentialSpec, NodeSpec, Os};
 
@@ -255,34 +255,9 @@ impl vk_node::TaintHook for Taints {
     }
 }
 
-fn effect(e: crate::config::TaintEffect) -> TaintEffect {
-    match e {
-        crate::config::TaintEffect::NoSchedule => TaintEffect::NoSchedule,
-        crate::config::TaintEffect::PreferNoSchedule => TaintEffect::PreferNoSchedule,
-        crate::config::TaintEffect::NoExecute => TaintEffect::NoExecute,
-    }
-}
-
 /// The taint configuration of one node.
 pub(crate) fn taint_config(node: &NodeSpec) -> TaintConfig {
-    fn value(v: &str) -> Option<&str> {
-        (!v.is_empty()).then_some(v)
-    }
-    TaintConfig {
-        provider: node.taint.enabled.then(|| {
-            LibTaintSpec::new(
-                node.taint.key.clone(),
-                value(&node.taint.value),
-                effect(node.taint.effect),
-            )
-        }),
-        extra: node
-            .extra_taints
-            .iter()
-            .map(|t| LibTaintSpec::new(t.key.clone(), value(&t.value), effect(t.effect)))
-            .collect(),
-        ..TaintConfig::default()
-    }
+    TaintConfig::for_node(&node.taint, &node.extra_taints)
 }
 
 /// The vk-node configuration of one node.

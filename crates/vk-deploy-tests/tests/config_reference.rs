@@ -75,6 +75,7 @@ const LIBRARY_CONFIGS: &[&str] = &[
     "crates/vk-kubelet-aci/src/usage.rs",
     "crates/vk-node/src/config.rs",
     "crates/vk-pods/src/config.rs",
+    "crates/vk-taints/src/taint.rs",
 ];
 
 /// The configuration model: the binary's `config.rs` and the configuration

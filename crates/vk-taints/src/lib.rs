@@ -43,8 +43,8 @@ mod toleration;
 pub use error::Error;
 pub use reconciler::{Outcome, RetryPolicy, TaintReconciler, merge_taints, same_taints};
 pub use taint::{
-    DEFAULT_TAINT_KEY, DEFAULT_TAINT_VALUE, DEFAULT_UNHEALTHY_TAINT_KEY, Health, TaintConfig,
-    TaintEffect, TaintId, TaintSpec,
+    DEFAULT_TAINT_KEY, DEFAULT_TAINT_VALUE, DEFAULT_UNHEALTHY_TAINT_KEY, Health, ProviderTaint,
+    TaintConfig, TaintEffect, TaintId, TaintSpec,
 };
 pub use toleration::{
     ADMISSION_MESSAGE, ADMISSION_REASON, AdmissionScope, Rejection, Stay, admit, admit_pod,

@@ -15,10 +15,13 @@ pub const DEFAULT_TAINT_VALUE: &str = "azure";
 /// Key of the taint vk adds while the provider is unhealthy.
 pub const DEFAULT_UNHEALTHY_TAINT_KEY: &str = "virtual-kubelet.io/provider-unhealthy";
 
-/// A taint effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A taint effect (`NoSchedule` by default).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub enum TaintEffect {
     /// `NoSchedule`: the scheduler places no new pods without a toleration.
+    #[default]
     NoSchedule,
     /// `PreferNoSchedule`: the scheduler avoids the node.
     PreferNoSchedule,
@@ -60,16 +63,76 @@ impl FromStr for TaintEffect {
     }
 }
 
-/// A configured taint: key, optional value, effect.
+/// A configured taint: key, optional value, effect (an entry of
+/// `nodes[].extra_taints` in vk's configuration). An empty `value` is no value;
+/// the effect defaults to `NoSchedule`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TaintSpec {
     /// The key, e.g. `virtual-kubelet.io/provider`.
     pub key: String,
     /// The value; `None` for a key-only taint.
-    #[serde(default)]
+    #[serde(default, with = "empty_is_none")]
     pub value: Option<String>,
     /// The effect.
+    #[serde(default)]
     pub effect: TaintEffect,
+}
+
+/// A taint value: `""` is no value.
+mod empty_is_none {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.as_deref().unwrap_or_default())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Option::<String>::deserialize(d).map(|v| v.filter(|v| !v.is_empty()))
+    }
+}
+
+/// vk's own taint on a node, which keeps ordinary pods off it (`nodes[].taint`
+/// in vk's configuration): by default the Go provider's
+/// `virtual-kubelet.io/provider=azure:NoSchedule`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ProviderTaint {
+    /// Whether to taint the node at all (the Go provider's `--disable-taint`).
+    pub enabled: bool,
+    /// Taint key.
+    pub key: String,
+    /// Taint value (empty: none).
+    pub value: String,
+    /// Taint effect.
+    pub effect: TaintEffect,
+}
+
+impl Default for ProviderTaint {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            key: DEFAULT_TAINT_KEY.into(),
+            value: DEFAULT_TAINT_VALUE.into(),
+            effect: TaintEffect::NoSchedule,
+        }
+    }
+}
+
+impl ProviderTaint {
+    /// The taint, or `None` when disabled.
+    #[must_use]
+    pub fn spec(&self) -> Option<TaintSpec> {
+        self.enabled.then(|| {
+            TaintSpec::new(
+                self.key.clone(),
+                Some(self.value.as_str()).filter(|v| !v.is_empty()),
+                self.effect,
+            )
+        })
+    }
 }
 
 impl TaintSpec {
@@ -103,7 +166,8 @@ impl TaintSpec {
         }
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    /// Checks the key and the value; the reason names which (`key: …`, `value …`).
+    pub fn validate(&self) -> Result<(), Error> {
         let invalid = |reason: &str| Error::InvalidTaint {
             key: self.key.clone(),
             reason: reason.to_owned(),
@@ -207,6 +271,17 @@ impl Default for TaintConfig {
 }
 
 impl TaintConfig {
+    /// vk's taints on one node: `provider` (when enabled), `extra`, and the
+    /// default unhealthy taint.
+    #[must_use]
+    pub fn for_node(provider: &ProviderTaint, extra: &[TaintSpec]) -> Self {
+        Self {
+            provider: provider.spec(),
+            extra: extra.to_vec(),
+            ..Self::default()
+        }
+    }
+
     /// Checks keys and values, and that no two taints share a key and effect.
     pub fn validate(&self) -> Result<(), Error> {
         let mut seen = Vec::new();
@@ -338,6 +413,51 @@ mod tests {
             ..TaintConfig::default()
         };
         assert!(dup.validate().is_err());
+    }
+
+    #[test]
+    fn node_taints_from_config() {
+        let extra: Vec<TaintSpec> = serde_json::from_str(
+            r#"[{"key":"a","value":""},{"key":"b","value":"x","effect":"NoExecute"}]"#,
+        )
+        .unwrap();
+        assert_eq!(extra[0], TaintSpec::new("a", None, TaintEffect::NoSchedule));
+        assert_eq!(serde_json::to_value(&extra[0]).unwrap()["value"], "");
+        assert!(serde_json::from_str::<TaintSpec>(r#"{"key":"a","colour":"red"}"#).is_err());
+        let provider: ProviderTaint = serde_json::from_str(r#"{"value":""}"#).unwrap();
+        let config = TaintConfig::for_node(&provider, &extra);
+        assert_eq!(
+            config.provider.unwrap().to_string(),
+            "virtual-kubelet.io/provider:NoSchedule"
+        );
+        assert_eq!(config.extra.len(), 2);
+        assert!(config.unhealthy.is_some());
+        let off = ProviderTaint {
+            enabled: false,
+            ..ProviderTaint::default()
+        };
+        assert!(off.spec().is_none());
+    }
+
+    #[test]
+    fn spec_validation_names_the_field() {
+        for (spec, field) in [
+            (
+                TaintSpec::new("a/b/c", None, TaintEffect::NoSchedule),
+                "key",
+            ),
+            (
+                TaintSpec::new("a", Some(&"v".repeat(64)), TaintEffect::NoSchedule),
+                "value",
+            ),
+        ] {
+            match spec.validate() {
+                Err(Error::InvalidTaint { reason, .. }) => {
+                    assert!(reason.starts_with(field), "{reason}");
+                }
+                other => panic!("{spec}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@ use figment::Jail;
 
 use super::*;
 use crate::cli::Cli;
+use vk_taints::TaintEffect;
 
 const SUB: &str = "11111111-2222-3333-4444-555555555555";
 
@@ -263,7 +264,7 @@ fn node_flags_override_the_first_node_only() {
         assert_eq!(config.nodes[1].kubelet_port, 10251);
         assert_eq!(config.nodes[1].internal_ip(), "10.9.9.9");
         assert_eq!(config.nodes[1].labels["example.com/pool"], "aci");
-        assert_eq!(config.nodes[1].taint, TaintSpec::default());
+        assert_eq!(config.nodes[1].taint, ProviderTaint::default());
         Ok(())
     });
 }
