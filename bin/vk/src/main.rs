@@ -408,16 +408,17 @@ async fn wire_controllers(
         taints
             .validate()
             .with_context(|| format!("nodes[{}]: taints", node.name))?;
-        let initial = taints.desired(vk_taints::Health::Healthy);
+        let initial = taints.desired(&vk_node::Health::Healthy);
         let node_config = wiring::node_config(config, node, initial)?;
-        let probe = Arc::new(wiring::AciHealth {
-            aci: aci.clone(),
-            region: config.aci.region.clone(),
-        });
-        let hook = Arc::new(wiring::Taints {
-            reconciler: vk_taints::TaintReconciler::new(kube.clone(), node.name.clone(), &taints),
-            config: taints,
-        });
+        let probe = Arc::new(vk_provider_aci::AciHealth::new(
+            aci.clone(),
+            config.aci.region.clone(),
+        ));
+        let hook = Arc::new(vk_node::OwnTaints::new(
+            kube.clone(),
+            node.name.clone(),
+            taints,
+        ));
         let virtual_node =
             vk_node::VirtualNode::new(kube.clone(), node_config, probe).with_taint_hook(hook);
         let node_metrics = virtual_node.metrics();
@@ -622,7 +623,7 @@ async fn wire_controllers(
     let drain = (config.drain_on_shutdown && !config.ha.enabled).then(|| {
         let nodes = config.nodes.iter().map(|n| n.name.clone()).collect();
         let drain: futures::future::BoxFuture<'static, ()> =
-            Box::pin(wiring::drain(kube.clone(), nodes, SHUTDOWN_GRACE / 2));
+            Box::pin(vk_node::drain(kube.clone(), nodes, SHUTDOWN_GRACE / 2));
         drain
     });
     Ok(drain)

@@ -33,6 +33,7 @@
 mod build;
 mod config;
 mod controller;
+mod drain;
 mod error;
 mod health;
 mod lease;
@@ -44,8 +45,9 @@ mod time;
 pub use build::{node_labels, node_object, status_patch};
 pub use config::{LeaseConfig, NodeConfig, StatusConfig};
 pub use controller::{TaintHook, VirtualNode};
+pub use drain::drain;
 pub use error::Error;
-pub use health::{AlwaysHealthy, Health, HealthProbe};
+pub use health::{AlwaysHealthy, Health, HealthProbe, OwnTaints};
 pub use lease::LeaseKeeper;
 pub use metrics::{NodeMetrics, NodeMetricsSnapshot};
 pub use status::Conditions;

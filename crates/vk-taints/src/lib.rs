@@ -26,9 +26,9 @@
 //! let client = kube::Client::try_default().await?;
 //! let taints = TaintReconciler::new(client, "vk-aci", &config);
 //! // ACI stopped answering: keep new pods away.
-//! taints.ensure(&config.desired(Health::Unhealthy)).await?;
+//! taints.ensure(&config.desired(&Health::unhealthy("ProviderUnreachable", "ACI does not answer"))).await?;
 //! // Back to normal.
-//! if let Outcome::Updated { attempts, .. } = taints.ensure(&config.desired(Health::Healthy)).await? {
+//! if let Outcome::Updated { attempts, .. } = taints.ensure(&config.desired(&Health::Healthy)).await? {
 //!     println!("updated after {attempts} attempt(s)");
 //! }
 //! # Ok(()) }

@@ -216,14 +216,37 @@ impl TaintId {
     }
 }
 
-/// The provider's health, which decides whether the unhealthy taint is set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The provider's health as last probed: it decides whether the unhealthy
+/// taint is set, and vk-node's Ready condition reflects it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Health {
     /// ACI is reachable, credentials work, quota is left.
     Healthy,
     /// ACI unreachable, credentials rejected or quota exhausted: the scheduler
     /// should stop sending pods.
-    Unhealthy,
+    Unhealthy {
+        /// A CamelCase reason, e.g. `ProviderUnreachable`, `CredentialsRejected`, `QuotaExhausted`.
+        reason: String,
+        /// A human-readable message.
+        message: String,
+    },
+}
+
+impl Health {
+    /// Unhealthy for `reason` (CamelCase), explained by `message`.
+    #[must_use]
+    pub fn unhealthy(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Unhealthy {
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+
+    /// True when healthy.
+    #[must_use]
+    pub fn is_healthy(&self) -> bool {
+        matches!(self, Self::Healthy)
+    }
 }
 
 /// Which taints vk puts on its node.
@@ -236,10 +259,10 @@ pub enum Health {
 /// use vk_taints::{Health, TaintConfig};
 ///
 /// let config = TaintConfig::default();
-/// let healthy = config.desired(Health::Healthy);
+/// let healthy = config.desired(&Health::Healthy);
 /// assert_eq!(healthy.len(), 1);
 /// assert_eq!(healthy[0].key, "virtual-kubelet.io/provider");
-/// assert_eq!(config.desired(Health::Unhealthy).len(), 2);
+/// assert_eq!(config.desired(&Health::unhealthy("ProviderUnreachable", "ACI does not answer")).len(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -301,10 +324,10 @@ impl TaintConfig {
 
     /// The taints vk wants on its node in this health state.
     #[must_use]
-    pub fn desired(&self, health: Health) -> Vec<Taint> {
+    pub fn desired(&self, health: &Health) -> Vec<Taint> {
         let unhealthy = match health {
             Health::Healthy => None,
-            Health::Unhealthy => self.unhealthy.as_ref(),
+            Health::Unhealthy { .. } => self.unhealthy.as_ref(),
         };
         self.provider
             .iter()
@@ -337,7 +360,7 @@ mod tests {
     fn default_config() {
         let c = TaintConfig::default();
         c.validate().unwrap();
-        let healthy = c.desired(Health::Healthy);
+        let healthy = c.desired(&Health::Healthy);
         assert_eq!(
             healthy,
             vec![Taint {
@@ -347,7 +370,10 @@ mod tests {
                 time_added: None
             }]
         );
-        let unhealthy = c.desired(Health::Unhealthy);
+        let unhealthy = c.desired(&Health::unhealthy(
+            "ProviderUnreachable",
+            "ACI does not answer",
+        ));
         assert_eq!(unhealthy[1].key, "virtual-kubelet.io/provider-unhealthy");
         assert_eq!(unhealthy[1].value, None);
         assert_eq!(c.owned().len(), 2);
@@ -365,15 +391,25 @@ mod tests {
             unhealthy: None,
         };
         c.validate().unwrap();
-        assert_eq!(c.desired(Health::Unhealthy).len(), 1);
-        assert_eq!(c.desired(Health::Healthy)[0].effect, "NoExecute");
+        assert_eq!(
+            c.desired(&Health::unhealthy(
+                "ProviderUnreachable",
+                "ACI does not answer"
+            ))
+            .len(),
+            1
+        );
+        assert_eq!(c.desired(&Health::Healthy)[0].effect, "NoExecute");
         assert_eq!(
             TaintConfig {
                 provider: None,
                 extra: vec![],
                 unhealthy: None
             }
-            .desired(Health::Unhealthy),
+            .desired(&Health::unhealthy(
+                "ProviderUnreachable",
+                "ACI does not answer"
+            )),
             vec![]
         );
     }
