@@ -22,7 +22,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
@@ -33,9 +32,6 @@ use vk_taints::names::{dns1123_label, dns1123_subdomain, label_value, qualified_
 use crate::cli::{ConfigArgs, NodeArgs};
 
 pub(crate) mod legacy;
-
-/// The ARM API version of the ACI REST API vk speaks. Fixed: the client's models follow it.
-pub(crate) const ACI_API_VERSION: &str = "2023-05-01";
 
 /// What a [`Secret`] prints and serializes as.
 pub(crate) const REDACTED: &str = "<redacted>";
@@ -52,14 +48,7 @@ pub(crate) const REDACTED: &str = "<redacted>";
 pub(crate) struct Secret(String);
 
 impl Secret {
-    /// Wraps a secret value.
-    #[allow(dead_code, reason = "used by the credential wiring")]
-    pub(crate) fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
     /// The secret value. Do not log it.
-    #[allow(dead_code, reason = "used by the credential wiring")]
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
@@ -208,7 +197,6 @@ impl Default for NodeSpec {
 
 impl NodeSpec {
     /// The internal IP after [`Config::resolve`] (falls back to 127.0.0.1 before it).
-    #[allow(dead_code, reason = "used by the node wiring")]
     pub(crate) fn internal_ip(&self) -> &str {
         self.internal_ip.as_deref().unwrap_or(FALLBACK_INTERNAL_IP)
     }
@@ -327,14 +315,6 @@ impl Default for QuotaSpec {
             deletes_per_5_minutes: five,
             deletes_per_hour: hour,
         }
-    }
-}
-
-impl AciSpec {
-    /// The ACI API version (fixed, not configurable).
-    #[allow(dead_code, reason = "used by the ACI wiring")]
-    pub(crate) fn api_version(&self) -> &'static str {
-        ACI_API_VERSION
     }
 }
 
@@ -501,14 +481,6 @@ impl Default for HaSpec {
     }
 }
 
-#[allow(dead_code, reason = "used by the HA wiring")]
-impl HaSpec {
-    /// [`Self::lease_duration_secs`] as a duration.
-    pub(crate) fn lease_duration(&self) -> Duration {
-        secs(self.lease_duration_secs)
-    }
-}
-
 /// The admin HTTP port.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -567,10 +539,6 @@ impl Default for LogSpec {
             filter: "info".into(),
         }
     }
-}
-
-fn secs(secs: u32) -> Duration {
-    Duration::from_secs(u64::from(secs))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -235,7 +235,6 @@ fn start(args: &ConfigArgs, host: &HostContext) -> ExitCode {
 #[derive(Clone, Debug)]
 pub(crate) struct Services {
     /// The validated, resolved configuration.
-    #[allow(dead_code, reason = "read by the controllers' wiring")]
     pub(crate) config: Arc<Config>,
     /// The metrics registry served on `/metrics`.
     pub(crate) metrics: Arc<Metrics>,
@@ -701,12 +700,6 @@ impl Tasks {
         self.names.insert(handle.id(), name.into());
     }
 
-    /// Number of tasks still running.
-    #[allow(dead_code, reason = "used by the controllers' wiring")]
-    pub(crate) fn len(&self) -> usize {
-        self.set.len()
-    }
-
     fn name(&mut self, id: tokio::task::Id) -> String {
         self.names
             .remove(&id)
@@ -875,7 +868,6 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
             anyhow::bail!("boom")
         });
-        assert_eq!(tasks.len(), 3);
         let err = tasks
             .run_until(std::future::pending(), &token, Duration::from_secs(5))
             .await

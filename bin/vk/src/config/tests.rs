@@ -1,6 +1,8 @@
 use clap::Parser as _;
 use figment::Jail;
 
+use std::time::Duration;
+
 use super::*;
 use crate::cli::Cli;
 use vk_taints::TaintEffect;
@@ -65,7 +67,6 @@ fn defaults() {
         assert_eq!(config.nodes[0].capacity.memory, "400Gi");
         assert_eq!(config.cluster_id, "default");
         assert_eq!(config.aci.region, "westeurope");
-        assert_eq!(config.aci.api_version(), "2023-05-01");
         assert_eq!(config.aci.credentials.kind(), "managed-identity");
         assert_eq!(config.lease.duration, Duration::from_secs(40));
         assert_eq!(config.lease.renew_interval, Duration::from_secs(10));
@@ -533,7 +534,7 @@ fn credential_kinds() {
         assert_eq!(
             config.aci.credentials,
             CredentialSpec::StaticToken {
-                token: Secret::new("12345")
+                token: Secret("12345".into())
             }
         );
 

@@ -130,7 +130,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 #[derive(Clone, Debug)]
 pub(crate) enum Out {
     /// Opens a stream (clients only: used by the tests' client).
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "only the tests' client opens streams")
+    )]
     SynStream {
         stream_id: u32,
         flags: u8,
