@@ -1,3 +1,4 @@
+// Over 800 lines: process start-up, the metric collectors and the per-node composition; the collectors move out when each component registers its own metric families (issue #19).
 //! `vk`: a virtual kubelet for Azure Container Instances.
 //!
 //! The binary is thin: it loads the configuration ([`config`], [`cli`]), sets up logging

@@ -1,3 +1,4 @@
+// Over 800 lines: one test per configuration layer, alias and validation rule, kept beside the model they pin down.
 use clap::Parser as _;
 use figment::Jail;
 

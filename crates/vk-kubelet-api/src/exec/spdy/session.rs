@@ -1,3 +1,4 @@
+// Over 800 lines: the SPDY/3.1 session (framing, flow control, stream table) and its tests are one protocol unit.
 //! A SPDY/3.1 connection and the exec session on top of it.
 //!
 //! **Flow control.** SPDY/3.1 gives every stream and the session a 64 KiB window. The Go
