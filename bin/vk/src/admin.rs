@@ -42,7 +42,6 @@ pub(crate) struct ComponentReadiness {
     name: String,
 }
 
-#[allow(dead_code, reason = "used by the controllers' wiring")]
 impl Readiness {
     /// A process that is not ready yet, without components.
     pub(crate) fn new() -> Self {
@@ -90,14 +89,8 @@ impl Readiness {
             Err(not_ready)
         }
     }
-
-    /// Whether [`Self::check`] passes.
-    pub(crate) fn is_ready(&self) -> bool {
-        self.check().is_ok()
-    }
 }
 
-#[allow(dead_code, reason = "used by the controllers' wiring")]
 impl ComponentReadiness {
     /// Marks the component ready.
     pub(crate) fn set_ready(&self) {
@@ -114,16 +107,6 @@ impl ComponentReadiness {
             .lock()
             .components
             .insert(self.name.clone(), state);
-    }
-
-    /// Removes the component (it no longer has a say).
-    pub(crate) fn remove(self) {
-        self.readiness.lock().components.remove(&self.name);
-    }
-
-    /// The component's name.
-    pub(crate) fn name(&self) -> &str {
-        &self.name
     }
 }
 
@@ -293,16 +276,5 @@ mod tests {
         assert_eq!(status, 404);
 
         server.stop().await;
-    }
-
-    #[test]
-    fn removed_components_no_longer_count() {
-        let readiness = Readiness::new();
-        readiness.set_ready(true);
-        let aci = readiness.component("aci");
-        assert_eq!(aci.name(), "aci");
-        assert!(!readiness.is_ready());
-        aci.remove();
-        assert!(readiness.is_ready());
     }
 }

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
@@ -139,6 +140,17 @@ pub(crate) struct ConfigArgs {
     pub(crate) kubelet: KubeletArgs,
 }
 
+/// Parses `linux` or `windows` (listed in `--help` as the possible values).
+fn os_parser() -> impl clap::builder::TypedValueParser<Value = Os> {
+    clap::builder::PossibleValuesParser::new(["linux", "windows"]).map(|os| {
+        if os == "windows" {
+            Os::Windows
+        } else {
+            Os::Linux
+        }
+    })
+}
+
 /// Node flags, applied after the other layers: `--nodes` replaces the node list, the others
 /// override `nodes[0]`.
 #[derive(Debug, Clone, Default, Args)]
@@ -148,7 +160,7 @@ pub(crate) struct NodeArgs {
     /// kubelet ports 10250, 10251, … (e.g. --nodes linux,windows).
     #[arg(
         long,
-        value_enum,
+        value_parser = os_parser(),
         value_delimiter = ',',
         value_name = "OS,...",
         global = true
@@ -160,7 +172,7 @@ pub(crate) struct NodeArgs {
     pub(crate) node_name: Option<String>,
 
     /// Operating system of the first node's pods [default: linux].
-    #[arg(long, value_enum, value_name = "OS", global = true)]
+    #[arg(long, value_parser = os_parser(), value_name = "OS", global = true)]
     pub(crate) os: Option<Os>,
 
     /// InternalIP address of the first node [default: $POD_IP, else 127.0.0.1].
@@ -322,7 +334,7 @@ pub(crate) struct ReconcilerArgs {
         global = true
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) concurrency: Option<u32>,
+    pub(crate) concurrency: Option<u16>,
 }
 
 /// `ha.*` flags.

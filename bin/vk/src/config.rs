@@ -1,3 +1,4 @@
+// Over 800 lines: the configuration model, its loading layers and its validation are one unit that the config reference test reads as text; the library-owned parts already live in their crates (issue #19).
 //! The configuration model and how it is loaded.
 //!
 //! Layers, lowest precedence first (each one only overrides what it sets):
@@ -22,19 +23,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
+use vk_taints::names::{dns1123_label, dns1123_subdomain, label_value, qualified_name};
 
 use crate::cli::{ConfigArgs, NodeArgs};
 
 pub(crate) mod legacy;
-
-/// The ARM API version of the ACI REST API vk speaks. Fixed: the client's models follow it.
-pub(crate) const ACI_API_VERSION: &str = "2023-05-01";
 
 /// What a [`Secret`] prints and serializes as.
 pub(crate) const REDACTED: &str = "<redacted>";
@@ -51,14 +49,7 @@ pub(crate) const REDACTED: &str = "<redacted>";
 pub(crate) struct Secret(String);
 
 impl Secret {
-    /// Wraps a secret value.
-    #[allow(dead_code, reason = "used by the credential wiring")]
-    pub(crate) fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
     /// The secret value. Do not log it.
-    #[allow(dead_code, reason = "used by the credential wiring")]
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
@@ -102,11 +93,11 @@ pub(crate) struct Config {
     /// Azure Container Instances.
     pub(crate) aci: AciSpec,
     /// The node Lease in `kube-node-lease`.
-    pub(crate) lease: LeaseSpec,
+    pub(crate) lease: vk_node::LeaseConfig,
     /// Node status writes and provider health checks.
-    pub(crate) status: StatusSpec,
+    pub(crate) status: vk_node::StatusConfig,
     /// The pod reconciler.
-    pub(crate) reconciler: ReconcilerSpec,
+    pub(crate) reconciler: vk_pods::ReconcilerConfig,
     /// The Kubernetes client.
     pub(crate) kube: KubeSpec,
     /// Leader election between replicas.
@@ -127,9 +118,9 @@ impl Default for Config {
             drain_on_shutdown: false,
             nodes: vec![NodeSpec::default()],
             aci: AciSpec::default(),
-            lease: LeaseSpec::default(),
-            status: StatusSpec::default(),
-            reconciler: ReconcilerSpec::default(),
+            lease: vk_node::LeaseConfig::default(),
+            status: vk_node::StatusConfig::default(),
+            reconciler: vk_pods::ReconcilerConfig::default(),
             kube: KubeSpec::default(),
             ha: HaSpec::default(),
             admin: AdminSpec::default(),
@@ -139,34 +130,8 @@ impl Default for Config {
     }
 }
 
-/// The operating system of a virtual node's pods.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Os {
-    /// Linux containers.
-    #[default]
-    Linux,
-    /// Windows containers.
-    Windows,
-}
-
-impl Os {
-    /// `linux` or `windows`, as in the `kubernetes.io/os` label.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Linux => "linux",
-            Self::Windows => "windows",
-        }
-    }
-}
-
-impl fmt::Display for Os {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The operating system of a virtual node's pods (vk's one OS type).
+pub(crate) use vk_resources::OsType as Os;
 
 /// The default name of the first node.
 pub(crate) const DEFAULT_NODE_NAME: &str = "virtual-kubelet-aci-linux";
@@ -203,10 +168,10 @@ pub(crate) struct NodeSpec {
     pub(crate) kubelet_port: u16,
     /// vk's own taint, which keeps ordinary pods off the virtual node.
     #[serde(default)]
-    pub(crate) taint: TaintSpec,
+    pub(crate) taint: ProviderTaint,
     /// More taints to put on the node.
     #[serde(default)]
-    pub(crate) extra_taints: Vec<ExtraTaint>,
+    pub(crate) extra_taints: Vec<TaintSpec>,
     /// Capacity and allocatable.
     #[serde(default)]
     pub(crate) capacity: CapacitySpec,
@@ -224,7 +189,7 @@ impl Default for NodeSpec {
             labels: BTreeMap::new(),
             internal_ip: None,
             kubelet_port: DEFAULT_KUBELET_PORT,
-            taint: TaintSpec::default(),
+            taint: ProviderTaint::default(),
             extra_taints: Vec::new(),
             capacity: CapacitySpec::default(),
         }
@@ -233,75 +198,12 @@ impl Default for NodeSpec {
 
 impl NodeSpec {
     /// The internal IP after [`Config::resolve`] (falls back to 127.0.0.1 before it).
-    #[allow(dead_code, reason = "used by the node wiring")]
     pub(crate) fn internal_ip(&self) -> &str {
         self.internal_ip.as_deref().unwrap_or(FALLBACK_INTERNAL_IP)
     }
 }
 
-/// A taint effect.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-pub(crate) enum TaintEffect {
-    /// `NoSchedule`.
-    #[default]
-    NoSchedule,
-    /// `PreferNoSchedule`.
-    PreferNoSchedule,
-    /// `NoExecute`.
-    NoExecute,
-}
-
-impl TaintEffect {
-    /// The Kubernetes spelling.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::NoSchedule => "NoSchedule",
-            Self::PreferNoSchedule => "PreferNoSchedule",
-            Self::NoExecute => "NoExecute",
-        }
-    }
-}
-
-/// vk's own taint on a node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct TaintSpec {
-    /// Whether to taint the node at all.
-    pub(crate) enabled: bool,
-    /// Taint key.
-    pub(crate) key: String,
-    /// Taint value.
-    pub(crate) value: String,
-    /// Taint effect.
-    pub(crate) effect: TaintEffect,
-}
-
-impl Default for TaintSpec {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            key: "virtual-kubelet.io/provider".into(),
-            value: "azure".into(),
-            effect: TaintEffect::NoSchedule,
-        }
-    }
-}
-
-/// A further taint on a node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ExtraTaint {
-    /// Taint key.
-    pub(crate) key: String,
-    /// Taint value (may be empty).
-    #[serde(default)]
-    pub(crate) value: String,
-    /// Taint effect.
-    #[serde(default)]
-    pub(crate) effect: TaintEffect,
-}
+pub(crate) use vk_taints::{ProviderTaint, TaintSpec};
 
 /// What a node reports as capacity (and allocatable).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -414,14 +316,6 @@ impl Default for QuotaSpec {
             deletes_per_5_minutes: five,
             deletes_per_hour: hour,
         }
-    }
-}
-
-impl AciSpec {
-    /// The ACI API version (fixed, not configurable).
-    #[allow(dead_code, reason = "used by the ACI wiring")]
-    pub(crate) fn api_version(&self) -> &'static str {
-        ACI_API_VERSION
     }
 }
 
@@ -545,129 +439,6 @@ impl Default for RateLimitSpec {
     }
 }
 
-/// The node Lease.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct LeaseSpec {
-    /// `leaseDurationSeconds`.
-    pub(crate) duration_secs: u32,
-    /// How often the lease is renewed.
-    pub(crate) renew_interval_secs: u32,
-}
-
-impl Default for LeaseSpec {
-    fn default() -> Self {
-        Self {
-            duration_secs: 40,
-            renew_interval_secs: 10,
-        }
-    }
-}
-
-#[allow(dead_code, reason = "used by the node wiring")]
-impl LeaseSpec {
-    /// [`Self::duration_secs`] as a duration.
-    pub(crate) fn duration(&self) -> Duration {
-        secs(self.duration_secs)
-    }
-
-    /// [`Self::renew_interval_secs`] as a duration.
-    pub(crate) fn renew_interval(&self) -> Duration {
-        secs(self.renew_interval_secs)
-    }
-}
-
-/// Node status and provider health.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct StatusSpec {
-    /// Node status is written on change, and at least this often.
-    pub(crate) interval_secs: u32,
-    /// How often the provider's health is checked.
-    pub(crate) health_interval_secs: u32,
-}
-
-impl Default for StatusSpec {
-    fn default() -> Self {
-        Self {
-            interval_secs: 60,
-            health_interval_secs: 10,
-        }
-    }
-}
-
-#[allow(dead_code, reason = "used by the node wiring")]
-impl StatusSpec {
-    /// [`Self::interval_secs`] as a duration.
-    pub(crate) fn interval(&self) -> Duration {
-        secs(self.interval_secs)
-    }
-
-    /// [`Self::health_interval_secs`] as a duration.
-    pub(crate) fn health_interval(&self) -> Duration {
-        secs(self.health_interval_secs)
-    }
-}
-
-/// The pod reconciler.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct ReconcilerSpec {
-    /// Pods reconciled concurrently (per process).
-    pub(crate) concurrency: u32,
-    /// Status sync interval while some group is starting or stopping.
-    pub(crate) sync_interval_secs: u32,
-    /// Status sync interval when every group is steady.
-    pub(crate) steady_sync_interval_secs: u32,
-    /// Age before a container group without a pod is deleted.
-    pub(crate) orphan_gc_grace_secs: u32,
-    /// Delay between creating a group that is still provisioning and reading its status once.
-    pub(crate) first_look_delay_ms: u32,
-    /// How often a group the listing still shows as provisioning is read in full.
-    pub(crate) provisioning_refresh_interval_secs: u32,
-}
-
-impl Default for ReconcilerSpec {
-    fn default() -> Self {
-        Self {
-            concurrency: 128,
-            sync_interval_secs: 5,
-            steady_sync_interval_secs: 60,
-            orphan_gc_grace_secs: 60,
-            first_look_delay_ms: 50,
-            provisioning_refresh_interval_secs: 60,
-        }
-    }
-}
-
-#[allow(dead_code, reason = "used by the pod wiring")]
-impl ReconcilerSpec {
-    /// [`Self::sync_interval_secs`] as a duration.
-    pub(crate) fn sync_interval(&self) -> Duration {
-        secs(self.sync_interval_secs)
-    }
-
-    /// [`Self::steady_sync_interval_secs`] as a duration.
-    pub(crate) fn steady_sync_interval(&self) -> Duration {
-        secs(self.steady_sync_interval_secs)
-    }
-
-    /// [`Self::orphan_gc_grace_secs`] as a duration.
-    pub(crate) fn orphan_gc_grace(&self) -> Duration {
-        secs(self.orphan_gc_grace_secs)
-    }
-
-    /// [`Self::first_look_delay_ms`] as a duration.
-    pub(crate) fn first_look_delay(&self) -> Duration {
-        Duration::from_millis(u64::from(self.first_look_delay_ms))
-    }
-
-    /// [`Self::provisioning_refresh_interval_secs`] as a duration.
-    pub(crate) fn provisioning_refresh_interval(&self) -> Duration {
-        secs(self.provisioning_refresh_interval_secs)
-    }
-}
-
 /// The Kubernetes client's own rate limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -712,14 +483,6 @@ impl Default for HaSpec {
             identity: None,
             lease_duration_secs: 15,
         }
-    }
-}
-
-#[allow(dead_code, reason = "used by the HA wiring")]
-impl HaSpec {
-    /// [`Self::lease_duration_secs`] as a duration.
-    pub(crate) fn lease_duration(&self) -> Duration {
-        secs(self.lease_duration_secs)
     }
 }
 
@@ -781,10 +544,6 @@ impl Default for LogSpec {
             filter: "info".into(),
         }
     }
-}
-
-fn secs(secs: u32) -> Duration {
-    Duration::from_secs(u64::from(secs))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -852,7 +611,7 @@ impl Config {
                 .iter()
                 .zip(DEFAULT_KUBELET_PORT..)
                 .map(|(&os, kubelet_port)| NodeSpec {
-                    name: format!("virtual-kubelet-aci-{os}"),
+                    name: format!("virtual-kubelet-aci-{}", os.as_str()),
                     os,
                     kubelet_port,
                     ..NodeSpec::default()
@@ -1186,7 +945,15 @@ impl Config {
     }
 
     fn validate_into(&self, e: &mut Errors) {
-        e.check("cluster_id", label_value(&self.cluster_id, false));
+        if self.cluster_id.is_empty() || label_value(&self.cluster_id).is_err() {
+            e.add(
+                "cluster_id",
+                format!(
+                    "must be at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, got {:?}",
+                    self.cluster_id
+                ),
+            );
+        }
         if let Some(path) = &self.kubeconfig {
             e.check("kubeconfig", existing_file(path));
         }
@@ -1241,21 +1008,21 @@ impl Config {
                 } else if RESERVED_LABELS.contains(&key.as_str()) {
                     e.add(&path, "set by vk from the node's name and os; remove it");
                 }
-                e.check(&path, label_value(value, true));
+                e.check(&path, label_value(value));
             }
             let mut taints = BTreeSet::new();
             if node.taint.enabled {
                 e.check(format!("{at}.taint.key"), qualified_name(&node.taint.key));
-                e.check(
-                    format!("{at}.taint.value"),
-                    label_value(&node.taint.value, true),
-                );
+                e.check(format!("{at}.taint.value"), label_value(&node.taint.value));
                 taints.insert((node.taint.key.as_str(), node.taint.effect));
             }
             for (j, taint) in node.extra_taints.iter().enumerate() {
                 let path = format!("{at}.extra_taints[{j}]");
                 e.check(format!("{path}.key"), qualified_name(&taint.key));
-                e.check(format!("{path}.value"), label_value(&taint.value, true));
+                e.check(
+                    format!("{path}.value"),
+                    label_value(taint.value.as_deref().unwrap_or_default()),
+                );
                 if !taints.insert((taint.key.as_str(), taint.effect)) {
                     e.add(
                         path,
@@ -1275,44 +1042,20 @@ impl Config {
 
         self.aci.validate_into(e);
 
-        if self.lease.renew_interval_secs == 0 {
-            e.add("lease.renew_interval_secs", "must be at least 1");
+        for result in [self.lease.validate(), self.status.validate()] {
+            match result {
+                Ok(()) => {}
+                Err(vk_node::Error::InvalidConfig { field, reason }) => e.add(field, reason),
+                Err(other) => e.add("lease", other.to_string()),
+            }
         }
-        if self.lease.renew_interval_secs >= self.lease.duration_secs {
-            e.add(
-                "lease.renew_interval_secs",
-                format!(
-                    "must be shorter than lease.duration_secs ({})",
-                    self.lease.duration_secs
-                ),
-            );
+        match self.reconciler.validate() {
+            Ok(()) => {}
+            Err(vk_pods::Error::InvalidConfig { field, reason }) => {
+                e.add(format!("reconciler.{field}"), reason);
+            }
+            Err(other) => e.add("reconciler", other.to_string()),
         }
-        positive(e, "status.interval_secs", self.status.interval_secs);
-        positive(
-            e,
-            "status.health_interval_secs",
-            self.status.health_interval_secs,
-        );
-        positive(e, "reconciler.concurrency", self.reconciler.concurrency);
-        positive(
-            e,
-            "reconciler.sync_interval_secs",
-            self.reconciler.sync_interval_secs,
-        );
-        if self.reconciler.steady_sync_interval_secs < self.reconciler.sync_interval_secs {
-            e.add(
-                "reconciler.steady_sync_interval_secs",
-                format!(
-                    "must be at least reconciler.sync_interval_secs ({})",
-                    self.reconciler.sync_interval_secs
-                ),
-            );
-        }
-        positive(
-            e,
-            "reconciler.provisioning_refresh_interval_secs",
-            self.reconciler.provisioning_refresh_interval_secs,
-        );
         if !(self.kube.qps.is_finite() && self.kube.qps > 0.0) {
             e.add("kube.qps", "must be a positive number");
         }
@@ -1328,9 +1071,10 @@ impl Config {
             positive(e, "ha.lease_duration_secs", self.ha.lease_duration_secs);
             let budget = self
                 .lease
-                .duration_secs
-                .saturating_sub(self.lease.renew_interval_secs);
-            if self.ha.lease_duration_secs >= budget {
+                .duration
+                .saturating_sub(self.lease.renew_interval)
+                .as_secs();
+            if u64::from(self.ha.lease_duration_secs) >= budget {
                 e.add(
                     "ha.lease_duration_secs",
                     format!(
@@ -1522,90 +1266,6 @@ fn existing_file(path: &Path) -> Result<(), String> {
         Ok(md) if md.is_file() => Ok(()),
         Ok(_) => Err(format!("{} is not a file", path.display())),
         Err(err) => Err(format!("cannot read {}: {err}", path.display())),
-    }
-}
-
-fn is_alnum_lower(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit()
-}
-
-/// A DNS-1123 label: at most 63 of `[a-z0-9-]`, starting and ending alphanumeric.
-fn dns1123_label(s: &str) -> Result<(), String> {
-    let b = s.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 63
-        && b.iter().all(|&c| is_alnum_lower(c) || c == b'-')
-        && is_alnum_lower(b[0])
-        && is_alnum_lower(b[b.len() - 1]);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "must be a DNS-1123 label (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit), got {s:?}"
-        ))
-    }
-}
-
-/// A DNS-1123 subdomain: dot-separated labels, at most 253 characters.
-fn dns1123_subdomain(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|label| {
-            let b = label.as_bytes();
-            !b.is_empty()
-                && b.iter().all(|&c| is_alnum_lower(c) || c == b'-')
-                && is_alnum_lower(b[0])
-                && is_alnum_lower(b[b.len() - 1])
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters), got {s:?}"
-        ))
-    }
-}
-
-/// The name part of a qualified name or a non-empty label value.
-fn name_part(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-}
-
-/// A Kubernetes label value (may be empty when `allow_empty`).
-fn label_value(s: &str, allow_empty: bool) -> Result<(), String> {
-    if (s.is_empty() && allow_empty) || name_part(s) {
-        Ok(())
-    } else {
-        Err(format!(
-            "must be {}at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, got {s:?}",
-            if allow_empty { "empty or " } else { "" }
-        ))
-    }
-}
-
-/// A qualified name (label or annotation key, taint key): `[prefix/]name`.
-fn qualified_name(s: &str) -> Result<(), String> {
-    let (prefix, name) = match s.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, s),
-    };
-    if let Some(prefix) = prefix
-        && dns1123_subdomain(prefix).is_err()
-    {
-        return Err(format!("the prefix of {s:?} must be a DNS-1123 subdomain"));
-    }
-    if name_part(name) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{s:?} is not a qualified name ([prefix/]name, the name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)"
-        ))
     }
 }
 

@@ -1,3 +1,4 @@
+// Over 800 lines: process start-up, the metric collectors and the per-node composition; the collectors move out when each component registers its own metric families (issue #19).
 //! `vk`: a virtual kubelet for Azure Container Instances.
 //!
 //! The binary is thin: it loads the configuration ([`config`], [`cli`]), sets up logging
@@ -235,7 +236,6 @@ fn start(args: &ConfigArgs, host: &HostContext) -> ExitCode {
 #[derive(Clone, Debug)]
 pub(crate) struct Services {
     /// The validated, resolved configuration.
-    #[allow(dead_code, reason = "read by the controllers' wiring")]
     pub(crate) config: Arc<Config>,
     /// The metrics registry served on `/metrics`.
     pub(crate) metrics: Arc<Metrics>,
@@ -408,16 +408,17 @@ async fn wire_controllers(
         taints
             .validate()
             .with_context(|| format!("nodes[{}]: taints", node.name))?;
-        let initial = taints.desired(vk_taints::Health::Healthy);
+        let initial = taints.desired(&vk_node::Health::Healthy);
         let node_config = wiring::node_config(config, node, initial)?;
-        let probe = Arc::new(wiring::AciHealth {
-            aci: aci.clone(),
-            region: config.aci.region.clone(),
-        });
-        let hook = Arc::new(wiring::Taints {
-            reconciler: vk_taints::TaintReconciler::new(kube.clone(), node.name.clone(), &taints),
-            config: taints,
-        });
+        let probe = Arc::new(vk_provider_aci::AciHealth::new(
+            aci.clone(),
+            config.aci.region.clone(),
+        ));
+        let hook = Arc::new(vk_node::OwnTaints::new(
+            kube.clone(),
+            node.name.clone(),
+            taints,
+        ));
         let virtual_node =
             vk_node::VirtualNode::new(kube.clone(), node_config, probe).with_taint_hook(hook);
         let node_metrics = virtual_node.metrics();
@@ -622,7 +623,7 @@ async fn wire_controllers(
     let drain = (config.drain_on_shutdown && !config.ha.enabled).then(|| {
         let nodes = config.nodes.iter().map(|n| n.name.clone()).collect();
         let drain: futures::future::BoxFuture<'static, ()> =
-            Box::pin(wiring::drain(kube.clone(), nodes, SHUTDOWN_GRACE / 2));
+            Box::pin(vk_node::drain(kube.clone(), nodes, SHUTDOWN_GRACE / 2));
         drain
     });
     Ok(drain)
@@ -698,12 +699,6 @@ impl Tasks {
     {
         let handle = self.set.spawn(task);
         self.names.insert(handle.id(), name.into());
-    }
-
-    /// Number of tasks still running.
-    #[allow(dead_code, reason = "used by the controllers' wiring")]
-    pub(crate) fn len(&self) -> usize {
-        self.set.len()
     }
 
     fn name(&mut self, id: tokio::task::Id) -> String {
@@ -874,7 +869,6 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
             anyhow::bail!("boom")
         });
-        assert_eq!(tasks.len(), 3);
         let err = tasks
             .run_until(std::future::pending(), &token, Duration::from_secs(5))
             .await

@@ -140,7 +140,6 @@ pub(crate) struct Sample {
     pub(crate) value: f64,
 }
 
-#[allow(dead_code, reason = "used by the controllers' wiring")]
 impl Sample {
     /// A counter sample.
     pub(crate) fn counter(name: impl Into<String>, help: impl Into<String>, value: f64) -> Self {

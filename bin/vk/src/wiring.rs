@@ -4,15 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Taint;
 use vk_aci::credentials::{
     AzureJson, CachingCredential, ClientSecretCredential, ManagedIdentityCredential,
     StaticTokenCredential, TokenCredential, WorkloadIdentityConfig, WorkloadIdentityCredential,
 };
 use vk_aci::{AzureCloud, BucketConfig, ContainerInstances, RateLimits};
-use vk_node::{Health, HealthProbe, NodeConfig, OperatingSystem};
-use vk_taints::{TaintConfig, TaintEffect, TaintReconciler, TaintSpec as LibTaintSpec};
+use vk_node::NodeConfig;
+use vk_taints::TaintConfig;
 
 use crate::config::{Config, CredentialSpec, NodeSpec, Os};
 
@@ -145,144 +144,9 @@ pub(crate) fn aci_client(config: &Config) -> anyhow::Result<ContainerInstances> 
         .context("building the ACI client")
 }
 
-/// Ready follows two cheap authenticated ARM reads: the region's usages (ARM
-/// is reachable, accepts our credentials, the container-group quota is not
-/// used up) and a GET in the resource group (it exists). A missing resource
-/// group or subscription makes the node NotReady with a reason naming it;
-/// vk then treats nothing as gone.
-pub(crate) struct AciHealth {
-    pub(crate) aci: ContainerInstances,
-    pub(crate) region: String,
-}
-
-impl HealthProbe for AciHealth {
-    fn check(&self) -> BoxFuture<'_, Health> {
-        Box::pin(async move {
-            let call = tokio::time::timeout(Duration::from_secs(10), self.aci.usages(&self.region));
-            match call.await {
-                Err(_) => Health::Unhealthy {
-                    reason: "ProviderUnreachable".into(),
-                    message: "Azure Container Instances did not answer within 10 s".into(),
-                },
-                Ok(Err(e)) if e.is_missing_scope() => missing_scope(&e),
-                Ok(Err(e)) if e.status().is_some_and(|s| s == 401 || s == 403) => {
-                    Health::Unhealthy {
-                        reason: "CredentialsRejected".into(),
-                        message: format!("Azure Resource Manager rejected vk's credentials: {e}"),
-                    }
-                }
-                Ok(Err(e)) => Health::Unhealthy {
-                    reason: "ProviderUnreachable".into(),
-                    message: format!("Azure Container Instances is not reachable: {e}"),
-                },
-                Ok(Ok(usages)) => {
-                    let exhausted = usages.iter().find(|u| {
-                        u.name.as_ref().is_some_and(|n| {
-                            n.value.as_deref() == Some(vk_resources::QUOTA_CONTAINER_GROUPS)
-                        }) && matches!((u.current_value, u.limit), (Some(c), Some(l)) if c >= l)
-                    });
-                    match exhausted {
-                        Some(u) => Health::Unhealthy {
-                            reason: "QuotaExhausted".into(),
-                            message: format!(
-                                "the container group quota in {} is used up ({} of {})",
-                                self.region,
-                                u.current_value.unwrap_or_default(),
-                                u.limit.unwrap_or_default()
-                            ),
-                        },
-                        None => self.resource_group_exists().await,
-                    }
-                }
-            }
-        })
-    }
-}
-
-/// The health of a node whose resource group or subscription is missing.
-fn missing_scope(e: &vk_aci::Error) -> Health {
-    let setting = if e.code() == Some("SubscriptionNotFound") {
-        "aci.subscription_id"
-    } else {
-        "aci.resource_group"
-    };
-    // ARM's message without the request id, so the condition stays the same
-    // from one check to the next.
-    let said = e.failure().map_or(String::new(), |f| f.message.clone());
-    Health::Unhealthy {
-        reason: e.code().unwrap_or("ResourceGroupNotFound").to_owned(),
-        message: format!(
-            "{said} (check {setting}); no container group is treated as gone meanwhile"
-        ),
-    }
-}
-
-impl AciHealth {
-    /// A GET of a group name no pod maps to: 404 `ResourceNotFound` when the
-    /// resource group exists, `ResourceGroupNotFound` when it does not.
-    async fn resource_group_exists(&self) -> Health {
-        match self.aci.try_get("vk-health-probe").await {
-            Err(e) if e.is_missing_scope() => missing_scope(&e),
-            _ => Health::Healthy,
-        }
-    }
-}
-
-/// The taints vk owns on one node, applied through the conflict-safe reconciler.
-pub(crate) struct Taints {
-    pub(crate) reconciler: TaintReconciler,
-    pub(crate) config: TaintConfig,
-}
-
-impl vk_node::TaintHook for Taints {
-    fn apply<'a>(
-        &'a self,
-        _node: &'a str,
-        health: &'a Health,
-    ) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let health = if health.is_healthy() {
-                vk_taints::Health::Healthy
-            } else {
-                vk_taints::Health::Unhealthy
-            };
-            self.reconciler
-                .ensure(&self.config.desired(health))
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-    }
-}
-
-fn effect(e: crate::config::TaintEffect) -> TaintEffect {
-    match e {
-        crate::config::TaintEffect::NoSchedule => TaintEffect::NoSchedule,
-        crate::config::TaintEffect::PreferNoSchedule => TaintEffect::PreferNoSchedule,
-        crate::config::TaintEffect::NoExecute => TaintEffect::NoExecute,
-    }
-}
-
 /// The taint configuration of one node.
 pub(crate) fn taint_config(node: &NodeSpec) -> TaintConfig {
-    fn value(v: &str) -> Option<&str> {
-        (!v.is_empty()).then_some(v)
-    }
-    TaintConfig {
-        provider: node.taint.enabled.then(|| {
-            LibTaintSpec::new(
-                node.taint.key.clone(),
-                value(&node.taint.value),
-                effect(node.taint.effect),
-            )
-        }),
-        extra: node
-            .extra_taints
-            .iter()
-            .map(|t| LibTaintSpec::new(t.key.clone(), value(&t.value), effect(t.effect)))
-            .collect(),
-        ..TaintConfig::default()
-    }
+    TaintConfig::for_node(&node.taint, &node.extra_taints)
 }
 
 /// The vk-node configuration of one node.
@@ -291,11 +155,7 @@ pub(crate) fn node_config(
     node: &NodeSpec,
     initial_taints: Vec<Taint>,
 ) -> anyhow::Result<NodeConfig> {
-    let os = match node.os {
-        Os::Linux => OperatingSystem::Linux,
-        Os::Windows => OperatingSystem::Windows,
-    };
-    let mut nc = NodeConfig::new(node.name.clone(), os);
+    let mut nc = NodeConfig::new(node.name.clone(), node.os);
     nc.labels = node.labels.clone();
     nc.internal_ip = node.internal_ip().to_owned();
     nc.kubelet_port = node.kubelet_port;
@@ -318,10 +178,8 @@ pub(crate) fn node_config(
     nc.capacity.insert("pods".into(), pods.clone());
     nc.allocatable.insert("pods".into(), pods);
     nc.initial_taints = initial_taints;
-    nc.lease.duration = config.lease.duration();
-    nc.lease.renew_interval = config.lease.renew_interval();
-    nc.status_interval = config.status.interval();
-    nc.health_interval = config.status.health_interval();
+    nc.lease = config.lease.clone();
+    nc.status = config.status.clone();
     Ok(nc)
 }
 
@@ -338,10 +196,7 @@ pub(crate) fn aci_provider(
         config.aci.region.clone(),
     );
     tc.node_ip = Some(node.internal_ip().to_owned());
-    tc.os = match node.os {
-        Os::Linux => vk_resources::OsType::Linux,
-        Os::Windows => vk_resources::OsType::Windows,
-    };
+    tc.os = node.os;
     tc.subnet_ids = config.aci.subnet_id.iter().cloned().collect();
     tc.cluster_dns =
         config
@@ -353,17 +208,11 @@ pub(crate) fn aci_provider(
                 cluster_domain: config.aci.cluster_domain.clone(),
             });
     tc.dns_name_label_annotation = config.aci.dns_name_label_annotation.clone();
-    // The configured per-group maxima cap ACI's documented ones (a subscription
-    // may have lower limits than the region's hard maxima).
-    let mut limits = vk_resources::GroupLimits::default();
-    let max_cpu =
-        vk_resources::Cpu::from_millicores_ceil((config.aci.max_cpu_per_group * 1000.0) as i128);
-    let max_mem =
-        vk_resources::MemoryGb::from_bytes_ceil((config.aci.max_memory_gb_per_group * 1e9) as i128);
-    for row in &mut limits.rows {
-        row.max_cpu = row.max_cpu.min(max_cpu);
-        row.max_memory = row.max_memory.min(max_mem);
-    }
+    // The configured per-group maxima cap ACI's documented ones.
+    let limits = vk_resources::GroupLimits::default().capped(
+        config.aci.max_cpu_per_group,
+        config.aci.max_memory_gb_per_group,
+    );
     tc.sizer = vk_resources::Sizer::new(vk_resources::SizingConfig::default(), limits);
     vk_provider_aci::AciProvider::new(aci.clone(), kube.clone(), tc)
 }
@@ -385,16 +234,10 @@ pub(crate) fn operation_budgets(config: &Config) -> (Arc<vk_pods::Budget>, Arc<v
 }
 
 pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::ReconcilerConfig {
-    let mut rc = vk_pods::ReconcilerConfig::new(node.name.clone());
-    rc.node_os = node.os.as_str().to_owned();
-    rc.host_ip = node.internal_ip().to_owned();
-    rc.concurrency = u16::try_from(config.reconciler.concurrency).unwrap_or(u16::MAX);
-    rc.sync_interval = config.reconciler.sync_interval();
-    rc.steady_sync_interval = config.reconciler.steady_sync_interval();
-    rc.orphan_grace = config.reconciler.orphan_gc_grace();
-    rc.first_look_delay = config.reconciler.first_look_delay();
-    rc.provisioning_refresh_interval = config.reconciler.provisioning_refresh_interval();
-    rc
+    config
+        .reconciler
+        .clone()
+        .for_node(node.name.clone(), node.os, node.internal_ip())
 }
 
 /// Names a pod's container group as the ACI provider does.
@@ -490,61 +333,4 @@ pub(crate) fn kubelet_server(
             .tls(tls)
             .auth(auth),
     )
-}
-
-/// `--drain-on-shutdown`: cordons the nodes and evicts their pods (the eviction
-/// API honours PodDisruptionBudgets), then waits up to `wait` for the pods to be
-/// gone — the still-running reconcilers delete their container groups first.
-pub(crate) async fn drain(kube: kube::Client, nodes: Vec<String>, wait: Duration) {
-    use k8s_openapi::api::core::v1::{Node, Pod};
-    use kube::api::{EvictParams, ListParams, Patch, PatchParams};
-    let node_api: kube::Api<Node> = kube::Api::all(kube.clone());
-    let all_pods: kube::Api<Pod> = kube::Api::all(kube.clone());
-    let on = |node: &str| ListParams::default().fields(&format!("spec.nodeName={node}"));
-    for node in &nodes {
-        tracing::info!(node = %node, "draining: cordon and evict pods");
-        let cordon = serde_json::json!({"spec": {"unschedulable": true}});
-        if let Err(e) = node_api
-            .patch(node, &PatchParams::default(), &Patch::Merge(&cordon))
-            .await
-        {
-            tracing::warn!(node = %node, error = %e, "drain: cannot cordon the node");
-        }
-        let pods = match all_pods.list(&on(node)).await {
-            Ok(list) => list.items,
-            Err(e) => {
-                tracing::warn!(node = %node, error = %e, "drain: cannot list the node's pods");
-                continue;
-            }
-        };
-        for pod in pods {
-            let (Some(ns), Some(name)) = (
-                pod.metadata.namespace.as_deref(),
-                pod.metadata.name.as_deref(),
-            ) else {
-                continue;
-            };
-            let api: kube::Api<Pod> = kube::Api::namespaced(kube.clone(), ns);
-            if let Err(e) = api.evict(name, &EvictParams::default()).await {
-                tracing::warn!(pod = %format!("{ns}/{name}"), error = %e, "drain: eviction refused");
-            }
-        }
-    }
-    let deadline = tokio::time::Instant::now() + wait;
-    while tokio::time::Instant::now() < deadline {
-        let mut left = 0;
-        for node in &nodes {
-            left += all_pods
-                .list(&on(node))
-                .await
-                .map(|l| l.items.len())
-                .unwrap_or(0);
-        }
-        if left == 0 {
-            tracing::info!("drain complete");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    tracing::warn!("drain: pods still present after {wait:?}; stopping anyway");
 }

@@ -1,3 +1,4 @@
+// Over 800 lines: the fault scenarios share one harness and emulator fixture; one test per fault.
 //! Fault tests: vk SIGKILLed during bursts, the API server and etcd restarted,
 //! the ACI emulator restarted with and without its state, and ACI faults
 //! (429 storms, long 503s, slow answers, dropped connections, provisioning

@@ -1,3 +1,4 @@
+// Over 800 lines: the pod lifecycle scenarios share one harness; one test per lifecycle path.
 //! End to end: pods through the real scheduler and controller-manager, run by
 //! the vk binary as container groups in the ACI emulator.
 #![allow(clippy::unwrap_used)]

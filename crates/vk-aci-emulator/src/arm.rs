@@ -1,3 +1,4 @@
+// Over 800 lines: the ARM routes of the emulated API and their shared request/response plumbing, one handler per operation.
 //! The ARM API: container group operations, LRO endpoints, location endpoints.
 
 use std::sync::Arc;

@@ -1,3 +1,4 @@
+// Over 800 lines: the simulated runtime (provisioning, pulls, init containers, restart policies) is one state machine per group.
 //! The simulated container runtime: provisioning, image pulls, init containers,
 //! containers running the command language, restart policies.
 

@@ -1,3 +1,4 @@
+// Over 800 lines: ACI's validation and canonicalisation of a container group PUT body, one function per rule; splitting them would scatter the order ARM applies them in.
 //! Validation and canonicalisation of container group PUT bodies, as ACI does.
 
 use std::collections::HashSet;

@@ -1,3 +1,4 @@
+// Over 800 lines: the emulator's API conformance cases, one test per documented behaviour.
 //! Integration tests driving the emulator over real HTTP.
 #![allow(missing_docs)]
 

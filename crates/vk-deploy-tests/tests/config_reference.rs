@@ -71,7 +71,12 @@ fn field(line: &str) -> Option<(String, String)> {
 }
 
 /// Library sources with configuration types `bin/vk/src/config.rs` embeds.
-const LIBRARY_CONFIGS: &[&str] = &["crates/vk-kubelet-aci/src/usage.rs"];
+const LIBRARY_CONFIGS: &[&str] = &[
+    "crates/vk-kubelet-aci/src/usage.rs",
+    "crates/vk-node/src/config.rs",
+    "crates/vk-pods/src/config.rs",
+    "crates/vk-taints/src/taint.rs",
+];
 
 /// The configuration model: the binary's `config.rs` and the configuration
 /// types the libraries own and the binary embeds.
@@ -126,9 +131,20 @@ fn parse_model(source: &str) -> Model {
             let mut k = j + 1;
             if is_struct {
                 let mut fields = Vec::new();
+                // `#[serde(skip)]` and `#[serde(rename = "…")]` on the field that follows.
+                let (mut skip, mut rename) = (false, None);
                 while k < lines.len() && lines[k].trim() != "}" {
-                    if let Some(f) = field(&lines[k]) {
-                        fields.push(f);
+                    let l = lines[k].trim();
+                    if l.starts_with("#[serde(") {
+                        skip |= l == "#[serde(skip)]";
+                        if let Some(rest) = l.split("rename = \"").nth(1) {
+                            rename = rest.split('"').next().map(str::to_string);
+                        }
+                    } else if let Some((name, ty)) = field(&lines[k]) {
+                        if !skip {
+                            fields.push((rename.take().unwrap_or(name), ty));
+                        }
+                        (skip, rename) = (false, None);
                     }
                     k += 1;
                 }
@@ -328,6 +344,11 @@ fn the_parsers_see_the_model() {
         "aci.credentials.token_file",
         "ha.lease_duration_secs",
         "log.filter",
+        // Embedded library configurations, renamed to their keys.
+        "lease.renew_interval_secs",
+        "status.health_interval_secs",
+        "reconciler.first_look_delay_ms",
+        "reconciler.orphan_gc_grace_secs",
     ] {
         assert!(
             keys.paths.contains(key),
@@ -336,6 +357,14 @@ fn the_parsers_see_the_model() {
         );
     }
     assert!(keys.paths.len() > 50, "{} keys", keys.paths.len());
+    // Fields the libraries skip are not configuration keys.
+    for skipped in [
+        "reconciler.node_name",
+        "reconciler.event_qps",
+        "lease.jitter",
+    ] {
+        assert!(!keys.paths.contains(skipped), "{skipped} is not a key");
+    }
     assert_eq!(
         keys.kinds,
         [

@@ -98,14 +98,11 @@ pub fn status_patch(cfg: &NodeConfig, kubelet_version: &str, conditions: &Condit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Health, OperatingSystem};
+    use crate::{Health, OsType};
 
     #[test]
     fn labels_include_vk_and_configured_ones() {
-        let mut cfg = NodeConfig::new(
-            "virtual-kubelet-mycon-windows-westeurope",
-            OperatingSystem::Windows,
-        );
+        let mut cfg = NodeConfig::new("virtual-kubelet-mycon-windows-westeurope", OsType::Windows);
         cfg.labels
             .insert("topology.kubernetes.io/region".into(), "westeurope".into());
         let l = node_labels(&cfg);
@@ -123,7 +120,7 @@ mod tests {
 
     #[test]
     fn node_object_carries_taints_status_and_version() {
-        let mut cfg = NodeConfig::new("vk-linux", OperatingSystem::Linux);
+        let mut cfg = NodeConfig::new("vk-linux", OsType::Linux);
         cfg.kubelet_port = 10777;
         cfg.initial_taints = vec![k8s_openapi::api::core::v1::Taint {
             key: "virtual-kubelet.io/provider".into(),

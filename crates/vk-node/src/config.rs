@@ -1,51 +1,36 @@
-//! Configuration of one virtual node.
+//! Configuration of one virtual node. [`LeaseConfig`] and [`StatusConfig`]
+//! are the `[lease]` and `[status]` tables of vk's configuration file
+//! (durations in whole seconds); [`NodeConfig::validate`] names a bad field by
+//! its key there (`lease.renew_interval_secs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Taint;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
 use serde::{Deserialize, Serialize};
+use vk_resources::OsType;
 
 use crate::Error;
 
-/// The operating system of the pods a virtual node runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OperatingSystem {
-    /// Linux containers.
-    Linux,
-    /// Windows containers.
-    Windows,
-}
-
-impl OperatingSystem {
-    /// The value of the `kubernetes.io/os` label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Linux => "linux",
-            Self::Windows => "windows",
-        }
-    }
-}
-
-impl std::fmt::Display for OperatingSystem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// The node Lease's timing (kubelet and kwok defaults).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct LeaseConfig {
     /// The Lease's namespace.
+    #[serde(skip)]
     pub namespace: String,
     /// `leaseDurationSeconds`: the node-lifecycle controller considers the node
     /// gone this long after the last renewal.
+    #[serde(rename = "duration_secs", with = "secs")]
     pub duration: Duration,
     /// How often to renew.
+    #[serde(rename = "renew_interval_secs", with = "secs")]
     pub renew_interval: Duration,
     /// Fraction of the interval to shorten each wait by, at random (spreads load).
+    #[serde(skip)]
     pub jitter: f64,
 }
 
@@ -60,13 +45,111 @@ impl Default for LeaseConfig {
     }
 }
 
+impl LeaseConfig {
+    /// A Lease of `duration`, renewed every `renew_interval`.
+    #[must_use]
+    pub fn new(duration: Duration, renew_interval: Duration) -> Self {
+        Self {
+            duration,
+            renew_interval,
+            ..Self::default()
+        }
+    }
+
+    /// Checks the timing, naming the first bad field by its configuration key.
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |field, reason: String| Err(Error::InvalidConfig { field, reason });
+        if self.renew_interval.is_zero() {
+            return invalid("lease.renew_interval_secs", "must be at least 1".into());
+        }
+        if self.renew_interval >= self.duration {
+            return invalid(
+                "lease.renew_interval_secs",
+                format!(
+                    "must be shorter than lease.duration_secs ({})",
+                    self.duration.as_secs()
+                ),
+            );
+        }
+        if !(0.0..0.5).contains(&self.jitter) {
+            return invalid("lease.jitter", "must be in [0, 0.5)".into());
+        }
+        Ok(())
+    }
+}
+
+/// How often node status is written and the provider's health probed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StatusConfig {
+    /// Node status is written at least this often even when nothing changed.
+    #[serde(rename = "interval_secs", with = "secs")]
+    pub interval: Duration,
+    /// How often the provider's health is probed.
+    #[serde(rename = "health_interval_secs", with = "secs")]
+    pub health_interval: Duration,
+}
+
+impl Default for StatusConfig {
+    /// Status every 60 s, health every 10 s.
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            health_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl StatusConfig {
+    /// Status at least every `interval`, health every `health_interval`.
+    #[must_use]
+    pub fn new(interval: Duration, health_interval: Duration) -> Self {
+        Self {
+            interval,
+            health_interval,
+        }
+    }
+
+    /// Checks the intervals, naming the first bad one by its configuration key.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (field, interval) in [
+            ("status.interval_secs", self.interval),
+            ("status.health_interval_secs", self.health_interval),
+        ] {
+            if interval.is_zero() {
+                return Err(Error::InvalidConfig {
+                    field,
+                    reason: "must be at least 1".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A duration as whole seconds.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
 /// Everything that describes one virtual node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {
     /// The Node's name (also its hostname label and the Lease's name).
     pub name: String,
     /// The operating system of its pods.
-    pub os: OperatingSystem,
+    pub os: OsType,
     /// Labels added to vk's own (`type=virtual-kubelet`, `kubernetes.io/role=agent`, os, hostname…).
     pub labels: BTreeMap<String, String>,
     /// The InternalIP address the API server uses to reach the kubelet port.
@@ -85,10 +168,8 @@ pub struct NodeConfig {
     pub initial_taints: Vec<Taint>,
     /// Lease timing.
     pub lease: LeaseConfig,
-    /// Node status is written at least this often even when nothing changed.
-    pub status_interval: Duration,
-    /// How often the provider's health is probed.
-    pub health_interval: Duration,
+    /// Status and health intervals.
+    pub status: StatusConfig,
     /// The field manager for server-side apply and updates.
     pub field_manager: String,
 }
@@ -97,7 +178,7 @@ impl NodeConfig {
     /// A node with vk's defaults: InternalIP 127.0.0.1, kubelet port 10250, amd64,
     /// the default lease timing, status every 60 s, health every 10 s, and a
     /// `pods: 110` capacity until the caller sets real figures.
-    pub fn new(name: impl Into<String>, os: OperatingSystem) -> Self {
+    pub fn new(name: impl Into<String>, os: OsType) -> Self {
         let pods = BTreeMap::from([("pods".to_owned(), Quantity("110".into()))]);
         Self {
             name: name.into(),
@@ -111,8 +192,7 @@ impl NodeConfig {
             allocatable: pods,
             initial_taints: Vec::new(),
             lease: LeaseConfig::default(),
-            status_interval: Duration::from_secs(60),
-            health_interval: Duration::from_secs(10),
+            status: StatusConfig::default(),
             field_manager: "vk".into(),
         }
     }
@@ -125,23 +205,8 @@ impl NodeConfig {
                 reason: reason.into(),
             })
         };
-        let dns1123 = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 253
-                && s.split('.').all(|part| {
-                    !part.is_empty()
-                        && part
-                            .bytes()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                        && !part.starts_with('-')
-                        && !part.ends_with('-')
-                })
-        };
-        if !dns1123(&self.name) {
-            return invalid(
-                "name",
-                "must be a DNS-1123 subdomain (lowercase letters, digits, '-', '.')",
-            );
+        if let Err(reason) = vk_taints::names::dns1123_subdomain(&self.name) {
+            return invalid("name", &reason);
         }
         if self.internal_ip.parse::<std::net::IpAddr>().is_err() {
             return invalid("internal_ip", "must be an IP address");
@@ -149,20 +214,17 @@ impl NodeConfig {
         if self.kubelet_port == 0 {
             return invalid("kubelet_port", "must not be 0");
         }
-        if self.lease.duration.as_secs() < 1 {
-            return invalid("lease.duration", "must be at least 1 s");
-        }
-        if self.lease.renew_interval.is_zero() || self.lease.renew_interval >= self.lease.duration {
-            return invalid(
-                "lease.renew_interval",
-                "must be positive and shorter than lease.duration",
-            );
-        }
-        if !(0.0..0.5).contains(&self.lease.jitter) {
-            return invalid("lease.jitter", "must be in [0, 0.5)");
-        }
-        if self.status_interval.is_zero() || self.health_interval.is_zero() {
-            return invalid("status_interval", "intervals must be positive");
+        self.lease.validate()?;
+        self.status.validate()?;
+        for (key, value) in &self.labels {
+            if let Err(reason) = vk_taints::names::qualified_name(key)
+                .and_then(|()| vk_taints::names::label_value(value))
+            {
+                return Err(Error::InvalidConfig {
+                    field: "labels",
+                    reason: format!("{key}={value}: {reason}"),
+                });
+            }
         }
         for key in crate::build::OWN_LABELS {
             if self.labels.contains_key(*key) {
@@ -182,28 +244,62 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        NodeConfig::new("virtual-kubelet-linux", OperatingSystem::Linux)
+        NodeConfig::new("virtual-kubelet-linux", OsType::Linux)
             .validate()
             .unwrap();
     }
 
     #[test]
+    fn lease_and_status_keys() {
+        let lease: LeaseConfig =
+            serde_json::from_str(r#"{"duration_secs":20,"renew_interval_secs":5}"#).unwrap();
+        assert_eq!(
+            lease,
+            LeaseConfig::new(Duration::from_secs(20), Duration::from_secs(5))
+        );
+        assert!(serde_json::from_str::<LeaseConfig>(r#"{"namespace":"x"}"#).is_err());
+        let status: StatusConfig = serde_json::from_str(r#"{"interval_secs":30}"#).unwrap();
+        assert_eq!(status.interval, Duration::from_secs(30));
+        assert_eq!(status.health_interval, Duration::from_secs(10));
+        assert_eq!(
+            serde_json::to_value(&status).unwrap()["health_interval_secs"],
+            10
+        );
+    }
+
+    #[test]
     fn bad_fields_are_named() {
-        let base = NodeConfig::new("n", OperatingSystem::Windows);
+        let base = NodeConfig::new("n", OsType::Windows);
         type Mutate = Box<dyn Fn(&mut NodeConfig)>;
         let cases: Vec<(&str, Mutate)> = vec![
             ("name", Box::new(|c| c.name = "Bad_Name".into())),
             ("internal_ip", Box::new(|c| c.internal_ip = "nope".into())),
             ("kubelet_port", Box::new(|c| c.kubelet_port = 0)),
             (
-                "lease.renew_interval",
+                "lease.renew_interval_secs",
                 Box::new(|c| c.lease.renew_interval = Duration::from_secs(40)),
+            ),
+            (
+                "status.health_interval_secs",
+                Box::new(|c| c.status.health_interval = Duration::ZERO),
             ),
             ("lease.jitter", Box::new(|c| c.lease.jitter = 0.9)),
             (
                 "labels",
                 Box::new(|c| {
                     c.labels.insert("type".into(), "x".into());
+                }),
+            ),
+            (
+                "labels",
+                Box::new(|c| {
+                    c.labels.insert("example.com/a".into(), "v".repeat(64));
+                }),
+            ),
+            (
+                "labels",
+                Box::new(|c| {
+                    c.labels.insert("example.com/a/b".into(), "v".into());
                 }),
             ),
         ];

@@ -117,8 +117,8 @@ impl VirtualNode {
 
         let wc = watcher::Config::default().fields(&format!("metadata.name={}", self.config.name));
         let mut node_events = watcher(nodes.clone(), wc).boxed();
-        let mut health_tick = tokio::time::interval(self.config.health_interval);
-        let mut status_tick = tokio::time::interval(self.config.status_interval);
+        let mut health_tick = tokio::time::interval(self.config.status.health_interval);
+        let mut status_tick = tokio::time::interval(self.config.status.interval);
         health_tick.reset();
         status_tick.reset();
 

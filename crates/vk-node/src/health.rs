@@ -2,26 +2,10 @@
 
 use futures::future::BoxFuture;
 
-/// The provider's health as last probed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Health {
-    /// The provider is reachable and accepts our credentials.
-    Healthy,
-    /// The provider cannot run pods now.
-    Unhealthy {
-        /// A CamelCase reason, e.g. `ProviderUnreachable`, `CredentialsRejected`, `QuotaExhausted`.
-        reason: String,
-        /// A human-readable message.
-        message: String,
-    },
-}
+use crate::TaintHook;
 
-impl Health {
-    /// True when healthy.
-    pub fn is_healthy(&self) -> bool {
-        matches!(self, Self::Healthy)
-    }
-}
+/// The provider's health as last probed (vk's one health type, from vk-taints).
+pub use vk_taints::Health;
 
 /// Checks the provider's health (for ACI: a cheap authenticated ARM call).
 pub trait HealthProbe: Send + Sync + 'static {
@@ -36,5 +20,44 @@ pub struct AlwaysHealthy;
 impl HealthProbe for AlwaysHealthy {
     fn check(&self) -> BoxFuture<'_, Health> {
         Box::pin(async { Health::Healthy })
+    }
+}
+
+/// The taints vk owns on one node, kept in line with the provider's health
+/// through vk-taints' conflict-safe reconciler: the [`TaintHook`] of a
+/// [`VirtualNode`](crate::VirtualNode).
+#[derive(Clone)]
+pub struct OwnTaints {
+    reconciler: vk_taints::TaintReconciler,
+    config: vk_taints::TaintConfig,
+}
+
+impl OwnTaints {
+    /// The taints of `config` on `node`.
+    pub fn new(
+        client: kube::Client,
+        node: impl Into<String>,
+        config: vk_taints::TaintConfig,
+    ) -> Self {
+        Self {
+            reconciler: vk_taints::TaintReconciler::new(client, node, &config),
+            config,
+        }
+    }
+}
+
+impl TaintHook for OwnTaints {
+    fn apply<'a>(
+        &'a self,
+        _node: &'a str,
+        health: &'a Health,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.reconciler
+                .ensure(&self.config.desired(health))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
     }
 }

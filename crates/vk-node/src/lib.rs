@@ -20,9 +20,9 @@
 //!
 //! ```no_run
 //! # async fn demo(client: kube::Client) -> Result<(), vk_node::Error> {
-//! use vk_node::{AlwaysHealthy, NodeConfig, OperatingSystem, VirtualNode};
+//! use vk_node::{AlwaysHealthy, NodeConfig, OsType, VirtualNode};
 //!
-//! let config = NodeConfig::new("virtual-kubelet-linux", OperatingSystem::Linux);
+//! let config = NodeConfig::new("virtual-kubelet-linux", OsType::Linux);
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! VirtualNode::new(client, config, std::sync::Arc::new(AlwaysHealthy))
 //!     .run(shutdown)
@@ -33,6 +33,7 @@
 mod build;
 mod config;
 mod controller;
+mod drain;
 mod error;
 mod health;
 mod lease;
@@ -42,10 +43,13 @@ mod status;
 mod time;
 
 pub use build::{node_labels, node_object, status_patch};
-pub use config::{LeaseConfig, NodeConfig, OperatingSystem};
+pub use config::{LeaseConfig, NodeConfig, StatusConfig};
 pub use controller::{TaintHook, VirtualNode};
+pub use drain::drain;
 pub use error::Error;
-pub use health::{AlwaysHealthy, Health, HealthProbe};
+pub use health::{AlwaysHealthy, Health, HealthProbe, OwnTaints};
 pub use lease::LeaseKeeper;
 pub use metrics::{NodeMetrics, NodeMetricsSnapshot};
 pub use status::Conditions;
+/// The OS of a node's pods (vk's one OS type, from vk-resources).
+pub use vk_resources::OsType;

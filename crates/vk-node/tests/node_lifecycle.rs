@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
-use vk_node::{Health, HealthProbe, NodeConfig, OperatingSystem, VirtualNode};
+use vk_node::{Health, HealthProbe, NodeConfig, OsType, VirtualNode};
 use vk_testkit::{TestEnv, wait};
 
 /// A probe the test controls.
@@ -34,11 +34,11 @@ fn unique(prefix: &str) -> String {
 }
 
 fn fast_config(name: &str) -> NodeConfig {
-    let mut cfg = NodeConfig::new(name, OperatingSystem::Linux);
+    let mut cfg = NodeConfig::new(name, OsType::Linux);
     cfg.lease.renew_interval = Duration::from_secs(1);
     cfg.lease.duration = Duration::from_secs(10);
-    cfg.health_interval = Duration::from_millis(300);
-    cfg.status_interval = Duration::from_secs(60);
+    cfg.status.health_interval = Duration::from_millis(300);
+    cfg.status.interval = Duration::from_secs(60);
     cfg
 }
 
@@ -222,7 +222,7 @@ async fn ready_follows_health_and_adoption_keeps_foreign_labels() {
 async fn invalid_config_fails_fast_naming_the_field() {
     let env = TestEnv::get().await;
     let client = env.client().await;
-    let mut cfg = NodeConfig::new("ok-name", OperatingSystem::Linux);
+    let mut cfg = NodeConfig::new("ok-name", OsType::Linux);
     cfg.internal_ip = "not-an-ip".into();
     let err = VirtualNode::new(client, cfg, Arc::new(vk_node::AlwaysHealthy))
         .run(CancellationToken::new())

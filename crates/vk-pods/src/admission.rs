@@ -1,6 +1,7 @@
 //! The kubelet's admission checks that apply to a virtual node.
 
 use k8s_openapi::api::core::v1::{Pod, Taint};
+use vk_resources::OsType;
 use vk_taints::AdmissionScope;
 
 /// Why a pod was refused: the reason and message its Failed status carries.
@@ -15,7 +16,8 @@ pub struct Refusal {
 /// Admits `pod` on a node running `node_os` pods with `taints`, as the kubelet
 /// does: the OS asked for by `spec.os.name` or an os nodeSelector must match,
 /// and every `NoExecute` taint must be tolerated.
-pub fn admit(pod: &Pod, node_os: &str, taints: &[Taint]) -> Result<(), Refusal> {
+pub fn admit(pod: &Pod, node_os: &OsType, taints: &[Taint]) -> Result<(), Refusal> {
+    let node_os = node_os.as_str();
     let Some(spec) = &pod.spec else {
         return Ok(());
     };
@@ -74,11 +76,14 @@ mod tests {
     fn os_mismatch_is_refused() {
         let p =
             pod(json!({"containers": [], "nodeSelector": {"beta.kubernetes.io/os": "windows"}}));
-        assert_eq!(admit(&p, "linux", &[]).unwrap_err().reason, "NodeAffinity");
-        assert!(admit(&p, "windows", &[]).is_ok());
+        assert_eq!(
+            admit(&p, &OsType::Linux, &[]).unwrap_err().reason,
+            "NodeAffinity"
+        );
+        assert!(admit(&p, &OsType::Windows, &[]).is_ok());
         let p = pod(json!({"containers": [], "os": {"name": "windows"}}));
         assert_eq!(
-            admit(&p, "linux", &[]).unwrap_err().reason,
+            admit(&p, &OsType::Linux, &[]).unwrap_err().reason,
             "PodOSNotSupported"
         );
     }
@@ -100,11 +105,11 @@ mod tests {
             },
         ];
         let p = pod(json!({"containers": []}));
-        let r = admit(&p, "linux", &taints).unwrap_err();
+        let r = admit(&p, &OsType::Linux, &taints).unwrap_err();
         assert!(r.message.contains("maintenance"), "{}", r.message);
         let p = pod(
             json!({"containers": [], "tolerations": [{"key": "maintenance", "operator": "Exists"}]}),
         );
-        assert!(admit(&p, "linux", &taints).is_ok());
+        assert!(admit(&p, &OsType::Linux, &taints).is_ok());
     }
 }

@@ -4,6 +4,14 @@ use crate::ProviderError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The configuration is unusable.
+    #[error("invalid reconciler configuration: {field}: {reason}")]
+    InvalidConfig {
+        /// The offending key (`sync_interval_secs`).
+        field: &'static str,
+        /// Why it is invalid.
+        reason: String,
+    },
     /// The provider failed transiently for a pod; retried with backoff.
     #[error("provider {action} for pod {pod}: {source}")]
     Provider {
@@ -47,6 +55,7 @@ impl Error {
     /// A short label for metrics.
     pub fn metric_label(&self) -> &'static str {
         match self {
+            Self::InvalidConfig { .. } => "invalid_config",
             Self::Provider { .. } => "provider",
             Self::WriteStatus { .. } => "write_status",
             Self::DeletePod { .. } => "delete_pod",

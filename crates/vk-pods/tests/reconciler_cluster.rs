@@ -1,3 +1,4 @@
+// Over 800 lines: the reconciler's cases against a real control plane share one cluster fixture.
 //! The pod reconciler with the in-memory provider against a real API server.
 //!
 //! Over 800 lines on purpose: one scenario per test, all against the one

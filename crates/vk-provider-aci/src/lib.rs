@@ -49,6 +49,7 @@
 //! ```
 
 mod error;
+mod health;
 pub mod naming;
 mod provider;
 mod quota;
@@ -59,6 +60,7 @@ pub mod translate;
 mod util;
 
 pub use error::Error;
+pub use health::AciHealth;
 pub use naming::group_name;
 pub use provider::{AciProvider, GroupNames, provider_error};
 pub use quota::{ACI_DEFAULT_OPERATION_QUOTA, operation_budget};

@@ -110,6 +110,19 @@ impl GroupLimits {
         limits
     }
 
+    /// These maxima, capped at `max_cpu` cores and `max_memory_gb` GB per group
+    /// (a subscription may allow less than the region's hard maxima).
+    #[must_use]
+    pub fn capped(mut self, max_cpu: f64, max_memory_gb: f64) -> Self {
+        let max_cpu = Cpu::from_millicores_ceil((max_cpu * 1000.0) as i128);
+        let max_memory = MemoryGb::from_bytes_ceil((max_memory_gb * 1e9) as i128);
+        for row in &mut self.rows {
+            row.max_cpu = row.max_cpu.min(max_cpu);
+            row.max_memory = row.max_memory.min(max_memory);
+        }
+        self
+    }
+
     /// Adds rows, replacing existing rows for the same OS / SKU / GPU.
     pub fn extend(&mut self, other: GroupLimits) {
         for row in other.rows {
@@ -222,6 +235,27 @@ pub struct CapabilityMaxima {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capped_lowers_only() {
+        let capped = GroupLimits::default().capped(4.0, 16.0);
+        let row = capped
+            .find(OsType::Linux, GroupSku::Standard, None)
+            .unwrap();
+        assert_eq!(
+            (row.max_cpu, row.max_memory),
+            (
+                Cpu::from_millicores_ceil(4000),
+                MemoryGb::from_bytes_ceil(16_000_000_000)
+            )
+        );
+        let row = GroupLimits::default()
+            .capped(100.0, 1000.0)
+            .find(OsType::Linux, GroupSku::Confidential, None)
+            .copied()
+            .unwrap();
+        assert_eq!(row.max_memory, MemoryGb::from_bytes_ceil(180_000_000_000));
+    }
 
     const EXAMPLE: &str = r#"{"value":[
      {"resourceType":"containerGroups","osType":"Linux","location":"West US","ipAddressType":"Public","gpu":"K80",

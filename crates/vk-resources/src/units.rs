@@ -149,13 +149,19 @@ impl fmt::Display for MemoryGb {
     }
 }
 
-/// The operating system of a container group (`osType`).
+/// The operating system of a virtual node's pods and of their container groups: the one OS
+/// type of vk. Serialized in the Kubernetes spelling (`linux`, `windows`, as in the
+/// `kubernetes.io/os` label; ACI's `Linux` and `Windows` are accepted too); [`fmt::Display`]
+/// gives ACI's spelling (`osType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OsType {
-    /// `Linux`.
+    /// Linux containers.
     #[default]
+    #[serde(alias = "Linux")]
     Linux,
-    /// `Windows`.
+    /// Windows containers.
+    #[serde(alias = "Windows")]
     Windows,
 }
 
@@ -169,6 +175,16 @@ impl OsType {
             Some(Self::Windows)
         } else {
             None
+        }
+    }
+
+    /// The Kubernetes spelling: `linux` or `windows`, as in the `kubernetes.io/os` label and a
+    /// pod's `spec.os.name`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Linux => "linux",
+            Self::Windows => "windows",
         }
     }
 }
@@ -231,6 +247,26 @@ impl IpAddressType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn os_spellings() {
+        assert_eq!(OsType::Windows.as_str(), "windows");
+        assert_eq!(OsType::Windows.to_string(), "Windows");
+        assert_eq!(
+            serde_json::to_string(&OsType::Linux).ok().as_deref(),
+            Some("\"linux\"")
+        );
+        for (text, os) in [
+            ("\"windows\"", OsType::Windows),
+            ("\"Linux\"", OsType::Linux),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<OsType>(text).ok(),
+                Some(os),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn rounding_up() {

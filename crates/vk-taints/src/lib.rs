@@ -14,6 +14,9 @@
 //!   `resourceVersion` precondition ([`merge_taints`] is the pure part), so
 //!   the node-lifecycle controller's, a cordon's or a user's taints survive.
 //!
+//! * [`names`] checks Kubernetes names, label keys and values and taint keys as
+//!   the API server does; vk-node and vk's configuration use it too.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use vk_taints::{Health, Outcome, TaintConfig, TaintReconciler};
@@ -23,15 +26,16 @@
 //! let client = kube::Client::try_default().await?;
 //! let taints = TaintReconciler::new(client, "vk-aci", &config);
 //! // ACI stopped answering: keep new pods away.
-//! taints.ensure(&config.desired(Health::Unhealthy)).await?;
+//! taints.ensure(&config.desired(&Health::unhealthy("ProviderUnreachable", "ACI does not answer"))).await?;
 //! // Back to normal.
-//! if let Outcome::Updated { attempts, .. } = taints.ensure(&config.desired(Health::Healthy)).await? {
+//! if let Outcome::Updated { attempts, .. } = taints.ensure(&config.desired(&Health::Healthy)).await? {
 //!     println!("updated after {attempts} attempt(s)");
 //! }
 //! # Ok(()) }
 //! ```
 
 mod error;
+pub mod names;
 mod reconciler;
 mod taint;
 mod toleration;
@@ -39,8 +43,8 @@ mod toleration;
 pub use error::Error;
 pub use reconciler::{Outcome, RetryPolicy, TaintReconciler, merge_taints, same_taints};
 pub use taint::{
-    DEFAULT_TAINT_KEY, DEFAULT_TAINT_VALUE, DEFAULT_UNHEALTHY_TAINT_KEY, Health, TaintConfig,
-    TaintEffect, TaintId, TaintSpec,
+    DEFAULT_TAINT_KEY, DEFAULT_TAINT_VALUE, DEFAULT_UNHEALTHY_TAINT_KEY, Health, ProviderTaint,
+    TaintConfig, TaintEffect, TaintId, TaintSpec,
 };
 pub use toleration::{
     ADMISSION_MESSAGE, ADMISSION_REASON, AdmissionScope, Rejection, Stay, admit, admit_pod,

@@ -140,7 +140,7 @@ impl Default for RetryPolicy {
 /// let client = kube::Client::try_default().await?;
 /// let config = TaintConfig::default();
 /// let reconciler = TaintReconciler::new(client, "vk-aci", &config);
-/// reconciler.ensure(&config.desired(Health::Unhealthy)).await?;
+/// reconciler.ensure(&config.desired(&Health::unhealthy("ProviderUnreachable", "ACI does not answer"))).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use k8s_openapi::api::core::v1::Taint;
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::{Error, names};
 
 /// Key of the default provider taint.
 pub const DEFAULT_TAINT_KEY: &str = "virtual-kubelet.io/provider";
@@ -15,10 +15,13 @@ pub const DEFAULT_TAINT_VALUE: &str = "azure";
 /// Key of the taint vk adds while the provider is unhealthy.
 pub const DEFAULT_UNHEALTHY_TAINT_KEY: &str = "virtual-kubelet.io/provider-unhealthy";
 
-/// A taint effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A taint effect (`NoSchedule` by default).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub enum TaintEffect {
     /// `NoSchedule`: the scheduler places no new pods without a toleration.
+    #[default]
     NoSchedule,
     /// `PreferNoSchedule`: the scheduler avoids the node.
     PreferNoSchedule,
@@ -60,16 +63,76 @@ impl FromStr for TaintEffect {
     }
 }
 
-/// A configured taint: key, optional value, effect.
+/// A configured taint: key, optional value, effect (an entry of
+/// `nodes[].extra_taints` in vk's configuration). An empty `value` is no value;
+/// the effect defaults to `NoSchedule`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TaintSpec {
     /// The key, e.g. `virtual-kubelet.io/provider`.
     pub key: String,
     /// The value; `None` for a key-only taint.
-    #[serde(default)]
+    #[serde(default, with = "empty_is_none")]
     pub value: Option<String>,
     /// The effect.
+    #[serde(default)]
     pub effect: TaintEffect,
+}
+
+/// A taint value: `""` is no value.
+mod empty_is_none {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.as_deref().unwrap_or_default())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Option::<String>::deserialize(d).map(|v| v.filter(|v| !v.is_empty()))
+    }
+}
+
+/// vk's own taint on a node, which keeps ordinary pods off it (`nodes[].taint`
+/// in vk's configuration): by default the Go provider's
+/// `virtual-kubelet.io/provider=azure:NoSchedule`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ProviderTaint {
+    /// Whether to taint the node at all (the Go provider's `--disable-taint`).
+    pub enabled: bool,
+    /// Taint key.
+    pub key: String,
+    /// Taint value (empty: none).
+    pub value: String,
+    /// Taint effect.
+    pub effect: TaintEffect,
+}
+
+impl Default for ProviderTaint {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            key: DEFAULT_TAINT_KEY.into(),
+            value: DEFAULT_TAINT_VALUE.into(),
+            effect: TaintEffect::NoSchedule,
+        }
+    }
+}
+
+impl ProviderTaint {
+    /// The taint, or `None` when disabled.
+    #[must_use]
+    pub fn spec(&self) -> Option<TaintSpec> {
+        self.enabled.then(|| {
+            TaintSpec::new(
+                self.key.clone(),
+                Some(self.value.as_str()).filter(|v| !v.is_empty()),
+                self.effect,
+            )
+        })
+    }
 }
 
 impl TaintSpec {
@@ -103,22 +166,15 @@ impl TaintSpec {
         }
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    /// Checks the key and the value; the reason names which (`key: …`, `value …`).
+    pub fn validate(&self) -> Result<(), Error> {
         let invalid = |reason: &str| Error::InvalidTaint {
             key: self.key.clone(),
             reason: reason.to_owned(),
         };
-        if !is_qualified_name(&self.key) {
-            return Err(invalid(
-                "key must be a qualified name: [prefix/]name, name ≤ 63 alphanumerics, '-', '_' or '.'",
-            ));
-        }
-        if let Some(v) = &self.value
-            && !is_label_value(v)
-        {
-            return Err(invalid(
-                "value must be ≤ 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",
-            ));
+        names::qualified_name(&self.key).map_err(|reason| invalid(&format!("key: {reason}")))?;
+        if let Some(v) = &self.value {
+            names::label_value(v).map_err(|reason| invalid(&format!("value {reason}")))?;
         }
         Ok(())
     }
@@ -160,14 +216,37 @@ impl TaintId {
     }
 }
 
-/// The provider's health, which decides whether the unhealthy taint is set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The provider's health as last probed: it decides whether the unhealthy
+/// taint is set, and vk-node's Ready condition reflects it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Health {
     /// ACI is reachable, credentials work, quota is left.
     Healthy,
     /// ACI unreachable, credentials rejected or quota exhausted: the scheduler
     /// should stop sending pods.
-    Unhealthy,
+    Unhealthy {
+        /// A CamelCase reason, e.g. `ProviderUnreachable`, `CredentialsRejected`, `QuotaExhausted`.
+        reason: String,
+        /// A human-readable message.
+        message: String,
+    },
+}
+
+impl Health {
+    /// Unhealthy for `reason` (CamelCase), explained by `message`.
+    #[must_use]
+    pub fn unhealthy(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Unhealthy {
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+
+    /// True when healthy.
+    #[must_use]
+    pub fn is_healthy(&self) -> bool {
+        matches!(self, Self::Healthy)
+    }
 }
 
 /// Which taints vk puts on its node.
@@ -180,10 +259,10 @@ pub enum Health {
 /// use vk_taints::{Health, TaintConfig};
 ///
 /// let config = TaintConfig::default();
-/// let healthy = config.desired(Health::Healthy);
+/// let healthy = config.desired(&Health::Healthy);
 /// assert_eq!(healthy.len(), 1);
 /// assert_eq!(healthy[0].key, "virtual-kubelet.io/provider");
-/// assert_eq!(config.desired(Health::Unhealthy).len(), 2);
+/// assert_eq!(config.desired(&Health::unhealthy("ProviderUnreachable", "ACI does not answer")).len(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -215,6 +294,17 @@ impl Default for TaintConfig {
 }
 
 impl TaintConfig {
+    /// vk's taints on one node: `provider` (when enabled), `extra`, and the
+    /// default unhealthy taint.
+    #[must_use]
+    pub fn for_node(provider: &ProviderTaint, extra: &[TaintSpec]) -> Self {
+        Self {
+            provider: provider.spec(),
+            extra: extra.to_vec(),
+            ..Self::default()
+        }
+    }
+
     /// Checks keys and values, and that no two taints share a key and effect.
     pub fn validate(&self) -> Result<(), Error> {
         let mut seen = Vec::new();
@@ -234,10 +324,10 @@ impl TaintConfig {
 
     /// The taints vk wants on its node in this health state.
     #[must_use]
-    pub fn desired(&self, health: Health) -> Vec<Taint> {
+    pub fn desired(&self, health: &Health) -> Vec<Taint> {
         let unhealthy = match health {
             Health::Healthy => None,
-            Health::Unhealthy => self.unhealthy.as_ref(),
+            Health::Unhealthy { .. } => self.unhealthy.as_ref(),
         };
         self.provider
             .iter()
@@ -262,45 +352,6 @@ impl TaintConfig {
     }
 }
 
-/// `[prefix/]name` with a DNS-subdomain prefix and a ≤ 63-character name.
-fn is_qualified_name(key: &str) -> bool {
-    let (prefix, name) = match key.rsplit_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, key),
-    };
-    let name_ok = !name.is_empty()
-        && name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    let prefix_ok = prefix.is_none_or(|p| {
-        !p.is_empty()
-            && p.len() <= 253
-            && p.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-                    && label.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-                    && label
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            })
-    });
-    name_ok && prefix_ok
-}
-
-/// A label value: empty, or ≤ 63 characters starting and ending alphanumeric.
-fn is_label_value(v: &str) -> bool {
-    v.is_empty()
-        || (v.len() <= 63
-            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && v.ends_with(|c: char| c.is_ascii_alphanumeric())
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,7 +360,7 @@ mod tests {
     fn default_config() {
         let c = TaintConfig::default();
         c.validate().unwrap();
-        let healthy = c.desired(Health::Healthy);
+        let healthy = c.desired(&Health::Healthy);
         assert_eq!(
             healthy,
             vec![Taint {
@@ -319,7 +370,10 @@ mod tests {
                 time_added: None
             }]
         );
-        let unhealthy = c.desired(Health::Unhealthy);
+        let unhealthy = c.desired(&Health::unhealthy(
+            "ProviderUnreachable",
+            "ACI does not answer",
+        ));
         assert_eq!(unhealthy[1].key, "virtual-kubelet.io/provider-unhealthy");
         assert_eq!(unhealthy[1].value, None);
         assert_eq!(c.owned().len(), 2);
@@ -337,15 +391,25 @@ mod tests {
             unhealthy: None,
         };
         c.validate().unwrap();
-        assert_eq!(c.desired(Health::Unhealthy).len(), 1);
-        assert_eq!(c.desired(Health::Healthy)[0].effect, "NoExecute");
+        assert_eq!(
+            c.desired(&Health::unhealthy(
+                "ProviderUnreachable",
+                "ACI does not answer"
+            ))
+            .len(),
+            1
+        );
+        assert_eq!(c.desired(&Health::Healthy)[0].effect, "NoExecute");
         assert_eq!(
             TaintConfig {
                 provider: None,
                 extra: vec![],
                 unhealthy: None
             }
-            .desired(Health::Unhealthy),
+            .desired(&Health::unhealthy(
+                "ProviderUnreachable",
+                "ACI does not answer"
+            )),
             vec![]
         );
     }
@@ -385,11 +449,50 @@ mod tests {
             ..TaintConfig::default()
         };
         assert!(dup.validate().is_err());
-        for ok in ["a", "example.com/a-b_c.d", "node.kubernetes.io/unreachable"] {
-            assert!(is_qualified_name(ok), "{ok}");
-        }
-        for bad in ["", "/a", "a/", "Example.com/a", "a/b/c", "-a"] {
-            assert!(!is_qualified_name(bad), "{bad}");
+    }
+
+    #[test]
+    fn node_taints_from_config() {
+        let extra: Vec<TaintSpec> = serde_json::from_str(
+            r#"[{"key":"a","value":""},{"key":"b","value":"x","effect":"NoExecute"}]"#,
+        )
+        .unwrap();
+        assert_eq!(extra[0], TaintSpec::new("a", None, TaintEffect::NoSchedule));
+        assert_eq!(serde_json::to_value(&extra[0]).unwrap()["value"], "");
+        assert!(serde_json::from_str::<TaintSpec>(r#"{"key":"a","colour":"red"}"#).is_err());
+        let provider: ProviderTaint = serde_json::from_str(r#"{"value":""}"#).unwrap();
+        let config = TaintConfig::for_node(&provider, &extra);
+        assert_eq!(
+            config.provider.unwrap().to_string(),
+            "virtual-kubelet.io/provider:NoSchedule"
+        );
+        assert_eq!(config.extra.len(), 2);
+        assert!(config.unhealthy.is_some());
+        let off = ProviderTaint {
+            enabled: false,
+            ..ProviderTaint::default()
+        };
+        assert!(off.spec().is_none());
+    }
+
+    #[test]
+    fn spec_validation_names_the_field() {
+        for (spec, field) in [
+            (
+                TaintSpec::new("a/b/c", None, TaintEffect::NoSchedule),
+                "key",
+            ),
+            (
+                TaintSpec::new("a", Some(&"v".repeat(64)), TaintEffect::NoSchedule),
+                "value",
+            ),
+        ] {
+            match spec.validate() {
+                Err(Error::InvalidTaint { reason, .. }) => {
+                    assert!(reason.starts_with(field), "{reason}");
+                }
+                other => panic!("{spec}: {other:?}"),
+            }
         }
     }
 

@@ -128,16 +128,16 @@ async fn node_without_taints_gets_desired_then_unchanged() {
     let config = TaintConfig::default();
     let r = TaintReconciler::new(client(fake.clone()), "vk", &config).retry_policy(fast());
     let out = r
-        .ensure(&config.desired(Health::Healthy))
+        .ensure(&config.desired(&Health::Healthy))
         .await
         .expect("ensure");
     assert!(matches!(out, Outcome::Updated { attempts: 1, .. }));
     assert!(vk_taints::same_taints(
         &taints_of(&fake),
-        &config.desired(Health::Healthy)
+        &config.desired(&Health::Healthy)
     ));
     let out = r
-        .ensure(&config.desired(Health::Healthy))
+        .ensure(&config.desired(&Health::Healthy))
         .await
         .expect("ensure");
     assert_eq!(out, Outcome::Unchanged);
@@ -157,7 +157,10 @@ async fn conflicts_are_retried_and_foreign_taints_survive() {
     let config = TaintConfig::default();
     let r = TaintReconciler::new(client(fake.clone()), "vk", &config).retry_policy(fast());
     let out = r
-        .ensure(&config.desired(Health::Unhealthy))
+        .ensure(&config.desired(&Health::unhealthy(
+            "ProviderUnreachable",
+            "ACI does not answer",
+        )))
         .await
         .expect("ensure");
     assert!(
@@ -191,7 +194,7 @@ async fn owned_taints_in_another_order_are_not_rewritten() {
     let config = TaintConfig::default();
     let r = TaintReconciler::new(client(fake.clone()), "vk", &config);
     let out = r
-        .ensure(&config.desired(Health::Healthy))
+        .ensure(&config.desired(&Health::Healthy))
         .await
         .expect("ensure");
     assert_eq!(out, Outcome::Unchanged);
@@ -208,7 +211,7 @@ async fn too_many_conflicts_is_a_typed_error() {
     let config = TaintConfig::default();
     let r = TaintReconciler::new(client(fake), "vk", &config).retry_policy(fast());
     let err = r
-        .ensure(&config.desired(Health::Healthy))
+        .ensure(&config.desired(&Health::Healthy))
         .await
         .unwrap_err();
     assert!(
@@ -222,7 +225,7 @@ async fn missing_node_and_forbidden_write_are_typed_errors() {
     let config = TaintConfig::default();
     let missing = Arc::new(Mutex::new(Fake::default()));
     let err = TaintReconciler::new(client(missing), "vk", &config)
-        .ensure(&config.desired(Health::Healthy))
+        .ensure(&config.desired(&Health::Healthy))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NodeNotFound { .. }), "{err}");
@@ -233,7 +236,7 @@ async fn missing_node_and_forbidden_write_are_typed_errors() {
         ..Fake::default()
     }));
     let err = TaintReconciler::new(client(forbidden), "vk", &config)
-        .ensure(&config.desired(Health::Healthy))
+        .ensure(&config.desired(&Health::Healthy))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UpdateTaints { .. }), "{err}");

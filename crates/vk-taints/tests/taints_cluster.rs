@@ -110,12 +110,12 @@ async fn concurrent_writers_keep_each_others_taints() {
             let mut conflicts = 0;
             for round in 0..VK_ROUNDS {
                 last = if round % 2 == 0 {
-                    Health::Unhealthy
+                    Health::unhealthy("ProviderUnreachable", format!("round {round}"))
                 } else {
                     Health::Healthy
                 };
                 if let Outcome::Updated { attempts, .. } =
-                    reconciler.ensure(&config.desired(last)).await?
+                    reconciler.ensure(&config.desired(&last)).await?
                 {
                     conflicts += attempts - 1;
                 }
@@ -152,9 +152,9 @@ async fn concurrent_writers_keep_each_others_taints() {
         .filter(|t| owned.iter().any(|id| id.matches(t)))
         .cloned()
         .collect();
-    assert_eq!(last_health, Health::Unhealthy);
+    assert!(!last_health.is_healthy());
     assert!(
-        vk_taints::same_taints(&mine, &config.desired(last_health)),
+        vk_taints::same_taints(&mine, &config.desired(&last_health)),
         "vk's taints {mine:?}"
     );
 }

@@ -1,3 +1,4 @@
+// Over 800 lines: the benchmark driver: scenario setup, measurement and report are one flow.
 //! `cargo xtask bench`: vk against the local cluster and the ACI emulator,
 //! N pods, compared with a control experiment on the same API server
 //! (`--backend zero-delay`, the default) or with the ideal set by ACI's limits

@@ -1,8 +1,12 @@
+// Over 800 lines: one test per configuration layer, alias and validation rule, kept beside the model they pin down.
 use clap::Parser as _;
 use figment::Jail;
 
+use std::time::Duration;
+
 use super::*;
 use crate::cli::Cli;
+use vk_taints::TaintEffect;
 
 const SUB: &str = "11111111-2222-3333-4444-555555555555";
 
@@ -64,10 +68,9 @@ fn defaults() {
         assert_eq!(config.nodes[0].capacity.memory, "400Gi");
         assert_eq!(config.cluster_id, "default");
         assert_eq!(config.aci.region, "westeurope");
-        assert_eq!(config.aci.api_version(), "2023-05-01");
         assert_eq!(config.aci.credentials.kind(), "managed-identity");
-        assert_eq!(config.lease.duration(), Duration::from_secs(40));
-        assert_eq!(config.lease.renew_interval(), Duration::from_secs(10));
+        assert_eq!(config.lease.duration, Duration::from_secs(40));
+        assert_eq!(config.lease.renew_interval, Duration::from_secs(10));
         assert_eq!(config.admin.listen.to_string(), "0.0.0.0:10255");
         assert_eq!(config.kube.qps, 500.0);
         assert_eq!(config.kube.burst, 1000);
@@ -111,9 +114,9 @@ fn precedence_file_then_env_then_flags() {
         assert_eq!(config.aci.resource_group.as_deref(), Some("vk-rg"));
         assert_eq!(config.aci.arm_endpoint, "http://127.0.0.1:9000");
         assert_eq!(config.kube.qps, 10.0);
-        assert_eq!(config.lease.duration_secs, 30);
+        assert_eq!(config.lease.duration, Duration::from_secs(30));
         // Defaults the file does not touch survive.
-        assert_eq!(config.lease.renew_interval_secs, 10);
+        assert_eq!(config.lease.renew_interval, Duration::from_secs(10));
         assert_eq!(config.kube.burst, 20);
 
         // Env overrides the file.
@@ -124,7 +127,7 @@ fn precedence_file_then_env_then_flags() {
         assert_eq!(config.aci.region, "eastus");
         assert_eq!(config.kube.qps, 50.0);
         assert_eq!(config.kube.burst, 70);
-        assert_eq!(config.lease.duration_secs, 30);
+        assert_eq!(config.lease.duration, Duration::from_secs(30));
 
         // Flags override env; flags not given change nothing.
         let config = load_in_jail(&["--config", "vk.toml", "--kube-qps", "99.5"])?;
@@ -135,7 +138,7 @@ fn precedence_file_then_env_then_flags() {
         // VK_CONFIG names the file too.
         jail.set_env("VK_CONFIG", "vk.toml");
         let config = load_in_jail(&[])?;
-        assert_eq!(config.lease.duration_secs, 30);
+        assert_eq!(config.lease.duration, Duration::from_secs(30));
         Ok(())
     });
 }
@@ -263,7 +266,7 @@ fn node_flags_override_the_first_node_only() {
         assert_eq!(config.nodes[1].kubelet_port, 10251);
         assert_eq!(config.nodes[1].internal_ip(), "10.9.9.9");
         assert_eq!(config.nodes[1].labels["example.com/pool"], "aci");
-        assert_eq!(config.nodes[1].taint, TaintSpec::default());
+        assert_eq!(config.nodes[1].taint, ProviderTaint::default());
         Ok(())
     });
 }
@@ -532,7 +535,7 @@ fn credential_kinds() {
         assert_eq!(
             config.aci.credentials,
             CredentialSpec::StaticToken {
-                token: Secret::new("12345")
+                token: Secret("12345".into())
             }
         );
 
@@ -663,18 +666,6 @@ fn validators() {
     }
     for bad in ["", "0", "-1", "1Gb", "Gi", ".", "1..2", "lots", "1e"] {
         assert!(quantity(bad).is_err(), "{bad}");
-    }
-    for ok in ["a", "vk-linux", "a.b-c.d", "0a"] {
-        assert!(dns1123_subdomain(ok).is_ok(), "{ok}");
-    }
-    for bad in ["", "A", "-a", "a-", "a..b", "a_b", &"a".repeat(254)] {
-        assert!(dns1123_subdomain(bad).is_err(), "{bad}");
-    }
-    for ok in ["a", "example.com/x", "virtual-kubelet.io/provider", "a_b.c"] {
-        assert!(qualified_name(ok).is_ok(), "{ok}");
-    }
-    for bad in ["", "/a", "a/", "Bad.Prefix/a", "a/b/c", "-a"] {
-        assert!(qualified_name(bad).is_err(), "{bad}");
     }
     assert!(guid(SUB).is_ok());
     assert!(guid("11111111222233334444555555555555").is_err());

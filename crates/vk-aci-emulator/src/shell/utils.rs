@@ -1,3 +1,4 @@
+// Over 800 lines: the shell builtins and image utilities, one small function per command with its busybox/GNU messages.
 //! Shell builtins and the utilities of emulated images (busybox-like
 //! behaviour and messages, GNU wording where the two differ for `ls` and
 //! `tar`).

@@ -1,3 +1,4 @@
+// Over 800 lines: the pod-to-container-group translation table, one test per mapped field.
 //! Translation rules, one test (or a few) per rule. Pods are JSON literals.
 
 use base64::Engine as _;

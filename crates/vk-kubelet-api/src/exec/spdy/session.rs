@@ -1,3 +1,4 @@
+// Over 800 lines: the SPDY/3.1 session (framing, flow control, stream table) and its tests are one protocol unit.
 //! A SPDY/3.1 connection and the exec session on top of it.
 //!
 //! **Flow control.** SPDY/3.1 gives every stream and the session a 64 KiB window. The Go
@@ -130,7 +131,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 #[derive(Clone, Debug)]
 pub(crate) enum Out {
     /// Opens a stream (clients only: used by the tests' client).
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "only the tests' client opens streams")
+    )]
     SynStream {
         stream_id: u32,
         flags: u8,
