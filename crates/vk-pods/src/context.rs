@@ -143,10 +143,24 @@ pub(crate) struct Ctx {
     /// Pods whose deletion vk completed (instance and object), by UID, and
     /// when: a reconcile queued before the object left the cache is a no-op.
     deleted: Mutex<HashMap<String, Instant>>,
+    /// Pods whose instance deletion the backend accepted, by UID, and when:
+    /// a listing that started before it may still show the instance
+    /// running, and it must not be deleted again as an orphan (that spends
+    /// a slot of the delete quota on nothing).
+    instances_deleted: Mutex<HashMap<String, Instant>>,
 }
 
 /// How long a completed deletion is remembered.
 const DELETED_MEMORY: Duration = Duration::from_secs(300);
+
+/// Records `uid` now in a map of recent deletions, dropping old ones now and then.
+fn remember(map: &Mutex<HashMap<String, Instant>>, uid: &str) {
+    let mut d = lock(map);
+    if d.len() >= 1024 && d.len().is_power_of_two() {
+        d.retain(|_, at| at.elapsed() < DELETED_MEMORY);
+    }
+    d.insert(uid.to_owned(), Instant::now());
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these small maps cannot leave them
@@ -182,16 +196,25 @@ impl Ctx {
             looks_planned: std::sync::atomic::AtomicU32::new(0),
             event_budget: Mutex::new((f64::from(event_burst), Instant::now())),
             deleted: Mutex::default(),
+            instances_deleted: Mutex::default(),
         }
     }
 
     /// Records that `uid`'s instance and pod object are gone.
     pub(crate) fn deletion_done(&self, uid: &str) {
-        let mut d = lock(&self.deleted);
-        if d.len() >= 1024 && d.len().is_power_of_two() {
-            d.retain(|_, at| at.elapsed() < DELETED_MEMORY);
-        }
-        d.insert(uid.to_owned(), Instant::now());
+        remember(&self.deleted, uid);
+    }
+
+    /// Records that the backend accepted the deletion of `uid`'s instance.
+    pub(crate) fn instance_deletion_accepted(&self, uid: &str) {
+        remember(&self.instances_deleted, uid);
+    }
+
+    /// True when the backend accepted the deletion of `uid`'s instance moments ago.
+    pub(crate) fn instance_deletion_was_accepted(&self, uid: &str) -> bool {
+        lock(&self.instances_deleted)
+            .get(uid)
+            .is_some_and(|at| at.elapsed() < DELETED_MEMORY)
     }
 
     /// True when vk completed `uid`'s deletion moments ago.

@@ -741,6 +741,7 @@ async fn delete(key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
         ctx.wake.notify_one();
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
+    ctx.instance_deletion_accepted(&key.uid);
     ctx.forget_all(&key.uid);
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &key.namespace);
     let dp = DeleteParams {

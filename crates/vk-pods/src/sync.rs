@@ -67,8 +67,8 @@ pub(crate) async fn run(
     let mut cursor = 0usize;
     loop {
         let started = tokio::time::Instant::now();
-        let pace = sync_once(&ctx, &store, &trigger, &mut cursor).await;
-        let wait = pace.interval(&ctx.config, started.elapsed());
+        let (pace, listing) = sync_once(&ctx, &store, &trigger, &mut cursor).await;
+        let wait = pace.interval(&ctx.config, listing);
         let mut deadline = started + wait;
         loop {
             tokio::select! {
@@ -77,7 +77,7 @@ pub(crate) async fn run(
                 // A pod started transitioning (created: provisioning; deleted):
                 // no longer wait the steady interval.
                 () = ctx.wake.notified() => {
-                    let soon = Pace::Provisioning.interval(&ctx.config, started.elapsed());
+                    let soon = Pace::Provisioning.interval(&ctx.config, listing);
                     deadline = deadline.min(started + soon);
                 }
             }
@@ -99,29 +99,33 @@ enum Pace {
 
 impl Pace {
     /// The wait from the start of one round to the next. A provisioning round
-    /// waits at least four times as long as the round took, so listing a
+    /// waits at least five times as long as its listing took, so listing a
     /// large number of instances never takes more than a fifth of the time.
-    fn interval(self, config: &crate::ReconcilerConfig, round: Duration) -> Duration {
+    fn interval(self, config: &crate::ReconcilerConfig, listing: Duration) -> Duration {
         match self {
             Self::Steady => config.steady_sync_interval,
             Self::Busy => config.sync_interval,
             Self::Provisioning => config
                 .provisioning_sync_interval
-                .max(round.saturating_mul(5))
+                .max(listing.saturating_mul(5))
                 .min(config.sync_interval),
         }
     }
 }
 
-/// One sync round; returns how soon the next should run.
+/// One sync round; returns how soon the next should run and how long its
+/// listing took.
 async fn sync_once(
     ctx: &Arc<Ctx>,
     store: &Store<Pod>,
     trigger: &UnboundedSender<ObjectRef<Pod>>,
     cursor: &mut usize,
-) -> Pace {
+) -> (Pace, Duration) {
     ReconcilerMetrics::inc(&ctx.metrics.lists);
-    match ctx.provider.list_instances().await {
+    let started = tokio::time::Instant::now();
+    let listed = ctx.provider.list_instances().await;
+    let listing = started.elapsed();
+    match listed {
         Ok(listed) => ctx.replace_instances(listed),
         Err(e) => {
             tracing::warn!(error = %e, "listing provider instances failed; retrying next sync");
@@ -133,7 +137,7 @@ async fn sync_once(
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .get_or_insert(e);
             }
-            return Pace::Busy;
+            return (Pace::Busy, listing);
         }
     }
     let pods = store.state();
@@ -229,7 +233,7 @@ async fn sync_once(
         })
         .await;
     collect_orphans(ctx, store).await;
-    pace
+    (pace, listing)
 }
 
 /// Reads `pod`'s full status and publishes it; false when the instance is gone
@@ -280,9 +284,15 @@ async fn collect_orphans(ctx: &Arc<Ctx>, store: &Store<Pod>) {
         .filter_map(|p| p.metadata.uid.clone())
         .collect();
     // One already `Deleting` was deleted (by us, or is being): ACI finishes it.
+    // So was one whose pod's deletion vk did after the listing began.
     let orphans: Vec<_> = candidates
         .into_iter()
-        .filter(|i| !live.contains(&i.key.uid) && i.state != InstanceState::Deleting)
+        .filter(|i| {
+            !live.contains(&i.key.uid)
+                && i.state != InstanceState::Deleting
+                // Deleted by the pod's own deletion after the listing began.
+                && !ctx.instance_deletion_was_accepted(&i.key.uid)
+        })
         .collect();
     futures::stream::iter(orphans)
         .for_each_concurrent(usize::from(ctx.config.concurrency.max(1)), |inst| {
@@ -306,4 +316,30 @@ async fn collect_orphans(ctx: &Arc<Ctx>, store: &Store<Pod>) {
             }
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pace;
+    use std::time::Duration;
+
+    #[test]
+    fn provisioning_rounds_are_short_unless_listing_is_slow() {
+        let config = crate::ReconcilerConfig::new("n");
+        let ms = Duration::from_millis;
+        assert_eq!(Pace::Provisioning.interval(&config, ms(20)), ms(1000));
+        // Listing took 400 ms: at most a fifth of the time.
+        assert_eq!(Pace::Provisioning.interval(&config, ms(400)), ms(2000));
+        // Never beyond the busy interval.
+        assert_eq!(
+            Pace::Provisioning.interval(&config, ms(4000)),
+            config.sync_interval
+        );
+        assert_eq!(Pace::Busy.interval(&config, ms(20)), config.sync_interval);
+        assert_eq!(
+            Pace::Steady.interval(&config, ms(20)),
+            config.steady_sync_interval
+        );
+        assert!(Pace::Provisioning > Pace::Busy && Pace::Busy > Pace::Steady);
+    }
 }
