@@ -60,8 +60,10 @@ pub struct ReconcilerConfig {
     /// a change of the listed state is read at the next sync.
     #[serde(rename = "provisioning_refresh_interval_secs", with = "secs")]
     pub provisioning_refresh_interval: Duration,
-    /// Steady pods whose full status is refreshed per sync (round robin), so
-    /// provider reads per minute are bounded by this, not by the pod count.
+    /// Steady pods whose full status is refreshed per
+    /// [`steady_sync_interval`](Self::steady_sync_interval) (round robin;
+    /// shorter rounds get a pro-rated share), so provider reads per minute
+    /// are bounded by this, not by the pod count or the pace of the sync.
     #[serde(skip)]
     pub refresh_budget: usize,
     /// Field manager and event reporter name.

@@ -64,10 +64,10 @@ pub(crate) async fn run(
         },
     }
     tracing::debug!("pod cache ready; status sync running");
-    let mut cursor = 0usize;
+    let mut steady = SteadyRefreshes::default();
     loop {
         let started = tokio::time::Instant::now();
-        let (pace, listing) = sync_once(&ctx, &store, &trigger, &mut cursor).await;
+        let (pace, listing) = sync_once(&ctx, &store, &trigger, &mut steady).await;
         let wait = pace.interval(&ctx.config, listing);
         let mut deadline = started + wait;
         loop {
@@ -113,13 +113,45 @@ impl Pace {
     }
 }
 
+/// The round robin over steady pods and its budget: `refresh_budget` reads
+/// per `steady_sync_interval`, whatever the pace. Shorter rounds (pods
+/// provisioning, stopping) get a pro-rated share, so a burst that shortens
+/// the rounds to a second does not multiply the steady reads by sixty.
+#[derive(Debug, Default)]
+struct SteadyRefreshes {
+    cursor: usize,
+    /// Reads earned and not spent yet (fractional between rounds).
+    credit: f64,
+    last: Option<tokio::time::Instant>,
+}
+
+impl SteadyRefreshes {
+    /// How many steady pods this round reads: the credit earned since the
+    /// last round (the whole budget on the first), at most the budget.
+    fn take(&mut self, config: &crate::ReconcilerConfig, now: tokio::time::Instant) -> usize {
+        let budget = config.refresh_budget as f64;
+        let earned = match self.last {
+            None => budget,
+            Some(last) => {
+                let interval = config.steady_sync_interval.as_secs_f64().max(1e-3);
+                budget * (now - last).as_secs_f64() / interval
+            }
+        };
+        self.last = Some(now);
+        self.credit = (self.credit + earned).min(budget);
+        let whole = self.credit.floor();
+        self.credit -= whole;
+        whole as usize
+    }
+}
+
 /// One sync round; returns how soon the next should run and how long its
 /// listing took.
 async fn sync_once(
     ctx: &Arc<Ctx>,
     store: &Store<Pod>,
     trigger: &UnboundedSender<ObjectRef<Pod>>,
-    cursor: &mut usize,
+    steady_reads: &mut SteadyRefreshes,
 ) -> (Pace, Duration) {
     ReconcilerMetrics::inc(&ctx.metrics.lists);
     let started = tokio::time::Instant::now();
@@ -216,13 +248,15 @@ async fn sync_once(
             }
         })
         .await;
-    // A fixed budget of steady pods, Jobs first, round robin.
+    // A fixed budget of steady pods per steady interval, Jobs first, round robin.
     steady.sort_by_key(|p| !runs_to_completion(p));
-    let budget = ctx.config.refresh_budget.min(steady.len());
+    let budget = steady_reads
+        .take(&ctx.config, tokio::time::Instant::now())
+        .min(steady.len());
     if budget > 0 {
-        let start = *cursor % steady.len();
+        let start = steady_reads.cursor % steady.len();
         urgent.extend(steady.iter().cycle().skip(start).take(budget).cloned());
-        *cursor = start + budget;
+        steady_reads.cursor = start + budget;
     }
     futures::stream::iter(urgent)
         .for_each_concurrent(usize::from(ctx.config.concurrency.max(1)), |pod| {
@@ -320,8 +354,25 @@ async fn collect_orphans(ctx: &Arc<Ctx>, store: &Store<Pod>) {
 
 #[cfg(test)]
 mod tests {
-    use super::Pace;
+    use super::{Pace, SteadyRefreshes};
     use std::time::Duration;
+
+    #[test]
+    fn steady_reads_per_steady_interval_do_not_grow_with_the_pace() {
+        let config = crate::ReconcilerConfig::new("n"); // 20 per 60 s
+        let t0 = tokio::time::Instant::now();
+        let mut steady = SteadyRefreshes::default();
+        assert_eq!(steady.take(&config, t0), 20, "the first round reads a whole budget");
+        // A minute of one-second rounds reads one budget, not sixty.
+        let spent: usize = (1..=60)
+            .map(|s| steady.take(&config, t0 + Duration::from_secs(s)))
+            .sum();
+        assert_eq!(spent, 20);
+        // A steady round a whole interval later reads the whole budget again,
+        // and a long pause earns no more than one budget.
+        assert_eq!(steady.take(&config, t0 + Duration::from_secs(120)), 20);
+        assert_eq!(steady.take(&config, t0 + Duration::from_secs(1000)), 20);
+    }
 
     #[test]
     fn provisioning_rounds_are_short_unless_listing_is_slow() {
