@@ -47,6 +47,10 @@ pub struct InMemoryProvider {
     unseen_reads: AtomicU64,
     pending_on_create: std::sync::atomic::AtomicBool,
     provisioning: std::sync::atomic::AtomicBool,
+    /// While set, listings answer only once it is cleared (with what they saw when called).
+    listings_held: std::sync::atomic::AtomicBool,
+    /// Listings waiting for `listings_held` to clear.
+    listings_waiting: AtomicU64,
     /// Calls by operation: create, delete, status, list.
     calls: [AtomicU64; 4],
 }
@@ -129,6 +133,19 @@ impl InMemoryProvider {
     /// creation, status reads and listings), like a slow backend.
     pub fn hold_provisioning(&self, hold: bool) {
         self.provisioning.store(hold, Ordering::Relaxed);
+    }
+
+    /// While `hold` is set, every listing takes its snapshot of the instances
+    /// when called but answers only once the hold is lifted, as a listing
+    /// that pages slowly while instances are deleted: what it returns is
+    /// stale by then.
+    pub fn hold_listings(&self, hold: bool) {
+        self.listings_held.store(hold, Ordering::Release);
+    }
+
+    /// Listings that took their snapshot and wait for the hold to be lifted.
+    pub fn listings_waiting(&self) -> u64 {
+        self.listings_waiting.load(Ordering::Acquire)
     }
 
     fn held(&self) -> bool {
@@ -430,32 +447,48 @@ impl Provider for InMemoryProvider {
     fn list_instances(&self) -> BoxFuture<'_, Result<Vec<Instance>, ProviderError>> {
         Box::pin(async move {
             self.calls[3].fetch_add(1, Ordering::Relaxed);
-            let mut omitted = lock(&self.omitted);
-            omitted.retain(|_, n| *n > 0);
-            Ok(lock(&self.pods)
-                .values()
-                .filter(|r| match omitted.get_mut(&r.key.uid) {
-                    Some(n) => {
-                        *n -= 1;
-                        false
-                    }
-                    None => true,
-                })
-                .map(|r| Instance {
-                    key: r.key.clone(),
-                    state: if r.failed.is_some() {
-                        InstanceState::Failed
-                    } else if self.held() {
-                        InstanceState::Creating
-                    } else {
-                        InstanceState::Running
-                    },
-                    spec_hash: Some(r.hash.clone()),
-                    resources_hash: Some(r.resources.clone()),
-                    ip: Some(r.ip.clone()),
-                })
-                .collect())
+            let snapshot = self.snapshot();
+            if self.listings_held.load(Ordering::Acquire) {
+                self.listings_waiting.fetch_add(1, Ordering::AcqRel);
+                // A test-only hold: polling keeps it free of wake-up races.
+                while self.listings_held.load(Ordering::Acquire) {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                self.listings_waiting.fetch_sub(1, Ordering::AcqRel);
+            }
+            Ok(snapshot)
         })
+    }
+}
+
+impl InMemoryProvider {
+    /// What a listing shows now.
+    fn snapshot(&self) -> Vec<Instance> {
+        let mut omitted = lock(&self.omitted);
+        omitted.retain(|_, n| *n > 0);
+        lock(&self.pods)
+            .values()
+            .filter(|r| match omitted.get_mut(&r.key.uid) {
+                Some(n) => {
+                    *n -= 1;
+                    false
+                }
+                None => true,
+            })
+            .map(|r| Instance {
+                key: r.key.clone(),
+                state: if r.failed.is_some() {
+                    InstanceState::Failed
+                } else if self.held() {
+                    InstanceState::Creating
+                } else {
+                    InstanceState::Running
+                },
+                spec_hash: Some(r.hash.clone()),
+                resources_hash: Some(r.resources.clone()),
+                ip: Some(r.ip.clone()),
+            })
+            .collect()
     }
 }
 

@@ -362,7 +362,11 @@ mod tests {
         let config = crate::ReconcilerConfig::new("n"); // 20 per 60 s
         let t0 = tokio::time::Instant::now();
         let mut steady = SteadyRefreshes::default();
-        assert_eq!(steady.take(&config, t0), 20, "the first round reads a whole budget");
+        assert_eq!(
+            steady.take(&config, t0),
+            20,
+            "the first round reads a whole budget"
+        );
         // A minute of one-second rounds reads one budget, not sixty.
         let spent: usize = (1..=60)
             .map(|s| steady.take(&config, t0 + Duration::from_secs(s)))

@@ -246,6 +246,43 @@ async fn each_deleted_pod_costs_one_provider_delete() {
     h.stop().await;
 }
 
+#[tokio::test]
+async fn a_listing_that_began_before_a_pods_deletion_does_not_delete_its_instance_again() {
+    // A listing pages for a while; a pod deleted meanwhile had its instance
+    // deleted by its own reconcile, and the stale listing still shows the
+    // instance with no pod: it must not be deleted again as an orphan (on ACI
+    // each DELETE spends a slot of the delete quota).
+    let h = Harness::start("pods-stale-list", serde_json::json!([])).await;
+    h.create("p", serde_json::json!({"restartPolicy": "Always"}))
+        .await;
+    h.phase("p", "Running").await;
+    let before = h.provider.calls().1;
+    h.provider.hold_listings(true);
+    wait::until("a listing holding the running instance", 30, || async {
+        (h.provider.listings_waiting() > 0).then_some(())
+    })
+    .await;
+    let pods = h.pods();
+    pods.delete("p", &DeleteParams::default()).await.unwrap();
+    wait::deleted(&pods, "p", 30).await;
+    assert!(h.provider.is_empty());
+    assert_eq!(h.provider.calls().1 - before, 1, "the pod's own delete");
+    // The pod cache has seen the deletion; the stale listing answers now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.provider.hold_listings(false);
+    let lists = h.provider.calls().3;
+    wait::until("later listings and orphan collections", 30, || async {
+        (h.provider.calls().3 >= lists + 3).then_some(())
+    })
+    .await;
+    assert_eq!(
+        h.provider.calls().1 - before,
+        1,
+        "no second delete of an instance whose deletion was accepted"
+    );
+    h.stop().await;
+}
+
 /// The waiting state of the first container of `s`.
 fn first_waiting(
     s: &k8s_openapi::api::core::v1::PodStatus,
