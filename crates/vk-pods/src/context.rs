@@ -86,6 +86,9 @@ struct PodEntry {
     /// published by a later status sync round without another read while the
     /// listing still shows the same state (see [`Ctx::take_deferred`]).
     deferred: Option<(Box<PodReport>, Instant)>,
+    /// The [`ADJUSTMENTS_ANNOTATION`] value not written yet: it rides on the
+    /// pod's next status write (one API write, not two).
+    adjustments: Option<String>,
 }
 
 impl PodEntry {
@@ -101,6 +104,7 @@ impl PodEntry {
             && self.observed.is_none()
             && self.queued.is_none()
             && self.deferred.is_none()
+            && self.adjustments.is_none()
     }
 
     /// Forgets the instance and what was read of it.
@@ -671,7 +675,7 @@ impl Ctx {
         let key = PodKey::of(pod);
         let mut status = report.status.clone();
         self.apply_restarts(&key.uid, pod.status.as_ref(), &mut status);
-        if differs(pod.status.as_ref(), &status) {
+        if differs(pod.status.as_ref(), &status) || self.pending_adjustments(&key.uid).is_some() {
             self.write_status(pod, &status).await?;
             let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
             if finished && !crate::status::is_terminal(pod) {
@@ -727,8 +731,17 @@ impl Ctx {
         pod: &Pod,
         status: &k8s_openapi::api::core::v1::PodStatus,
     ) -> Result<(), Error> {
-        let body = patch(status, &self.config.host_ip, qos_class(pod));
-        self.patch_status(pod, &body).await
+        let mut body = patch(status, &self.config.host_ip, qos_class(pod));
+        let key = PodKey::of(pod);
+        let adjustments = self.pending_adjustments(&key.uid);
+        if let Some(value) = &adjustments {
+            body["metadata"] = serde_json::json!({"annotations": {ADJUSTMENTS_ANNOTATION: value}});
+        }
+        self.patch_status(pod, &body).await?;
+        if adjustments.is_some() {
+            self.with_pod(&key.uid, |p| p.adjustments = None);
+        }
+        Ok(())
     }
 
     /// Merges one condition into `pod`'s status (and `status.resize` when
@@ -829,15 +842,14 @@ impl Ctx {
             };
             self.event(pod, type_, &a.reason, &a.message).await;
         }
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
-        let body =
-            serde_json::json!({"metadata": {"annotations": {ADJUSTMENTS_ANNOTATION: value}}});
-        let pp = PatchParams {
-            field_manager: Some(self.config.field_manager.clone()),
-            ..PatchParams::default()
-        };
-        if let Err(e) = api.patch(&key.name, &pp, &Patch::Merge(&body)).await {
-            tracing::warn!(pod = %key, error = %e, "adjustments annotation not written");
-        }
+        // The status subresource of a pod takes its metadata too (only the
+        // spec and owner references are kept from the stored pod), so the
+        // annotation goes with the status write that follows the creation.
+        lock(&self.pods).entry(key.uid).or_default().adjustments = Some(value);
+    }
+
+    /// The adjustments annotation waiting for `uid`'s next status write.
+    fn pending_adjustments(&self, uid: &str) -> Option<String> {
+        self.read_pod(uid, |p| p.adjustments.clone()).flatten()
     }
 }

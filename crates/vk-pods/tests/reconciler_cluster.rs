@@ -638,17 +638,17 @@ async fn what_the_provider_changed_is_shown_once_on_the_pod() {
     ]);
     h.create("adjusted", serde_json::json!({"restartPolicy": "Always"}))
         .await;
-    h.phase("adjusted", "Running").await;
-    let pods = h.pods();
-    let p = wait::until("the adjustments annotation", 30, || async {
-        pods.get("adjusted").await.ok().filter(|p| {
-            p.metadata
-                .annotations
-                .as_ref()
-                .is_some_and(|a| a.contains_key(vk_pods::ADJUSTMENTS_ANNOTATION))
-        })
-    })
-    .await;
+    // The annotation rides on the status write (one API write, not two): it
+    // is there when the pod is first seen Running.
+    let p = h.phase("adjusted", "Running").await;
+    assert!(
+        p.metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(vk_pods::ADJUSTMENTS_ANNOTATION)),
+        "{:?}",
+        p.metadata.annotations
+    );
     let listed: Vec<vk_pods::Adjustment> =
         serde_json::from_str(&p.metadata.annotations.unwrap()[vk_pods::ADJUSTMENTS_ANNOTATION])
             .unwrap();
