@@ -264,7 +264,7 @@ pub(crate) struct AciSpec {
     /// Client-side ARM rate limits.
     pub(crate) rate_limit: RateLimitSpec,
     /// ACI's container group create and delete quotas, which vk paces itself to.
-    pub(crate) quotas: QuotaSpec,
+    pub(crate) quotas: vk_provider_aci::QuotaConfig,
     /// CPU and memory usage of the pods from Azure Monitor (`kubectl top`,
     /// `/stats/summary`, `/metrics/resource`).
     pub(crate) usage: vk_kubelet_aci::UsageConfig,
@@ -286,35 +286,8 @@ impl Default for AciSpec {
             max_cpu_per_group: 4.0,
             max_memory_gb_per_group: 16.0,
             rate_limit: RateLimitSpec::default(),
-            quotas: QuotaSpec::default(),
+            quotas: vk_provider_aci::QuotaConfig::default(),
             usage: vk_kubelet_aci::UsageConfig::default(),
-        }
-    }
-}
-
-/// ACI's create and delete quotas per subscription and region (defaults: ACI's, 100 per 5
-/// minutes and 300 per hour each); 0 lifts a window. Raise them after a quota increase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct QuotaSpec {
-    /// Container group creates per 5 minutes.
-    pub(crate) creates_per_5_minutes: u32,
-    /// Container group creates per hour.
-    pub(crate) creates_per_hour: u32,
-    /// Container group deletes per 5 minutes.
-    pub(crate) deletes_per_5_minutes: u32,
-    /// Container group deletes per hour.
-    pub(crate) deletes_per_hour: u32,
-}
-
-impl Default for QuotaSpec {
-    fn default() -> Self {
-        let (five, hour) = vk_provider_aci::ACI_DEFAULT_OPERATION_QUOTA;
-        Self {
-            creates_per_5_minutes: five,
-            creates_per_hour: hour,
-            deletes_per_5_minutes: five,
-            deletes_per_hour: hour,
         }
     }
 }

@@ -13,7 +13,7 @@ use vk_aci::{AzureCloud, BucketConfig, ContainerInstances, RateLimits};
 use vk_node::NodeConfig;
 use vk_taints::TaintConfig;
 
-use crate::config::{Config, CredentialSpec, NodeSpec, Os};
+use crate::config::{Config, CredentialSpec, NodeSpec};
 
 /// A Kubernetes client from `kubeconfig` (or the usual inference: in-cluster,
 /// `KUBECONFIG`, `~/.kube/config`), limited to `kube.qps`/`kube.burst` and
@@ -218,21 +218,6 @@ pub(crate) fn aci_provider(
 }
 
 /// The pod reconciler settings of one node.
-/// The create and delete budgets of ACI's quotas (`aci.quotas`).
-pub(crate) fn operation_budgets(config: &Config) -> (Arc<vk_pods::Budget>, Arc<vk_pods::Budget>) {
-    let q = &config.aci.quotas;
-    (
-        Arc::new(vk_provider_aci::operation_budget(
-            q.creates_per_5_minutes,
-            q.creates_per_hour,
-        )),
-        Arc::new(vk_provider_aci::operation_budget(
-            q.deletes_per_5_minutes,
-            q.deletes_per_hour,
-        )),
-    )
-}
-
 pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::ReconcilerConfig {
     config
         .reconciler
@@ -240,49 +225,13 @@ pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::Re
         .for_node(node.name.clone(), node.os, node.internal_ip())
 }
 
-/// Names a pod's container group as the ACI provider does.
-pub(crate) fn group_namer(
-    names: Arc<vk_provider_aci::GroupNames>,
-) -> impl Fn(&k8s_openapi::api::core::v1::Pod) -> String + Send + Sync + 'static {
-    move |pod| {
-        names.group_of(
-            pod.metadata.namespace.as_deref().unwrap_or_default(),
-            pod.metadata.name.as_deref().unwrap_or_default(),
-            pod.metadata.uid.as_deref().unwrap_or_default(),
-        )
-    }
-}
-
-/// The usage sampler of one node: Linux nodes only (Azure Monitor has no
-/// metrics of Windows groups), `None` when usage is off.
-pub(crate) fn usage_sampler(
-    config: &Config,
-    node: &NodeSpec,
-    aci: &ContainerInstances,
-    pods: kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Pod>,
-    names: Arc<vk_provider_aci::GroupNames>,
-) -> anyhow::Result<Option<vk_kubelet_aci::UsageSampler>> {
-    let usage = &config.aci.usage;
-    if !usage.enabled {
-        return Ok(None);
-    }
-    if node.os == Os::Windows {
-        tracing::info!(node = %node.name, "no usage figures for this node's pods: Azure Monitor has no metrics of Windows container groups");
-        return Ok(None);
-    }
-    let metrics = aci
-        .metrics_client(&usage.endpoint_for(&config.aci.region))
-        .context("building the Azure Monitor metrics client (aci.usage.endpoint)")?;
-    Ok(Some(vk_kubelet_aci::UsageSampler::new(
-        metrics,
-        move || pods.state(),
-        group_namer(names),
-        usage.clone(),
-    )))
-}
-
 /// The kubelet API server of one node (logs, exec, stats), authenticating and
-/// authorizing like a kubelet in webhook mode.
+/// authorizing like a kubelet in webhook mode, listening on the node's address and
+/// `kubelet_port` until `stop`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one node the server reads"
+)]
 pub(crate) fn kubelet_server(
     config: &Config,
     node: &NodeSpec,
@@ -291,9 +240,10 @@ pub(crate) fn kubelet_server(
     pods: kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Pod>,
     names: Arc<vk_provider_aci::GroupNames>,
     usage: Option<Arc<vk_kubelet_aci::UsageCache>>,
-) -> anyhow::Result<vk_kubelet_api::KubeletServerBuilder> {
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<impl Future<Output = anyhow::Result<()>> + Send + 'static> {
     let mut backend =
-        vk_kubelet_aci::AciBackend::new(aci.clone(), move || pods.state(), group_namer(names));
+        vk_kubelet_aci::AciBackend::new(aci.clone(), move || pods.state(), names.namer());
     if let Some(cache) = usage {
         backend = backend.with_usage(cache);
     }
@@ -328,9 +278,23 @@ pub(crate) fn kubelet_server(
         kube: Some(kube.clone()),
         cache_ttl: Duration::from_secs(60),
     };
-    Ok(
-        vk_kubelet_api::KubeletServer::builder(backend, node.name.clone())
-            .tls(tls)
-            .auth(auth),
-    )
+    let kubelet = vk_kubelet_api::KubeletServer::builder(backend, node.name.clone())
+        .tls(tls)
+        .auth(auth);
+    let addr = (node.internal_ip().to_owned(), node.kubelet_port);
+    Ok(async move {
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{} (nodes[].kubelet_port)",
+                    addr.0, addr.1
+                )
+            })?;
+        tracing::info!(addr = %format!("{}:{}", addr.0, addr.1), "kubelet API serving");
+        kubelet
+            .serve(listener, stop.cancelled_owned())
+            .await
+            .map_err(anyhow::Error::from)
+    })
 }

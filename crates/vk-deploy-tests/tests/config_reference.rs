@@ -75,6 +75,7 @@ const LIBRARY_CONFIGS: &[&str] = &[
     "crates/vk-kubelet-aci/src/usage.rs",
     "crates/vk-node/src/config.rs",
     "crates/vk-pods/src/config.rs",
+    "crates/vk-provider-aci/src/quota.rs",
     "crates/vk-taints/src/taint.rs",
 ];
 
