@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::cli::Cli;
+use vk_aci::Secret;
 use vk_taints::TaintEffect;
 
 const SUB: &str = "11111111-2222-3333-4444-555555555555";
@@ -514,7 +515,7 @@ fn credential_kinds() {
         )?;
         let config = load_in_jail(&["--config", "sp.toml"])?;
         match &config.aci.credentials {
-            CredentialSpec::ClientSecret {
+            CredentialConfig::ClientSecret {
                 tenant_id,
                 client_id,
                 client_secret,
@@ -534,8 +535,8 @@ fn credential_kinds() {
         })?;
         assert_eq!(
             config.aci.credentials,
-            CredentialSpec::StaticToken {
-                token: Secret("12345".into())
+            CredentialConfig::StaticToken {
+                token: Secret::from("12345")
             }
         );
 
@@ -547,7 +548,7 @@ fn credential_kinds() {
         let config = load_in_jail(&[])?;
         assert_eq!(
             config.aci.credentials,
-            CredentialSpec::AzureJson {
+            CredentialConfig::AzureJson {
                 path: PathBuf::from("azure.json")
             }
         );
@@ -593,7 +594,7 @@ fn secrets_never_show() {
         jail.set_env("VK_ACI__CREDENTIALS__CLIENT_ID", "client");
         jail.set_env("VK_ACI__CREDENTIALS__CLIENT_SECRET", "hunter2-very-secret");
         let config = load_in_jail(&[])?;
-        let CredentialSpec::ClientSecret { client_secret, .. } = &config.aci.credentials else {
+        let CredentialConfig::ClientSecret { client_secret, .. } = &config.aci.credentials else {
             panic!("client secret expected");
         };
         assert_eq!(client_secret.expose(), "hunter2-very-secret");
