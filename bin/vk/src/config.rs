@@ -955,13 +955,19 @@ impl AciSpec {
                 ),
             );
         }
-        e.check("aci.arm_endpoint", http_url(&self.arm_endpoint));
+        e.check(
+            "aci.arm_endpoint",
+            vk_aci::check_http_url(&self.arm_endpoint),
+        );
         if let Err(message) = self.usage.validate() {
             // "field: problem" → "aci.usage.field", "problem".
             let (field, problem) = message.split_once(": ").unwrap_or(("", &message));
             e.add(format!("aci.usage.{field}"), problem.to_owned());
         }
-        e.check("aci.authority_host", http_url(&self.authority_host));
+        e.check(
+            "aci.authority_host",
+            vk_aci::check_http_url(&self.authority_host),
+        );
         for (section, result) in [
             ("aci.credentials", self.credentials.validate()),
             ("aci.rate_limit", self.rate_limit.validate()),
@@ -1120,23 +1126,6 @@ fn resource_group(s: &str) -> Result<(), String> {
         Err(format!(
             "{s:?} is not a resource group name (1-90 letters, digits, '-', '_', '.', '(' and ')', not ending with '.')"
         ))
-    }
-}
-
-/// An `http://` or `https://` URL with a host (http is for the emulator).
-fn http_url(s: &str) -> Result<(), String> {
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"));
-    match rest {
-        Some(rest)
-            if !rest.is_empty()
-                && !rest.starts_with('/')
-                && !rest.contains(char::is_whitespace) =>
-        {
-            Ok(())
-        }
-        _ => Err(format!("{s:?} is not an http(s) URL")),
     }
 }
 

@@ -390,8 +390,17 @@ fn existing_file(field: &'static str, path: &Path) -> Result<(), Error> {
     }
 }
 
-/// An `http://` or `https://` URL with a host (http is for the emulator).
-fn http_url(field: &'static str, s: &str) -> Result<(), Error> {
+/// An `http://` or `https://` URL with a host (http is for the emulator); the
+/// endpoint settings of a client are checked with it.
+///
+/// ```
+/// assert!(vk_aci::check_http_url("https://management.azure.com").is_ok());
+/// assert_eq!(
+///     vk_aci::check_http_url("management.azure.com").unwrap_err(),
+///     "\"management.azure.com\" is not an http(s) URL"
+/// );
+/// ```
+pub fn check_http_url(s: &str) -> Result<(), String> {
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"));
@@ -403,8 +412,12 @@ fn http_url(field: &'static str, s: &str) -> Result<(), Error> {
         {
             Ok(())
         }
-        _ => invalid(field, format!("{s:?} is not an http(s) URL")),
+        _ => Err(format!("{s:?} is not an http(s) URL")),
     }
+}
+
+fn http_url(field: &'static str, s: &str) -> Result<(), Error> {
+    check_http_url(s).or_else(|reason| invalid(field, reason))
 }
 
 #[cfg(test)]
