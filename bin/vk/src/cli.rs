@@ -52,11 +52,11 @@ pub(crate) enum Command {
     /// Install vk into the cluster of --kubeconfig (like `az aks install-connector`): the
     /// embedded deploy/base manifests, rendered for these options, applied with server-side
     /// apply. Idempotent; --dry-run prints the YAML.
-    Install(crate::install::InstallArgs),
+    Install(vk_install::InstallArgs),
     /// Remove what `vk install` created (objects labelled app.kubernetes.io/managed-by=vk-install),
     /// the namespace only when it holds no Secret or ConfigMap install did not create. Takes the
     /// same options as install.
-    Uninstall(crate::install::InstallArgs),
+    Uninstall(vk_install::InstallArgs),
 }
 
 /// `vk config …`.

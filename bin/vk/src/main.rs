@@ -10,7 +10,6 @@
 mod admin;
 mod cli;
 mod config;
-mod install;
 mod kube_limit;
 mod leader;
 mod metrics;
@@ -73,7 +72,7 @@ fn main() -> ExitCode {
 /// `vk install` / `vk uninstall`: exit 64 on invalid options, 1 when the API server refuses.
 fn install_command(
     config: &ConfigArgs,
-    mut args: install::InstallArgs,
+    mut args: vk_install::InstallArgs,
     installing: bool,
 ) -> ExitCode {
     if let Some(id) = &config.cluster_id {
@@ -84,7 +83,7 @@ fn install_command(
         return ExitCode::from(EX_USAGE);
     }
     if installing && args.dry_run {
-        return match install::render(&args).and_then(|o| install::to_yaml(&o)) {
+        return match vk_install::render(&args).and_then(|o| vk_install::to_yaml(&o)) {
             Ok(yaml) => {
                 use std::io::Write as _;
                 // A closed pipe (`vk install --dry-run | head`) is not an error.
@@ -110,9 +109,13 @@ fn install_command(
     let outcome = runtime.block_on(async {
         let client = install_client(config.kubeconfig.as_deref()).await?;
         if installing {
-            install::install(&client, &args).await
+            vk_install::install(&client, &args)
+                .await
+                .map_err(anyhow::Error::from)
         } else {
-            install::uninstall(&client, &args).await
+            vk_install::uninstall(&client, &args)
+                .await
+                .map_err(anyhow::Error::from)
         }
     });
     match outcome {

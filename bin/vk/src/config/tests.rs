@@ -906,3 +906,43 @@ fn every_alias_is_in_the_migration_guide() {
         );
     }
 }
+
+/// `vk install`'s rendered config.toml is configuration this binary loads.
+fn install_args(extra: &[&str]) -> vk_install::InstallArgs {
+    #[derive(clap::Parser)]
+    struct T {
+        #[command(flatten)]
+        a: vk_install::InstallArgs,
+    }
+    let mut argv = vec![
+        "t",
+        "--subscription-id",
+        "00000000-0000-0000-0000-000000000000",
+        "--resource-group",
+        "rg",
+    ];
+    argv.extend_from_slice(extra);
+    <T as clap::Parser>::try_parse_from(argv).expect("parses").a
+}
+
+#[test]
+fn the_config_loads_as_vk_configuration() {
+    let a = install_args(&[
+        "--connector-name",
+        "mycon",
+        "--os-type",
+        "both",
+        "--namespace",
+        "other",
+    ]);
+    let config: Config =
+        figment::Figment::from(figment::providers::Serialized::defaults(Config::default()))
+            .merge(
+                <figment::providers::Toml as figment::providers::Format>::string(&a.config_toml()),
+            )
+            .extract()
+            .expect("the rendered config.toml is vk configuration");
+    assert_eq!(config.nodes.len(), 2);
+    assert_eq!(config.aci.resource_group.as_deref(), Some("rg"));
+    assert_eq!(config.ha.namespace, "other");
+}
