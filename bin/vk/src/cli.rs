@@ -4,6 +4,12 @@
 //! so never overrides the file or the environment (see [`crate::config`]). Flags are global, so
 //! `vk config print --aci-region northeurope` shows what `vk --aci-region northeurope` would
 //! run with.
+#![allow(
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    reason = "the doc comments here are clap's --help texts (`<os>`, `[default: …]`), written for a terminal"
+)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

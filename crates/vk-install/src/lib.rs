@@ -122,6 +122,12 @@ pub enum OsType {
 
 /// `vk install` and `vk uninstall` options; they mirror `az aks install-connector`.
 #[derive(Debug, Clone, Args)]
+#[allow(
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    reason = "the field docs are clap's --help texts (`<os>`, `[default: …]`), written for a terminal"
+)]
 pub struct InstallArgs {
     /// Names the nodes virtual-kubelet-<NAME>-<os>-<region>, as the AKS connector did
     /// [default: the overlays' names, virtual-kubelet-aci-<os>].

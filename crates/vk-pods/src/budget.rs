@@ -80,7 +80,8 @@ struct Inner {
     spent: u64,
 }
 
-/// A shared rate budget; see the [module docs](self). Unlimited without windows.
+/// A shared rate budget of [`RateWindow`]s, spent with [`try_take`](Self::try_take). Unlimited
+/// without windows.
 #[derive(Debug, Default)]
 pub struct Budget {
     windows: Vec<RateWindow>,
