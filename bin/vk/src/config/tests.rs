@@ -907,24 +907,24 @@ fn every_alias_is_in_the_migration_guide() {
     }
 }
 
-/// `vk install`'s rendered config.toml is configuration this binary loads.
+/// `vk install <extra>`'s options, parsed by vk's own command line.
 fn install_args(extra: &[&str]) -> vk_install::InstallArgs {
-    #[derive(clap::Parser)]
-    struct T {
-        #[command(flatten)]
-        a: vk_install::InstallArgs,
-    }
     let mut argv = vec![
-        "t",
+        "vk",
+        "install",
         "--subscription-id",
         "00000000-0000-0000-0000-000000000000",
         "--resource-group",
         "rg",
     ];
     argv.extend_from_slice(extra);
-    <T as clap::Parser>::try_parse_from(argv).expect("parses").a
+    match Cli::try_parse_from(argv).expect("parses").command {
+        Some(crate::cli::Command::Install(args)) => args,
+        other => panic!("vk install expected, got {other:?}"),
+    }
 }
 
+/// `vk install`'s rendered config.toml is configuration this binary loads.
 #[test]
 fn the_config_loads_as_vk_configuration() {
     let a = install_args(&[
