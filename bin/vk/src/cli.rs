@@ -4,6 +4,12 @@
 //! so never overrides the file or the environment (see [`crate::config`]). Flags are global, so
 //! `vk config print --aci-region northeurope` shows what `vk --aci-region northeurope` would
 //! run with.
+#![allow(
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    reason = "the doc comments here are clap's --help texts (`<os>`, `[default: …]`), written for a terminal"
+)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,11 +58,11 @@ pub(crate) enum Command {
     /// Install vk into the cluster of --kubeconfig (like `az aks install-connector`): the
     /// embedded deploy/base manifests, rendered for these options, applied with server-side
     /// apply. Idempotent; --dry-run prints the YAML.
-    Install(crate::install::InstallArgs),
+    Install(vk_install::InstallArgs),
     /// Remove what `vk install` created (objects labelled app.kubernetes.io/managed-by=vk-install),
     /// the namespace only when it holds no Secret or ConfigMap install did not create. Takes the
     /// same options as install.
-    Uninstall(crate::install::InstallArgs),
+    Uninstall(vk_install::InstallArgs),
 }
 
 /// `vk config …`.

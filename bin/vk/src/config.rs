@@ -34,44 +34,7 @@ use crate::cli::{ConfigArgs, NodeArgs};
 
 pub(crate) mod legacy;
 
-/// What a [`Secret`] prints and serializes as.
-pub(crate) const REDACTED: &str = "<redacted>";
-
-// ---------------------------------------------------------------------------------------------
-// Secret
-// ---------------------------------------------------------------------------------------------
-
-/// A secret string (client secret, token). `Debug`, `Display` and `Serialize` all give
-/// `<redacted>`, so a secret cannot leak through logs or `vk config print`; [`Secret::expose`]
-/// returns the value to the code that needs it. Deserializes from a plain string.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub(crate) struct Secret(String);
-
-impl Secret {
-    /// The secret value. Do not log it.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(REDACTED)
-    }
-}
+pub(crate) use vk_aci::CredentialConfig;
 
 // ---------------------------------------------------------------------------------------------
 // The model
@@ -247,7 +210,7 @@ pub(crate) struct AciSpec {
     /// Microsoft Entra ID authority host.
     pub(crate) authority_host: String,
     /// How vk authenticates to ARM.
-    pub(crate) credentials: CredentialSpec,
+    pub(crate) credentials: vk_aci::CredentialConfig,
     /// Subnet resource ID for VNet-injected groups (no public IP then).
     pub(crate) subnet_id: Option<String>,
     /// The cluster DNS service IP given to `dnsPolicy: ClusterFirst` pods of
@@ -262,9 +225,9 @@ pub(crate) struct AciSpec {
     /// Largest memory request of one container group, in GB.
     pub(crate) max_memory_gb_per_group: f64,
     /// Client-side ARM rate limits.
-    pub(crate) rate_limit: RateLimitSpec,
+    pub(crate) rate_limit: vk_aci::RateLimitConfig,
     /// ACI's container group create and delete quotas, which vk paces itself to.
-    pub(crate) quotas: QuotaSpec,
+    pub(crate) quotas: vk_provider_aci::QuotaConfig,
     /// CPU and memory usage of the pods from Azure Monitor (`kubectl top`,
     /// `/stats/summary`, `/metrics/resource`).
     pub(crate) usage: vk_kubelet_aci::UsageConfig,
@@ -278,163 +241,16 @@ impl Default for AciSpec {
             region: "westeurope".into(),
             arm_endpoint: "https://management.azure.com".into(),
             authority_host: "https://login.microsoftonline.com".into(),
-            credentials: CredentialSpec::default(),
+            credentials: vk_aci::CredentialConfig::default(),
             subnet_id: None,
             cluster_dns_ip: None,
             cluster_domain: "cluster.local".into(),
             dns_name_label_annotation: "virtualkubelet.io/dnsnamelabel".into(),
             max_cpu_per_group: 4.0,
             max_memory_gb_per_group: 16.0,
-            rate_limit: RateLimitSpec::default(),
-            quotas: QuotaSpec::default(),
+            rate_limit: vk_aci::RateLimitConfig::default(),
+            quotas: vk_provider_aci::QuotaConfig::default(),
             usage: vk_kubelet_aci::UsageConfig::default(),
-        }
-    }
-}
-
-/// ACI's create and delete quotas per subscription and region (defaults: ACI's, 100 per 5
-/// minutes and 300 per hour each); 0 lifts a window. Raise them after a quota increase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct QuotaSpec {
-    /// Container group creates per 5 minutes.
-    pub(crate) creates_per_5_minutes: u32,
-    /// Container group creates per hour.
-    pub(crate) creates_per_hour: u32,
-    /// Container group deletes per 5 minutes.
-    pub(crate) deletes_per_5_minutes: u32,
-    /// Container group deletes per hour.
-    pub(crate) deletes_per_hour: u32,
-}
-
-impl Default for QuotaSpec {
-    fn default() -> Self {
-        let (five, hour) = vk_provider_aci::ACI_DEFAULT_OPERATION_QUOTA;
-        Self {
-            creates_per_5_minutes: five,
-            creates_per_hour: hour,
-            deletes_per_5_minutes: five,
-            deletes_per_hour: hour,
-        }
-    }
-}
-
-/// How vk authenticates to ARM, selected by `kind`:
-///
-/// ```toml
-/// [aci.credentials]
-/// kind = "client-secret"
-/// tenant_id = "…"
-/// client_id = "…"
-/// client_secret = "…"   # better: VK_ACI__CREDENTIALS__CLIENT_SECRET from a Secret
-/// ```
-///
-/// Optional fields left out fall back to the `AZURE_*` variables of the process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub(crate) enum CredentialSpec {
-    /// A service principal with a client secret.
-    ClientSecret {
-        /// Tenant (directory) ID.
-        tenant_id: String,
-        /// Application (client) ID.
-        client_id: String,
-        /// The client secret.
-        client_secret: Secret,
-    },
-    /// The managed identity of the VM or of the pod (IMDS or App Service style endpoint).
-    ManagedIdentity {
-        /// Client ID of a user-assigned identity (system-assigned when unset).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        client_id: Option<String>,
-        /// Resource ID of a user-assigned identity (instead of `client_id`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        resource_id: Option<String>,
-        /// Token endpoint (IMDS when unset).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        endpoint: Option<String>,
-    },
-    /// Azure workload identity (federated token file projected into the pod).
-    WorkloadIdentity {
-        /// Tenant ID (`AZURE_TENANT_ID` when unset).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        tenant_id: Option<String>,
-        /// Client ID (`AZURE_CLIENT_ID` when unset).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        client_id: Option<String>,
-        /// Federated token file (`AZURE_FEDERATED_TOKEN_FILE` when unset).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        token_file: Option<PathBuf>,
-    },
-    /// An AKS-style `azure.json` (credentials, and subscription, resource group and region
-    /// when `aci` leaves them unset).
-    AzureJson {
-        /// Path of the file.
-        #[serde(default = "default_azure_json")]
-        path: PathBuf,
-    },
-    /// A fixed bearer token (tests, the emulator).
-    StaticToken {
-        /// The token.
-        token: Secret,
-    },
-}
-
-fn default_azure_json() -> PathBuf {
-    PathBuf::from("/etc/kubernetes/azure.json")
-}
-
-impl Default for CredentialSpec {
-    fn default() -> Self {
-        Self::ManagedIdentity {
-            client_id: None,
-            resource_id: None,
-            endpoint: None,
-        }
-    }
-}
-
-impl CredentialSpec {
-    /// The `kind` tag.
-    pub(crate) fn kind(&self) -> &'static str {
-        match self {
-            Self::ClientSecret { .. } => "client-secret",
-            Self::ManagedIdentity { .. } => "managed-identity",
-            Self::WorkloadIdentity { .. } => "workload-identity",
-            Self::AzureJson { .. } => "azure-json",
-            Self::StaticToken { .. } => "static-token",
-        }
-    }
-}
-
-/// Client-side token buckets for ARM calls (ARM allows bursts of 250 reads refilled at 25/s and
-/// 200 writes refilled at 10/s per subscription and region).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct RateLimitSpec {
-    /// Reads (GETs, including operation polls) per second.
-    pub(crate) reads_per_sec: f64,
-    /// Read burst.
-    pub(crate) read_burst: u32,
-    /// Writes (PUT, POST, PATCH, DELETE) per second.
-    pub(crate) writes_per_sec: f64,
-    /// Write burst.
-    pub(crate) write_burst: u32,
-}
-
-impl Default for RateLimitSpec {
-    /// Just below ARM's buckets (reads 250 + 25/s, writes 200 + 10/s per
-    /// principal): rates at 98–99 % of ARM's refill, bursts short of ARM's
-    /// by more than one second's refill (ARM's bucket refills once a second
-    /// at a phase vk cannot see): reads 24.5/s burst 215, writes 9.9/s burst
-    /// 185. vk paces itself below ARM instead of bouncing off, and a burst
-    /// of creates goes out at nearly the rate ARM allows.
-    fn default() -> Self {
-        Self {
-            reads_per_sec: 24.5,
-            read_burst: 215,
-            writes_per_sec: 9.9,
-            write_burst: 185,
         }
     }
 }
@@ -1108,7 +924,7 @@ impl Config {
 
 impl AciSpec {
     fn validate_into(&self, e: &mut Errors) {
-        let from_file = matches!(self.credentials, CredentialSpec::AzureJson { .. });
+        let from_file = matches!(self.credentials, CredentialConfig::AzureJson { .. });
         match &self.subscription_id {
             Some(id) => e.check("aci.subscription_id", guid(id)),
             None if !from_file => e.add(
@@ -1139,48 +955,29 @@ impl AciSpec {
                 ),
             );
         }
-        e.check("aci.arm_endpoint", http_url(&self.arm_endpoint));
+        e.check(
+            "aci.arm_endpoint",
+            vk_aci::check_http_url(&self.arm_endpoint),
+        );
         if let Err(message) = self.usage.validate() {
             // "field: problem" → "aci.usage.field", "problem".
             let (field, problem) = message.split_once(": ").unwrap_or(("", &message));
             e.add(format!("aci.usage.{field}"), problem.to_owned());
         }
-        e.check("aci.authority_host", http_url(&self.authority_host));
-        match &self.credentials {
-            CredentialSpec::ClientSecret {
-                tenant_id,
-                client_id,
-                client_secret,
-            } => {
-                non_empty(e, "aci.credentials.tenant_id", tenant_id);
-                non_empty(e, "aci.credentials.client_id", client_id);
-                non_empty(e, "aci.credentials.client_secret", client_secret.expose());
-            }
-            CredentialSpec::ManagedIdentity {
-                client_id,
-                resource_id,
-                endpoint,
-            } => {
-                if client_id.is_some() && resource_id.is_some() {
-                    e.add(
-                        "aci.credentials.resource_id",
-                        "give client_id or resource_id, not both",
-                    );
+        e.check(
+            "aci.authority_host",
+            vk_aci::check_http_url(&self.authority_host),
+        );
+        for (section, result) in [
+            ("aci.credentials", self.credentials.validate()),
+            ("aci.rate_limit", self.rate_limit.validate()),
+        ] {
+            match result {
+                Ok(()) => {}
+                Err(vk_aci::Error::InvalidConfig { field, reason }) => {
+                    e.add(format!("{section}.{field}"), reason);
                 }
-                if let Some(endpoint) = endpoint {
-                    e.check("aci.credentials.endpoint", http_url(endpoint));
-                }
-            }
-            CredentialSpec::WorkloadIdentity { token_file, .. } => {
-                if let Some(file) = token_file {
-                    e.check("aci.credentials.token_file", existing_file(file));
-                }
-            }
-            CredentialSpec::AzureJson { path } => {
-                e.check("aci.credentials.path", existing_file(path));
-            }
-            CredentialSpec::StaticToken { token } => {
-                non_empty(e, "aci.credentials.token", token.expose());
+                Err(other) => e.add(section, other.to_string()),
             }
         }
         if let Some(subnet) = &self.subnet_id {
@@ -1221,18 +1018,6 @@ impl AciSpec {
             "aci.max_memory_gb_per_group",
             self.max_memory_gb_per_group,
         );
-        positive_f64(
-            e,
-            "aci.rate_limit.reads_per_sec",
-            self.rate_limit.reads_per_sec,
-        );
-        positive_f64(
-            e,
-            "aci.rate_limit.writes_per_sec",
-            self.rate_limit.writes_per_sec,
-        );
-        positive(e, "aci.rate_limit.read_burst", self.rate_limit.read_burst);
-        positive(e, "aci.rate_limit.write_burst", self.rate_limit.write_burst);
     }
 }
 
@@ -1252,12 +1037,6 @@ fn positive(e: &mut Errors, path: &str, value: u32) {
 fn positive_f64(e: &mut Errors, path: &str, value: f64) {
     if !(value.is_finite() && value > 0.0) {
         e.add(path, "must be a positive number");
-    }
-}
-
-fn non_empty(e: &mut Errors, path: &str, value: &str) {
-    if value.trim().is_empty() {
-        e.add(path, "must not be empty");
     }
 }
 
@@ -1347,23 +1126,6 @@ fn resource_group(s: &str) -> Result<(), String> {
         Err(format!(
             "{s:?} is not a resource group name (1-90 letters, digits, '-', '_', '.', '(' and ')', not ending with '.')"
         ))
-    }
-}
-
-/// An `http://` or `https://` URL with a host (http is for the emulator).
-fn http_url(s: &str) -> Result<(), String> {
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"));
-    match rest {
-        Some(rest)
-            if !rest.is_empty()
-                && !rest.starts_with('/')
-                && !rest.contains(char::is_whitespace) =>
-        {
-            Ok(())
-        }
-        _ => Err(format!("{s:?} is not an http(s) URL")),
     }
 }
 

@@ -1,4 +1,3 @@
-// Over 800 lines: process start-up, the metric collectors and the per-node composition; the collectors move out when each component registers its own metric families (issue #19).
 //! `vk`: a virtual kubelet for Azure Container Instances.
 //!
 //! The binary is thin: it loads the configuration ([`config`], [`cli`]), sets up logging
@@ -11,7 +10,6 @@
 mod admin;
 mod cli;
 mod config;
-mod install;
 mod kube_limit;
 mod leader;
 mod metrics;
@@ -26,12 +24,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser as _;
+use futures::future::BoxFuture;
+use futures::{FutureExt as _, TryFutureExt as _};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{AdminState, Readiness};
 use crate::cli::{Cli, Command, ConfigArgs, ConfigCommand};
-use crate::config::{Config, ConfigError, HostContext, PrintFormat};
+use crate::config::{Config, ConfigError, HostContext, NodeSpec, PrintFormat};
 use crate::metrics::Metrics;
 
 /// Exit code for an invalid command line or configuration (sysexits' `EX_USAGE`).
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
 /// `vk install` / `vk uninstall`: exit 64 on invalid options, 1 when the API server refuses.
 fn install_command(
     config: &ConfigArgs,
-    mut args: install::InstallArgs,
+    mut args: vk_install::InstallArgs,
     installing: bool,
 ) -> ExitCode {
     if let Some(id) = &config.cluster_id {
@@ -83,7 +83,7 @@ fn install_command(
         return ExitCode::from(EX_USAGE);
     }
     if installing && args.dry_run {
-        return match install::render(&args).and_then(|o| install::to_yaml(&o)) {
+        return match vk_install::render(&args).and_then(|o| vk_install::to_yaml(&o)) {
             Ok(yaml) => {
                 use std::io::Write as _;
                 // A closed pipe (`vk install --dry-run | head`) is not an error.
@@ -109,9 +109,13 @@ fn install_command(
     let outcome = runtime.block_on(async {
         let client = install_client(config.kubeconfig.as_deref()).await?;
         if installing {
-            install::install(&client, &args).await
+            vk_install::install(&client, &args)
+                .await
+                .map_err(anyhow::Error::from)
         } else {
-            install::uninstall(&client, &args).await
+            vk_install::uninstall(&client, &args)
+                .await
+                .map_err(anyhow::Error::from)
         }
     });
     match outcome {
@@ -313,302 +317,26 @@ pub(crate) async fn run(
         .await
 }
 
+/// A named controller future, spawned directly or once this replica leads.
+type Controller = (String, BoxFuture<'static, anyhow::Result<()>>);
+
 /// Builds the clients and spawns the controllers onto `tasks`. Each task must return when
 /// `services.shutdown` is cancelled. Returns the drain to run on shutdown, if configured.
 async fn wire_controllers(
     services: &Services,
     tasks: &mut Tasks,
-) -> anyhow::Result<Option<futures::future::BoxFuture<'static, ()>>> {
+) -> anyhow::Result<Option<BoxFuture<'static, ()>>> {
     let config = &services.config;
     let kube = wiring::kube_client(config, Arc::clone(&services.metrics)).await?;
     let aci = wiring::aci_client(config)?;
-    let aci_for_metrics = aci.clone();
-    services.metrics.register_collector(move || {
-        let m = aci_for_metrics.metrics();
-        let c = |name: &str, help: &str, v: u64| metrics::Sample::counter(name, help, v as f64);
-        let mut samples = vec![
-            c(
-                "vk_aci_attempts",
-                "HTTP requests sent to Azure Resource Manager (including retries).",
-                m.attempts,
-            ),
-            c(
-                "vk_aci_retries",
-                "ARM requests retried after a transient failure.",
-                m.retries,
-            ),
-            c(
-                "vk_aci_throttled",
-                "ARM responses 429 (throttled).",
-                m.throttled,
-            ),
-            c(
-                "vk_aci_server_errors",
-                "ARM responses 5xx.",
-                m.server_errors,
-            ),
-            c(
-                "vk_aci_transport_errors",
-                "ARM requests that failed to connect or timed out.",
-                m.transport_errors,
-            ),
-            c(
-                "vk_aci_rate_limited",
-                "ARM requests delayed by vk's own token buckets.",
-                m.rate_limited,
-            ),
-            c(
-                "vk_aci_lro_polls",
-                "Long-running-operation status polls.",
-                m.lro_polls,
-            ),
-        ];
-        for (name, v) in [
-            (
-                "vk_aci_ratelimit_remaining_reads",
-                m.ratelimit_remaining_reads,
-            ),
-            (
-                "vk_aci_ratelimit_remaining_writes",
-                m.ratelimit_remaining_writes,
-            ),
-        ] {
-            if v >= 0 {
-                samples.push(metrics::Sample::gauge(
-                    name,
-                    "ARM's x-ms-ratelimit-remaining-subscription-* header, last seen.",
-                    v as f64,
-                ));
-            }
-        }
-        for op in aci_for_metrics.operation_counts() {
-            samples.push(
-                metrics::Sample::counter(
-                    "vk_aci_requests",
-                    "ARM requests by operation and HTTP status (0: no response).",
-                    op.count as f64,
-                )
-                .label("operation", op.operation)
-                .label("status", op.status.to_string()),
-            );
-        }
-        samples
-    });
+    services.metrics.register(|r| aci.register_metrics(r));
     // ACI's create/delete quotas are per subscription and region: every node
     // of this process spends the same two budgets.
-    let (creates, deletes) = wiring::operation_budgets(config);
-    register_budget_metrics(&services.metrics, "create", Arc::clone(&creates));
-    register_budget_metrics(&services.metrics, "delete", Arc::clone(&deletes));
-    let mut controllers: Vec<(
-        String,
-        futures::future::BoxFuture<'static, anyhow::Result<()>>,
-    )> = Vec::new();
+    let budgets = config.aci.quotas.budgets();
+    services.metrics.register(|r| budgets.register_metrics(r));
+    let mut controllers = Vec::new();
     for node in &config.nodes {
-        let taints = wiring::taint_config(node);
-        taints
-            .validate()
-            .with_context(|| format!("nodes[{}]: taints", node.name))?;
-        let initial = taints.desired(&vk_node::Health::Healthy);
-        let node_config = wiring::node_config(config, node, initial)?;
-        let probe = Arc::new(vk_provider_aci::AciHealth::new(
-            aci.clone(),
-            config.aci.region.clone(),
-        ));
-        let hook = Arc::new(vk_node::OwnTaints::new(
-            kube.clone(),
-            node.name.clone(),
-            taints,
-        ));
-        let virtual_node =
-            vk_node::VirtualNode::new(kube.clone(), node_config, probe).with_taint_hook(hook);
-        let node_metrics = virtual_node.metrics();
-        let name = node.name.clone();
-        services.metrics.register_collector(move || {
-            let m = node_metrics.snapshot();
-            let s = |metric: &str, help: &str, v: u64| {
-                metrics::Sample::counter(metric, help, v as f64).label("node", &name)
-            };
-            vec![
-                s(
-                    "vk_node_lease_renewals",
-                    "Node lease renewals.",
-                    m.lease_renewals,
-                ),
-                s(
-                    "vk_node_lease_failures",
-                    "Failed node lease renewal attempts.",
-                    m.lease_failures,
-                ),
-                s(
-                    "vk_node_lease_creations",
-                    "Node lease creations.",
-                    m.lease_creations,
-                ),
-                s(
-                    "vk_node_status_writes",
-                    "Node status writes.",
-                    m.status_writes,
-                ),
-                s(
-                    "vk_node_registrations",
-                    "Node registrations.",
-                    m.registrations,
-                ),
-            ]
-        });
-        if !config.ha.enabled {
-            // /readyz waits for each node's registration (create or adopt). An
-            // HA standby never registers its nodes: it is ready once wired.
-            spawn_registration_gate(
-                services.readiness.component(format!("node/{}", node.name)),
-                virtual_node.metrics(),
-                services.shutdown.clone(),
-            );
-        }
-        let stop = services.shutdown.clone();
-        controllers.push((
-            format!("node/{}", node.name),
-            Box::pin(async move { virtual_node.run(stop).await.map_err(anyhow::Error::from) }),
-        ));
-
-        let provider = Arc::new(wiring::aci_provider(config, node, &aci, &kube));
-        let group_names = provider.group_names();
-        let reconciler = vk_pods::PodReconciler::new(
-            kube.clone(),
-            provider,
-            wiring::reconciler_config(config, node),
-        )
-        .with_budgets(Arc::clone(&creates), Arc::clone(&deletes));
-        let sampler = wiring::usage_sampler(
-            config,
-            node,
-            &aci,
-            reconciler.pods(),
-            Arc::clone(&group_names),
-        )?;
-        let usage = sampler.as_ref().map(vk_kubelet_aci::UsageSampler::cache);
-        if let Some(sampler) = sampler {
-            let stop = services.shutdown.clone();
-            controllers.push((
-                format!("usage/{}", node.name),
-                Box::pin(async move {
-                    sampler.run(stop.cancelled_owned()).await;
-                    Ok(())
-                }),
-            ));
-        }
-        let kubelet = wiring::kubelet_server(
-            config,
-            node,
-            &aci,
-            &kube,
-            reconciler.pods(),
-            group_names,
-            usage,
-        )?;
-        let addr = (node.internal_ip().to_owned(), node.kubelet_port);
-        let stop = services.shutdown.clone();
-        controllers.push((
-            format!("kubelet/{}", node.name),
-            Box::pin(async move {
-                let listener = tokio::net::TcpListener::bind(&addr)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot listen on {}:{} (nodes[].kubelet_port)",
-                            addr.0, addr.1
-                        )
-                    })?;
-                tracing::info!(addr = %format!("{}:{}", addr.0, addr.1), "kubelet API serving");
-                kubelet
-                    .serve(listener, stop.cancelled_owned())
-                    .await
-                    .map_err(anyhow::Error::from)
-            }),
-        ));
-        let pod_metrics = reconciler.metrics_handle();
-        let pod_cache = reconciler.pods();
-        let name = node.name.clone();
-        services.metrics.register_collector(move || {
-            let m = pod_metrics.snapshot();
-            let mut phases: std::collections::BTreeMap<String, u64> =
-                ["Pending", "Running", "Succeeded", "Failed"]
-                    .into_iter()
-                    .map(|p| (p.to_owned(), 0))
-                    .collect();
-            for pod in pod_cache.state() {
-                let phase = pod
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.phase.clone())
-                    .unwrap_or_else(|| "Pending".to_owned());
-                *phases.entry(phase).or_default() += 1;
-            }
-            let s = |metric: &str, help: &str, v: u64| {
-                metrics::Sample::counter(metric, help, v as f64).label("node", &name)
-            };
-            vec![
-                s("vk_pod_reconciles", "Pod reconcile runs.", m.reconciles),
-                s(
-                    "vk_pod_reconcile_errors",
-                    "Pod reconciles that failed and were retried.",
-                    m.reconcile_errors,
-                ),
-                s("vk_pod_creates", "Provider create calls.", m.creates),
-                s("vk_pod_deletes", "Provider delete calls.", m.deletes),
-                s(
-                    "vk_pod_status_writes",
-                    "Pod status writes.",
-                    m.status_writes,
-                ),
-                s(
-                    "vk_pod_status_refreshes",
-                    "Provider status reads.",
-                    m.status_refreshes,
-                ),
-                s("vk_pod_lists", "Provider list calls.", m.lists),
-                s(
-                    "vk_pod_orphans_deleted",
-                    "Container groups deleted because their pod was gone.",
-                    m.orphans_deleted,
-                ),
-                s(
-                    "vk_pod_rejected",
-                    "Pods refused by admission or failed for an invalid spec.",
-                    m.rejected,
-                ),
-                s(
-                    "vk_pod_events_dropped",
-                    "Normal events not published (event rate limit).",
-                    m.events_dropped,
-                ),
-                metrics::Sample::counter(
-                    "vk_pod_reconcile_duration_seconds_sum",
-                    "Time spent reconciling pods (divide by vk_pod_reconciles_total for the mean).",
-                    m.reconcile_micros as f64 / 1e6,
-                )
-                .label("node", &name),
-            ]
-            .into_iter()
-            .chain(phases.into_iter().map(|(phase, count)| {
-                metrics::Sample::gauge(
-                    "vk_pods",
-                    "Pods bound to the node, by phase (from vk's pod cache).",
-                    count as f64,
-                )
-                .label("node", &name)
-                .label("phase", phase)
-            }))
-            .collect()
-        });
-        let stop = services.shutdown.clone();
-        controllers.push((
-            format!("pods/{}", node.name),
-            Box::pin(async move {
-                reconciler.run(stop).await;
-                Ok(())
-            }),
-        ));
+        controllers.extend(wire_node(services, node, &kube, &aci, &budgets)?);
     }
     if config.ha.enabled {
         let leader = leader::elect(kube.clone(), &config.ha).await?;
@@ -622,42 +350,80 @@ async fn wire_controllers(
     // HA replicas hand their nodes over instead: a standby takes over the pods.
     let drain = (config.drain_on_shutdown && !config.ha.enabled).then(|| {
         let nodes = config.nodes.iter().map(|n| n.name.clone()).collect();
-        let drain: futures::future::BoxFuture<'static, ()> =
+        let drain: BoxFuture<'static, ()> =
             Box::pin(vk_node::drain(kube.clone(), nodes, SHUTDOWN_GRACE / 2));
         drain
     });
     Ok(drain)
 }
 
-/// Exports an operation budget: slots free now, pods queued, operations spent.
-fn register_budget_metrics(
-    metrics: &metrics::Metrics,
-    operation: &'static str,
-    budget: Arc<vk_pods::Budget>,
-) {
-    metrics.register_collector(move || {
-        let s = budget.snapshot();
-        vec![
-            metrics::Sample::gauge(
-                "vk_aci_quota_available",
-                "Container group operations the ACI quota allows right now (as vk counts them).",
-                s.available as f64,
-            )
-            .label("operation", operation),
-            metrics::Sample::gauge(
-                "vk_aci_quota_queued",
-                "Pods waiting for the ACI quota, served in creation order.",
-                s.queued as f64,
-            )
-            .label("operation", operation),
-            metrics::Sample::counter(
-                "vk_aci_quota_spent",
-                "Container group operations started within the ACI quota.",
-                s.spent as f64,
-            )
-            .label("operation", operation),
-        ]
+/// One virtual node: its Node and Lease, its pod reconciler, its usage sampler and its
+/// kubelet API, with their metric families labelled `node`.
+fn wire_node(
+    services: &Services,
+    node: &NodeSpec,
+    kube: &kube::Client,
+    aci: &vk_aci::ContainerInstances,
+    budgets: &vk_provider_aci::OperationBudgets,
+) -> anyhow::Result<Vec<Controller>> {
+    let config = &services.config;
+    let taints = wiring::taint_config(node);
+    taints
+        .validate()
+        .with_context(|| format!("nodes[{}]: taints", node.name))?;
+    let node_config = wiring::node_config(config, node, taints.desired(&vk_node::Health::Healthy))?;
+    let probe = vk_provider_aci::AciHealth::new(aci.clone(), config.aci.region.clone());
+    let hook = vk_node::OwnTaints::new(kube.clone(), node.name.clone(), taints);
+    let virtual_node = vk_node::VirtualNode::new(kube.clone(), node_config, Arc::new(probe))
+        .with_taint_hook(Arc::new(hook));
+    let provider = Arc::new(wiring::aci_provider(config, node, aci, kube));
+    let names = provider.group_names();
+    let reconciler = vk_pods::PodReconciler::new(
+        kube.clone(),
+        provider,
+        wiring::reconciler_config(config, node),
+    )
+    .with_budgets(Arc::clone(&budgets.creates), Arc::clone(&budgets.deletes));
+    services.metrics.register(|r| {
+        let r = r.sub_registry_with_label(("node".into(), node.name.clone().into()));
+        virtual_node.register_metrics(r);
+        reconciler.register_metrics(r);
     });
+    if !config.ha.enabled {
+        // /readyz waits for each node's registration (create or adopt). An
+        // HA standby never registers its nodes: it is ready once wired.
+        let component = services.readiness.component(format!("node/{}", node.name));
+        spawn_registration_gate(component, virtual_node.metrics(), services.shutdown.clone());
+    }
+    let sampler = if node.os == config::Os::Windows {
+        if config.aci.usage.enabled {
+            tracing::info!(node = %node.name, "no usage figures for this node's pods: Azure Monitor has no metrics of Windows container groups");
+        }
+        None
+    } else {
+        let pods = reconciler.pods();
+        let usage = config.aci.usage.clone();
+        let namer = Arc::clone(&names).namer();
+        let region = &config.aci.region;
+        vk_kubelet_aci::UsageSampler::for_region(aci, region, move || pods.state(), namer, usage)?
+    };
+    let usage = sampler.as_ref().map(vk_kubelet_aci::UsageSampler::cache);
+    let stop = services.shutdown.clone();
+    let pods = reconciler.pods();
+    let kubelet =
+        wiring::kubelet_server(config, node, aci, kube, pods, names, usage, stop.clone())?;
+    let name = |task: &str| format!("{task}/{}", node.name);
+    let mut controllers: Vec<Controller> = vec![(
+        name("node"),
+        Box::pin(virtual_node.run(stop.clone()).map_err(anyhow::Error::from)),
+    )];
+    if let Some(sampler) = sampler {
+        let run = sampler.run(stop.clone().cancelled_owned()).map(Ok);
+        controllers.push((name("usage"), Box::pin(run)));
+    }
+    controllers.push((name("kubelet"), Box::pin(kubelet)));
+    controllers.push((name("pods"), Box::pin(reconciler.run(stop).map(Ok))));
+    Ok(controllers)
 }
 
 /// Keeps `component` not ready until the node behind `metrics` registered once.

@@ -5,15 +5,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Taint;
-use vk_aci::credentials::{
-    AzureJson, CachingCredential, ClientSecretCredential, ManagedIdentityCredential,
-    StaticTokenCredential, TokenCredential, WorkloadIdentityConfig, WorkloadIdentityCredential,
-};
-use vk_aci::{AzureCloud, BucketConfig, ContainerInstances, RateLimits};
+use vk_aci::{AzureCloud, ContainerInstances};
 use vk_node::NodeConfig;
 use vk_taints::TaintConfig;
 
-use crate::config::{Config, CredentialSpec, NodeSpec, Os};
+use crate::config::{Config, NodeSpec};
 
 /// A Kubernetes client from `kubeconfig` (or the usual inference: in-cluster,
 /// `KUBECONFIG`, `~/.kube/config`), limited to `kube.qps`/`kube.burst` and
@@ -48,98 +44,28 @@ pub(crate) async fn kube_client(
 pub(crate) fn aci_client(config: &Config) -> anyhow::Result<ContainerInstances> {
     let aci = &config.aci;
     let http = vk_aci::http_client().context("building the HTTP client for ARM")?;
-    let mut subscription = aci.subscription_id.clone();
-    let mut resource_group = aci.resource_group.clone();
-    let credential: Arc<dyn TokenCredential> = match &aci.credentials {
-        CredentialSpec::ClientSecret {
-            tenant_id,
-            client_id,
-            client_secret,
-        } => Arc::new(CachingCredential::new(
-            ClientSecretCredential::new(
-                http.clone(),
-                &aci.authority_host,
-                tenant_id,
-                client_id,
-                vk_aci::Secret::new(client_secret.expose().to_owned()),
-            )
-            .context("aci.credentials (client-secret)")?,
-        )),
-        CredentialSpec::ManagedIdentity {
-            client_id,
-            resource_id,
-            endpoint,
-        } => {
-            let mut cred = ManagedIdentityCredential::new(http.clone());
-            if let Some(id) = client_id {
-                cred = cred.with_client_id(id);
+    let resolved = aci
+        .credentials
+        .build(&http, &aci.authority_host)
+        .map_err(|err| match err {
+            // The library names the setting as embedded under `credentials`.
+            vk_aci::Error::Credential { context, source } => {
+                anyhow::Error::from_boxed(source).context(format!("aci.{context}"))
             }
-            if let Some(id) = resource_id {
-                cred = cred.with_resource_id(id);
-            }
-            if let Some(ep) = endpoint {
-                cred = cred
-                    .with_endpoint(ep)
-                    .context("aci.credentials.endpoint (managed-identity)")?;
-            }
-            Arc::new(CachingCredential::new(cred))
-        }
-        CredentialSpec::WorkloadIdentity {
-            tenant_id,
-            client_id,
-            token_file,
-        } => {
-            // Explicit configuration wins over the AZURE_* variables the webhook injects.
-            let wi = WorkloadIdentityConfig::from_env_vars(|key| match key {
-                "AZURE_TENANT_ID" if tenant_id.is_some() => tenant_id.clone(),
-                "AZURE_CLIENT_ID" if client_id.is_some() => client_id.clone(),
-                "AZURE_FEDERATED_TOKEN_FILE" if token_file.is_some() => {
-                    token_file.as_ref().map(|p| p.display().to_string())
-                }
-                "AZURE_AUTHORITY_HOST" => Some(aci.authority_host.clone()),
-                other => std::env::var(other).ok(),
-            })
-            .context("aci.credentials (workload-identity)")?;
-            Arc::new(CachingCredential::new(
-                WorkloadIdentityCredential::new(http.clone(), wi)
-                    .context("aci.credentials (workload-identity)")?,
-            ))
-        }
-        CredentialSpec::AzureJson { path } => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("aci.credentials.path: cannot read {}", path.display()))?;
-            let file = AzureJson::from_slice(&bytes).with_context(|| {
-                format!(
-                    "aci.credentials.path: {} is not a valid azure.json",
-                    path.display()
-                )
-            })?;
-            let nonempty = |s: &String| (!s.is_empty()).then(|| s.clone());
-            subscription = subscription.or_else(|| nonempty(&file.subscription_id));
-            resource_group = resource_group.or_else(|| nonempty(&file.resource_group));
-            file.credential(http.clone(), None, None)
-                .context("aci.credentials: azure.json names no usable credential")?
-        }
-        CredentialSpec::StaticToken { token } => {
-            Arc::new(StaticTokenCredential::new(token.expose()))
-        }
-    };
-    let subscription = subscription.context("aci.subscription_id is required")?;
-    let resource_group = resource_group.context("aci.resource_group is required")?;
-    let limits = RateLimits {
-        reads: Some(BucketConfig::new(
-            f64::from(aci.rate_limit.read_burst),
-            aci.rate_limit.reads_per_sec,
-        )),
-        writes: Some(BucketConfig::new(
-            f64::from(aci.rate_limit.write_burst),
-            aci.rate_limit.writes_per_sec,
-        )),
-    };
+            other => anyhow::Error::from(other).context("aci.credentials"),
+        })?;
+    // An azure.json fills in what `aci` leaves unset.
+    let subscription = (aci.subscription_id.clone())
+        .or(resolved.subscription_id)
+        .context("aci.subscription_id is required")?;
+    let resource_group = (aci.resource_group.clone())
+        .or(resolved.resource_group)
+        .context("aci.resource_group is required")?;
+    let credential = resolved.credential;
     ContainerInstances::builder(subscription, resource_group, credential)
         .cloud(AzureCloud::custom(&aci.authority_host, &aci.arm_endpoint))
         .http_client(http)
-        .rate_limits(limits)
+        .rate_limits(aci.rate_limit.limits())
         .build()
         .context("building the ACI client")
 }
@@ -218,21 +144,6 @@ pub(crate) fn aci_provider(
 }
 
 /// The pod reconciler settings of one node.
-/// The create and delete budgets of ACI's quotas (`aci.quotas`).
-pub(crate) fn operation_budgets(config: &Config) -> (Arc<vk_pods::Budget>, Arc<vk_pods::Budget>) {
-    let q = &config.aci.quotas;
-    (
-        Arc::new(vk_provider_aci::operation_budget(
-            q.creates_per_5_minutes,
-            q.creates_per_hour,
-        )),
-        Arc::new(vk_provider_aci::operation_budget(
-            q.deletes_per_5_minutes,
-            q.deletes_per_hour,
-        )),
-    )
-}
-
 pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::ReconcilerConfig {
     config
         .reconciler
@@ -240,49 +151,13 @@ pub(crate) fn reconciler_config(config: &Config, node: &NodeSpec) -> vk_pods::Re
         .for_node(node.name.clone(), node.os, node.internal_ip())
 }
 
-/// Names a pod's container group as the ACI provider does.
-pub(crate) fn group_namer(
-    names: Arc<vk_provider_aci::GroupNames>,
-) -> impl Fn(&k8s_openapi::api::core::v1::Pod) -> String + Send + Sync + 'static {
-    move |pod| {
-        names.group_of(
-            pod.metadata.namespace.as_deref().unwrap_or_default(),
-            pod.metadata.name.as_deref().unwrap_or_default(),
-            pod.metadata.uid.as_deref().unwrap_or_default(),
-        )
-    }
-}
-
-/// The usage sampler of one node: Linux nodes only (Azure Monitor has no
-/// metrics of Windows groups), `None` when usage is off.
-pub(crate) fn usage_sampler(
-    config: &Config,
-    node: &NodeSpec,
-    aci: &ContainerInstances,
-    pods: kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Pod>,
-    names: Arc<vk_provider_aci::GroupNames>,
-) -> anyhow::Result<Option<vk_kubelet_aci::UsageSampler>> {
-    let usage = &config.aci.usage;
-    if !usage.enabled {
-        return Ok(None);
-    }
-    if node.os == Os::Windows {
-        tracing::info!(node = %node.name, "no usage figures for this node's pods: Azure Monitor has no metrics of Windows container groups");
-        return Ok(None);
-    }
-    let metrics = aci
-        .metrics_client(&usage.endpoint_for(&config.aci.region))
-        .context("building the Azure Monitor metrics client (aci.usage.endpoint)")?;
-    Ok(Some(vk_kubelet_aci::UsageSampler::new(
-        metrics,
-        move || pods.state(),
-        group_namer(names),
-        usage.clone(),
-    )))
-}
-
 /// The kubelet API server of one node (logs, exec, stats), authenticating and
-/// authorizing like a kubelet in webhook mode.
+/// authorizing like a kubelet in webhook mode, listening on the node's address and
+/// `kubelet_port` until `stop`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one node the server reads"
+)]
 pub(crate) fn kubelet_server(
     config: &Config,
     node: &NodeSpec,
@@ -291,9 +166,10 @@ pub(crate) fn kubelet_server(
     pods: kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Pod>,
     names: Arc<vk_provider_aci::GroupNames>,
     usage: Option<Arc<vk_kubelet_aci::UsageCache>>,
-) -> anyhow::Result<vk_kubelet_api::KubeletServerBuilder> {
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<impl Future<Output = anyhow::Result<()>> + Send + 'static> {
     let mut backend =
-        vk_kubelet_aci::AciBackend::new(aci.clone(), move || pods.state(), group_namer(names));
+        vk_kubelet_aci::AciBackend::new(aci.clone(), move || pods.state(), names.namer());
     if let Some(cache) = usage {
         backend = backend.with_usage(cache);
     }
@@ -328,9 +204,23 @@ pub(crate) fn kubelet_server(
         kube: Some(kube.clone()),
         cache_ttl: Duration::from_secs(60),
     };
-    Ok(
-        vk_kubelet_api::KubeletServer::builder(backend, node.name.clone())
-            .tls(tls)
-            .auth(auth),
-    )
+    let kubelet = vk_kubelet_api::KubeletServer::builder(backend, node.name.clone())
+        .tls(tls)
+        .auth(auth);
+    let addr = (node.internal_ip().to_owned(), node.kubelet_port);
+    Ok(async move {
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{} (nodes[].kubelet_port)",
+                    addr.0, addr.1
+                )
+            })?;
+        tracing::info!(addr = %format!("{}:{}", addr.0, addr.1), "kubelet API serving");
+        kubelet
+            .serve(listener, stop.cancelled_owned())
+            .await
+            .map_err(anyhow::Error::from)
+    })
 }

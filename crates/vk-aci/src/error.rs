@@ -41,6 +41,26 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A field of a [`CredentialConfig`](crate::CredentialConfig) or
+    /// [`RateLimitConfig`](crate::RateLimitConfig) is invalid (`field` is relative to it, e.g.
+    /// `tenant_id`).
+    #[error("{field}: {reason}")]
+    InvalidConfig {
+        /// The field.
+        field: &'static str,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// The credential a [`CredentialConfig`](crate::CredentialConfig) describes could not be
+    /// built; `context` names the setting (`aci.credentials (client-secret)`).
+    #[error("{context}")]
+    Credential {
+        /// The setting and what was attempted.
+        context: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// The operation an [`Error::Operation`] names.
@@ -183,7 +203,10 @@ impl Error {
     pub fn operation(&self) -> Option<Operation> {
         match self {
             Self::Operation { operation, .. } => Some(*operation),
-            Self::Token { .. } | Self::Config { .. } => None,
+            Self::Token { .. }
+            | Self::Config { .. }
+            | Self::InvalidConfig { .. }
+            | Self::Credential { .. } => None,
         }
     }
 
@@ -191,7 +214,10 @@ impl Error {
     pub fn target(&self) -> Option<&Target> {
         match self {
             Self::Operation { target, .. } => Some(target),
-            Self::Token { .. } | Self::Config { .. } => None,
+            Self::Token { .. }
+            | Self::Config { .. }
+            | Self::InvalidConfig { .. }
+            | Self::Credential { .. } => None,
         }
     }
 
@@ -199,7 +225,7 @@ impl Error {
     pub fn failure(&self) -> Option<&Failure> {
         match self {
             Self::Operation { failure, .. } | Self::Token { failure, .. } => Some(failure),
-            Self::Config { .. } => None,
+            Self::Config { .. } | Self::InvalidConfig { .. } | Self::Credential { .. } => None,
         }
     }
 

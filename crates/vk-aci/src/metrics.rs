@@ -1,6 +1,16 @@
-//! Cheap counters of a client, read as a [`ClientMetrics`] snapshot.
+//! Cheap counters of a client, read as a [`ClientMetrics`] snapshot or exported as
+//! Prometheus families ([`ContainerInstances::register_metrics`]).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::ContainerInstances;
 
 /// A snapshot of a client's counters (monotonic since the client was built, except the
 /// `ratelimit_remaining_*` gauges).
@@ -173,6 +183,116 @@ impl Metrics {
     }
 }
 
+/// The exported counters: name (without `_total`), help, value.
+type Family = (&'static str, &'static str, fn(&ClientMetrics) -> u64);
+
+const FAMILIES: &[Family] = &[
+    (
+        "vk_aci_attempts",
+        "HTTP requests sent to Azure Resource Manager (including retries).",
+        |m| m.attempts,
+    ),
+    (
+        "vk_aci_retries",
+        "ARM requests retried after a transient failure.",
+        |m| m.retries,
+    ),
+    ("vk_aci_throttled", "ARM responses 429 (throttled).", |m| {
+        m.throttled
+    }),
+    ("vk_aci_server_errors", "ARM responses 5xx.", |m| {
+        m.server_errors
+    }),
+    (
+        "vk_aci_transport_errors",
+        "ARM requests that failed to connect or timed out.",
+        |m| m.transport_errors,
+    ),
+    (
+        "vk_aci_rate_limited",
+        "ARM requests delayed by vk's own token buckets.",
+        |m| m.rate_limited,
+    ),
+    (
+        "vk_aci_lro_polls",
+        "Long-running-operation status polls.",
+        |m| m.lro_polls,
+    ),
+];
+
+impl ContainerInstances {
+    /// Registers the client's metric families in `registry`, read at every scrape:
+    /// `vk_aci_attempts_total`, `vk_aci_retries_total`, `vk_aci_throttled_total`,
+    /// `vk_aci_server_errors_total`, `vk_aci_transport_errors_total`,
+    /// `vk_aci_rate_limited_total`, `vk_aci_lro_polls_total`,
+    /// `vk_aci_ratelimit_remaining_{reads,writes}` (once ARM sent the header) and
+    /// `vk_aci_requests_total{operation,status}`. Clients made with
+    /// [`with_resource_group`](Self::with_resource_group) share the counters:
+    /// register one of them only.
+    ///
+    /// ```
+    /// # fn demo(aci: vk_aci::ContainerInstances) {
+    /// let mut registry = prometheus_client::registry::Registry::default();
+    /// aci.register_metrics(&mut registry);
+    /// # }
+    /// ```
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        registry.register_collector(Box::new(ClientCollector(self.clone())));
+    }
+}
+
+#[derive(Debug)]
+struct ClientCollector(ContainerInstances);
+
+impl Collector for ClientCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let m = self.0.metrics();
+        for (name, help, value) in FAMILIES {
+            let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            // Exported as floats, as vk always has.
+            ConstCounter::new(value(&m) as f64).encode(metric)?;
+        }
+        for (name, value) in [
+            (
+                "vk_aci_ratelimit_remaining_reads",
+                m.ratelimit_remaining_reads,
+            ),
+            (
+                "vk_aci_ratelimit_remaining_writes",
+                m.ratelimit_remaining_writes,
+            ),
+        ] {
+            // -1: ARM has not sent the header yet.
+            if value >= 0 {
+                let metric = encoder.encode_descriptor(
+                    name,
+                    "ARM's x-ms-ratelimit-remaining-subscription-* header, last seen.",
+                    None,
+                    MetricType::Gauge,
+                )?;
+                ConstGauge::new(value as f64).encode(metric)?;
+            }
+        }
+        let counts = self.0.operation_counts();
+        if !counts.is_empty() {
+            let mut metric = encoder.encode_descriptor(
+                "vk_aci_requests",
+                "ARM requests by operation and HTTP status (0: no response).",
+                None,
+                MetricType::Counter,
+            )?;
+            for op in counts {
+                let labels = [
+                    ("operation", op.operation.to_owned()),
+                    ("status", op.status.to_string()),
+                ];
+                ConstCounter::new(op.count as f64).encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod operation_tests {
     use super::operation;
@@ -210,6 +330,79 @@ mod operation_tests {
                 "/subscriptions/s/providers/Microsoft.ContainerInstance/locations/x/operationStatuses/1"
             ),
             "lro_poll"
+        );
+    }
+}
+
+#[cfg(test)]
+mod family_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::credentials::StaticTokenCredential;
+
+    fn encode(aci: &ContainerInstances) -> String {
+        let mut registry = Registry::default();
+        aci.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+        text
+    }
+
+    #[test]
+    fn families_are_encoded() {
+        let aci =
+            ContainerInstances::builder("sub", "rg", Arc::new(StaticTokenCredential::new("t")))
+                .build()
+                .expect("client");
+        let before = encode(&aci);
+        assert!(!before.contains("vk_aci_ratelimit_remaining"), "{before}");
+        assert!(!before.contains("vk_aci_requests"), "{before}");
+
+        let metrics = &aci.shared.metrics;
+        Metrics::incr(&metrics.attempts);
+        Metrics::incr(&metrics.attempts);
+        metrics.record("create", 201);
+        metrics.record("get", 0);
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "x-ms-ratelimit-remaining-subscription-reads",
+            http::HeaderValue::from_static("249"),
+        );
+        metrics.observe_headers(&headers);
+        let text = encode(&aci);
+        for line in [
+            "# HELP vk_aci_attempts HTTP requests sent to Azure Resource Manager (including retries).",
+            "# TYPE vk_aci_attempts counter",
+            "vk_aci_attempts_total 2.0",
+            "# HELP vk_aci_retries ARM requests retried after a transient failure.",
+            "vk_aci_retries_total 0.0",
+            "# HELP vk_aci_throttled ARM responses 429 (throttled).",
+            "vk_aci_throttled_total 0.0",
+            "# HELP vk_aci_server_errors ARM responses 5xx.",
+            "vk_aci_server_errors_total 0.0",
+            "# HELP vk_aci_transport_errors ARM requests that failed to connect or timed out.",
+            "vk_aci_transport_errors_total 0.0",
+            "# HELP vk_aci_rate_limited ARM requests delayed by vk's own token buckets.",
+            "vk_aci_rate_limited_total 0.0",
+            "# HELP vk_aci_lro_polls Long-running-operation status polls.",
+            "vk_aci_lro_polls_total 0.0",
+            "# HELP vk_aci_ratelimit_remaining_reads ARM's x-ms-ratelimit-remaining-subscription-* header, last seen.",
+            "# TYPE vk_aci_ratelimit_remaining_reads gauge",
+            "vk_aci_ratelimit_remaining_reads 249.0",
+            "# HELP vk_aci_requests ARM requests by operation and HTTP status (0: no response).",
+            "# TYPE vk_aci_requests counter",
+            "vk_aci_requests_total{operation=\"create\",status=\"201\"} 1.0",
+            "vk_aci_requests_total{operation=\"get\",status=\"0\"} 1.0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("vk_aci_ratelimit_remaining_writes"),
+            "{text}"
         );
     }
 }

@@ -72,9 +72,11 @@ fn field(line: &str) -> Option<(String, String)> {
 
 /// Library sources with configuration types `bin/vk/src/config.rs` embeds.
 const LIBRARY_CONFIGS: &[&str] = &[
+    "crates/vk-aci/src/config.rs",
     "crates/vk-kubelet-aci/src/usage.rs",
     "crates/vk-node/src/config.rs",
     "crates/vk-pods/src/config.rs",
+    "crates/vk-provider-aci/src/quota.rs",
     "crates/vk-taints/src/taint.rs",
 ];
 

@@ -19,6 +19,7 @@ use k8s_openapi::api::core::v1::Pod;
 use vk_aci::ContainerInstances;
 use vk_aci::monitor::{CPU_USAGE, MAX_BATCH, MEMORY_USAGE, MetricsQuery, ResourceMetrics};
 
+use crate::Error;
 use crate::backend::{GroupNamer, PodSource};
 
 /// How usage is sampled (the `[aci.usage]` table of vk's configuration).
@@ -240,6 +241,37 @@ fn running(pod: &Pod) -> bool {
 }
 
 impl UsageSampler {
+    /// The sampler `config` asks for in `region`: `None` when usage is off;
+    /// otherwise one reading Azure Monitor's metrics plane
+    /// ([`UsageConfig::endpoint_for`]) with `aci`'s credential, for the pods of
+    /// `pods`, whose groups `group_of` names.
+    ///
+    /// ```
+    /// # fn demo(aci: vk_aci::ContainerInstances) -> Result<(), vk_kubelet_aci::Error> {
+    /// use vk_kubelet_aci::{UsageConfig, UsageSampler};
+    ///
+    /// let sampler = UsageSampler::for_region(&aci, "westeurope", Vec::new, |_| String::new(), UsageConfig::default())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn for_region(
+        aci: &ContainerInstances,
+        region: &str,
+        pods: impl Fn() -> Vec<Arc<Pod>> + Send + Sync + 'static,
+        group_of: impl Fn(&Pod) -> String + Send + Sync + 'static,
+        config: UsageConfig,
+    ) -> Result<Option<Self>, Error> {
+        if !config.enabled {
+            return Ok(None);
+        }
+        let metrics = aci
+            .metrics_client(&config.endpoint_for(region))
+            .map_err(|source| Error::Aci {
+                what: "building the Azure Monitor metrics client (aci.usage.endpoint)".into(),
+                source,
+            })?;
+        Ok(Some(Self::new(metrics, pods, group_of, config)))
+    }
+
     /// A sampler calling `metrics` (a client of the metrics plane, see
     /// [`ContainerInstances::metrics_client`]) for the pods of `pods`, whose
     /// groups `group_of` names.

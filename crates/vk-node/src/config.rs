@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use serde::{Deserialize, Serialize};
 use vk_resources::OsType;
+use vk_taints::duration::secs;
 
 use crate::Error;
 
@@ -129,20 +130,6 @@ impl StatusConfig {
 }
 
 /// A duration as whole seconds.
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_secs)
-    }
-}
-
 /// Everything that describes one virtual node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {

@@ -70,6 +70,13 @@ impl VirtualNode {
         Arc::clone(&self.metrics)
     }
 
+    /// Registers this node's metric families in `registry` (see
+    /// [`NodeMetrics::register`]); give each node its own
+    /// `sub_registry_with_label(("node", name))`.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.metrics.register(registry);
+    }
+
     /// Runs until `shutdown` is cancelled. Fails fast only on invalid
     /// configuration; everything else is retried with backoff and logged. On
     /// shutdown the Node and its pods are left in place (the Lease simply

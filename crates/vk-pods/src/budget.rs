@@ -10,7 +10,7 @@
 //! region), so together they never exceed it.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -80,7 +80,8 @@ struct Inner {
     spent: u64,
 }
 
-/// A shared rate budget; see the [module docs](self). Unlimited without windows.
+/// A shared rate budget of [`RateWindow`]s, spent with [`try_take`](Self::try_take). Unlimited
+/// without windows.
 #[derive(Debug, Default)]
 pub struct Budget {
     windows: Vec<RateWindow>,
@@ -238,6 +239,72 @@ impl Budget {
     }
 }
 
+/// Exports a [`Budget`] at scrape time.
+#[derive(Debug)]
+struct BudgetCollector(Arc<Budget>);
+
+impl Budget {
+    /// Registers the budget's metric families in `registry`, read at every scrape:
+    /// `vk_aci_quota_available` (operations allowed now), `vk_aci_quota_queued`
+    /// (pods waiting) and `vk_aci_quota_spent_total`. Label each budget through
+    /// its registry, e.g. `registry.sub_registry_with_label(("operation", "create"))`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prometheus_client::registry::Registry;
+    ///
+    /// let creates = Arc::new(vk_pods::Budget::unlimited());
+    /// let mut registry = Registry::default();
+    /// creates.register_metrics(
+    ///     registry.sub_registry_with_label(("operation".into(), "create".into())),
+    /// );
+    /// let mut text = String::new();
+    /// prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    /// assert!(text.contains("vk_aci_quota_queued{operation=\"create\"} 0"));
+    /// ```
+    pub fn register_metrics(
+        self: &Arc<Self>,
+        registry: &mut prometheus_client::registry::Registry,
+    ) {
+        registry.register_collector(Box::new(BudgetCollector(Arc::clone(self))));
+    }
+}
+
+impl prometheus_client::collector::Collector for BudgetCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric as _;
+        use prometheus_client::metrics::MetricType;
+        use prometheus_client::metrics::counter::ConstCounter;
+        use prometheus_client::metrics::gauge::ConstGauge;
+
+        let s = self.0.snapshot();
+        let metric = encoder.encode_descriptor(
+            "vk_aci_quota_available",
+            "Container group operations the ACI quota allows right now (as vk counts them).",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(s.available as f64).encode(metric)?;
+        let metric = encoder.encode_descriptor(
+            "vk_aci_quota_queued",
+            "Pods waiting for the ACI quota, served in creation order.",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(s.queued as f64).encode(metric)?;
+        let metric = encoder.encode_descriptor(
+            "vk_aci_quota_spent",
+            "Container group operations started within the ACI quota.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(s.spent as f64).encode(metric)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,5 +393,31 @@ mod tests {
         assert_eq!(b.try_take(3, "c").unwrap_err().ahead, 0);
         assert_eq!(RateWindow::new(100, 300 * S).to_string(), "100 per 5 min");
         assert_eq!(RateWindow::new(300, 3600 * S).to_string(), "300 per 1 h");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn families_are_encoded_with_the_registry_labels() {
+        let b = Arc::new(Budget::new(vec![RateWindow::new(3, 10 * S)]));
+        b.try_take(0, "a").expect("a slot");
+        let mut registry = prometheus_client::registry::Registry::default();
+        b.register_metrics(registry.sub_registry_with_label(("operation".into(), "create".into())));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+        for line in [
+            "# HELP vk_aci_quota_available Container group operations the ACI quota allows right now (as vk counts them).",
+            "# TYPE vk_aci_quota_available gauge",
+            "vk_aci_quota_available{operation=\"create\"} 2.0",
+            "# HELP vk_aci_quota_queued Pods waiting for the ACI quota, served in creation order.",
+            "# TYPE vk_aci_quota_queued gauge",
+            "vk_aci_quota_queued{operation=\"create\"} 0.0",
+            "# HELP vk_aci_quota_spent Container group operations started within the ACI quota.",
+            "# TYPE vk_aci_quota_spent counter",
+            "vk_aci_quota_spent_total{operation=\"create\"} 1.0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
     }
 }

@@ -63,7 +63,7 @@ pub use error::Error;
 pub use health::AciHealth;
 pub use naming::group_name;
 pub use provider::{AciProvider, GroupNames, provider_error};
-pub use quota::{ACI_DEFAULT_OPERATION_QUOTA, operation_budget};
+pub use quota::{ACI_DEFAULT_OPERATION_QUOTA, OperationBudgets, QuotaConfig, operation_budget};
 pub use refs::{ConfigMapData, KubeRefSource, RefSource, ResolvedRefs, Resolver, SecretData};
 pub use status::{group_to_instance, group_to_report, instance_state};
 pub use translate::{ClusterDns, TranslateConfig, pod_to_group};

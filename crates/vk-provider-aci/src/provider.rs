@@ -96,6 +96,18 @@ impl GroupNames {
     pub fn group_of(&self, namespace: &str, name: &str, uid: &str) -> String {
         self.lock().group_of(namespace, name, uid)
     }
+
+    /// [`group_of`](Self::group_of) a pod, as a function (for the kubelet API's
+    /// backend and the usage sampler, which find a pod's group by it).
+    pub fn namer(self: Arc<Self>) -> impl Fn(&Pod) -> String + Send + Sync + 'static {
+        move |pod| {
+            self.group_of(
+                pod.metadata.namespace.as_deref().unwrap_or_default(),
+                pod.metadata.name.as_deref().unwrap_or_default(),
+                pod.metadata.uid.as_deref().unwrap_or_default(),
+            )
+        }
+    }
 }
 
 impl Owners {

@@ -34,6 +34,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod duration;
 mod error;
 pub mod names;
 mod reconciler;

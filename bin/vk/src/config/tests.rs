@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::cli::Cli;
+use vk_aci::Secret;
 use vk_taints::TaintEffect;
 
 const SUB: &str = "11111111-2222-3333-4444-555555555555";
@@ -514,7 +515,7 @@ fn credential_kinds() {
         )?;
         let config = load_in_jail(&["--config", "sp.toml"])?;
         match &config.aci.credentials {
-            CredentialSpec::ClientSecret {
+            CredentialConfig::ClientSecret {
                 tenant_id,
                 client_id,
                 client_secret,
@@ -534,8 +535,8 @@ fn credential_kinds() {
         })?;
         assert_eq!(
             config.aci.credentials,
-            CredentialSpec::StaticToken {
-                token: Secret("12345".into())
+            CredentialConfig::StaticToken {
+                token: Secret::from("12345")
             }
         );
 
@@ -547,7 +548,7 @@ fn credential_kinds() {
         let config = load_in_jail(&[])?;
         assert_eq!(
             config.aci.credentials,
-            CredentialSpec::AzureJson {
+            CredentialConfig::AzureJson {
                 path: PathBuf::from("azure.json")
             }
         );
@@ -593,7 +594,7 @@ fn secrets_never_show() {
         jail.set_env("VK_ACI__CREDENTIALS__CLIENT_ID", "client");
         jail.set_env("VK_ACI__CREDENTIALS__CLIENT_SECRET", "hunter2-very-secret");
         let config = load_in_jail(&[])?;
-        let CredentialSpec::ClientSecret { client_secret, .. } = &config.aci.credentials else {
+        let CredentialConfig::ClientSecret { client_secret, .. } = &config.aci.credentials else {
             panic!("client secret expected");
         };
         assert_eq!(client_secret.expose(), "hunter2-very-secret");
@@ -904,4 +905,44 @@ fn every_alias_is_in_the_migration_guide() {
             "docs/migration.md does not mention {name}"
         );
     }
+}
+
+/// `vk install <extra>`'s options, parsed by vk's own command line.
+fn install_args(extra: &[&str]) -> vk_install::InstallArgs {
+    let mut argv = vec![
+        "vk",
+        "install",
+        "--subscription-id",
+        "00000000-0000-0000-0000-000000000000",
+        "--resource-group",
+        "rg",
+    ];
+    argv.extend_from_slice(extra);
+    match Cli::try_parse_from(argv).expect("parses").command {
+        Some(crate::cli::Command::Install(args)) => args,
+        other => panic!("vk install expected, got {other:?}"),
+    }
+}
+
+/// `vk install`'s rendered config.toml is configuration this binary loads.
+#[test]
+fn the_config_loads_as_vk_configuration() {
+    let a = install_args(&[
+        "--connector-name",
+        "mycon",
+        "--os-type",
+        "both",
+        "--namespace",
+        "other",
+    ]);
+    let config: Config =
+        figment::Figment::from(figment::providers::Serialized::defaults(Config::default()))
+            .merge(
+                <figment::providers::Toml as figment::providers::Format>::string(&a.config_toml()),
+            )
+            .extract()
+            .expect("the rendered config.toml is vk configuration");
+    assert_eq!(config.nodes.len(), 2);
+    assert_eq!(config.aci.resource_group.as_deref(), Some("rg"));
+    assert_eq!(config.ha.namespace, "other");
 }

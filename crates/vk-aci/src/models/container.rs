@@ -75,7 +75,10 @@ pub struct EnvironmentVariable {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// Secret value (never returned by the service).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::expose_option"
+    )]
     pub secure_value: Option<Secret>,
 }
 

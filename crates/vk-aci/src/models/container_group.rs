@@ -158,7 +158,10 @@ pub struct ImageRegistryCredential {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// Password (never returned by the service).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::expose_option"
+    )]
     pub password: Option<Secret>,
     /// ARM id of a user-assigned identity used to pull.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -216,7 +219,10 @@ pub struct Volume {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub empty_dir: Option<EmptyDirVolume>,
     /// Secret files: file name → base64 content (returned empty by the service).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::expose_map_option"
+    )]
     pub secret: Option<BTreeMap<String, Secret>>,
     /// Git repository.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -267,7 +273,10 @@ pub struct AzureFileVolume {
     /// Storage account name.
     pub storage_account_name: String,
     /// Storage account key (never returned by the service).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::expose_option"
+    )]
     pub storage_account_key: Option<Secret>,
 }
 
@@ -317,7 +326,10 @@ pub struct LogAnalytics {
     /// Workspace id.
     pub workspace_id: String,
     /// Workspace key (required on create; never returned).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::expose_option"
+    )]
     pub workspace_key: Option<Secret>,
     /// Log type.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -326,7 +338,10 @@ pub struct LogAnalytics {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
     /// Workspace ARM id (marked secret by the API).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::expose_option"
+    )]
     pub workspace_resource_id: Option<Secret>,
 }
 
@@ -394,7 +409,10 @@ pub struct DeploymentExtensionProperties {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<serde_json::Value>,
     /// Protected settings (e.g. a kubeconfig); redacted in `Debug`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::expose_option"
+    )]
     pub protected_settings: Option<Secret<serde_json::Value>>,
 }
 

@@ -58,7 +58,10 @@ pub struct ContainerExecResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_socket_uri: Option<String>,
     /// Password, sent as the first frame.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::expose_option"
+    )]
     pub password: Option<Secret>,
 }
 
@@ -70,6 +73,9 @@ pub struct ContainerAttachResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_socket_uri: Option<String>,
     /// Password, sent as an `Authorization` header value.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::expose_option"
+    )]
     pub password: Option<Secret>,
 }

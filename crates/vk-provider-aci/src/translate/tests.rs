@@ -66,7 +66,8 @@ fn secret_files(group: &ContainerGroup, volume: &str) -> Value {
         .flatten()
         .find(|v| v.name == volume)
         .unwrap();
-    serde_json::to_value(&v.secret).unwrap()
+    // A volume serializes its files for ARM; a bare `Secret` would show `<redacted>`.
+    serde_json::to_value(v).unwrap()["secret"].clone()
 }
 
 // ---- The seed -----------------------------------------------------------

@@ -4,6 +4,22 @@
 //! GitOps; `vk install --dry-run` prints what it would apply, and bin/vk/tests/e2e_install.rs
 //! checks that it equals `kubectl kustomize` of the matching overlay.
 //!
+//! ```
+//! use clap::Parser as _;
+//!
+//! #[derive(clap::Parser)]
+//! struct Cli {
+//!     #[command(flatten)]
+//!     install: vk_install::InstallArgs,
+//! }
+//! let args = Cli::parse_from(["vk", "--subscription-id", "00000000-0000-0000-0000-000000000000",
+//!     "--resource-group", "rg"]).install;
+//! args.validate(true)?;
+//! let yaml = vk_install::to_yaml(&vk_install::render(&args)?)?;
+//! assert!(yaml.contains("kind: Deployment"));
+//! # Ok::<(), vk_install::Error>(())
+//! ```
+//!
 //! What the render does to the base, in the order kustomize's overlays would:
 //!
 //! - adds the label `app.kubernetes.io/part-of: vk` (the base's `labels`) and
@@ -21,7 +37,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -36,12 +51,45 @@ macro_rules! say {
     }};
 }
 
+/// What `vk install` and `vk uninstall` can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An option is invalid; the message starts with the flag (`--namespace: …`).
+    #[error("{0}")]
+    InvalidOption(String),
+    /// The embedded manifests cannot be read or rendered.
+    #[error("{message}")]
+    Manifest {
+        /// What is wrong.
+        message: String,
+        /// The cause, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// A Kubernetes API call failed; `what` names it (`applying Deployment vk-system/vk`).
+    #[error("{what}")]
+    Kube {
+        /// What was attempted.
+        what: String,
+        /// The cause.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Maps a Kubernetes API error to [`Error::Kube`] with what was attempted.
+fn kube_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Kube { what, source }
+}
+
 /// The field manager of `vk install`'s server-side apply.
-pub(crate) const FIELD_MANAGER: &str = "vk-install";
+pub const FIELD_MANAGER: &str = "vk-install";
 /// The label `vk install` puts on everything it creates.
-pub(crate) const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "vk-install");
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "vk-install");
 /// The default namespace (deploy/base's).
-pub(crate) const DEFAULT_NAMESPACE: &str = "vk-system";
+pub const DEFAULT_NAMESPACE: &str = "vk-system";
 
 /// deploy/base, as the binary embeds it.
 const BASE: &[(&str, &str)] = &[
@@ -63,7 +111,7 @@ const BASE: &[(&str, &str)] = &[
 
 /// Which virtual nodes to serve (`az aks install-connector --os-type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum OsType {
+pub enum OsType {
     /// One Linux node.
     Linux,
     /// One Windows node.
@@ -74,54 +122,60 @@ pub(crate) enum OsType {
 
 /// `vk install` and `vk uninstall` options; they mirror `az aks install-connector`.
 #[derive(Debug, Clone, Args)]
-pub(crate) struct InstallArgs {
+#[allow(
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    reason = "the field docs are clap's --help texts (`<os>`, `[default: …]`), written for a terminal"
+)]
+pub struct InstallArgs {
     /// Names the nodes virtual-kubelet-<NAME>-<os>-<region>, as the AKS connector did
     /// [default: the overlays' names, virtual-kubelet-aci-<os>].
     #[arg(long, value_name = "NAME")]
-    pub(crate) connector_name: Option<String>,
+    pub connector_name: Option<String>,
 
     /// Which virtual nodes: linux, windows or both.
     #[arg(long, value_enum, default_value = "linux", value_name = "OS")]
-    pub(crate) os_type: OsType,
+    pub os_type: OsType,
 
     /// Azure subscription (a GUID) of the container groups.
     #[arg(long, value_name = "GUID")]
-    pub(crate) subscription_id: Option<String>,
+    pub subscription_id: Option<String>,
 
     /// Resource group of the container groups.
     #[arg(long, value_name = "NAME")]
-    pub(crate) resource_group: Option<String>,
+    pub resource_group: Option<String>,
 
     /// Azure region of the container groups.
     #[arg(long, default_value = "westeurope", value_name = "REGION")]
-    pub(crate) region: String,
+    pub region: String,
 
     /// The Secret (in --namespace) vk takes its service principal from: keys tenant-id,
     /// client-id, client-secret. Not created by vk install.
     #[arg(long, default_value = "vk-azure", value_name = "SECRET")]
-    pub(crate) credentials_secret: String,
+    pub credentials_secret: String,
 
     /// Namespace of vk's objects.
     #[arg(long, default_value = DEFAULT_NAMESPACE, value_name = "NAMESPACE")]
-    pub(crate) namespace: String,
+    pub namespace: String,
 
     /// vk's container image.
     #[arg(long, default_value = "ghcr.io/vk-aci/vk:latest", value_name = "IMAGE")]
-    pub(crate) image: String,
+    pub image: String,
 
     /// Cluster identity tagged on every container group: the global `--cluster-id`.
     #[arg(skip = String::from("default"))]
-    pub(crate) cluster_id: String,
+    pub cluster_id: String,
 
     /// Print the YAML that would be applied (install) or the objects that would be deleted
     /// (uninstall), and change nothing.
     #[arg(long)]
-    pub(crate) dry_run: bool,
+    pub dry_run: bool,
 }
 
 impl InstallArgs {
     /// The virtual nodes: `(name, os, kubelet_port)`.
-    pub(crate) fn nodes(&self) -> Vec<(String, &'static str, u16)> {
+    pub fn nodes(&self) -> Vec<(String, &'static str, u16)> {
         let systems: &[&'static str] = match self.os_type {
             OsType::Linux => &["linux"],
             OsType::Windows => &["windows"],
@@ -141,7 +195,12 @@ impl InstallArgs {
     }
 
     /// Checks the options, naming the flag at fault.
-    pub(crate) fn validate(&self, installing: bool) -> anyhow::Result<()> {
+    pub fn validate(&self, installing: bool) -> Result<(), Error> {
+        macro_rules! bail {
+            ($($arg:tt)*) => {
+                return Err(Error::InvalidOption(format!($($arg)*)))
+            };
+        }
         let dns_label = |s: &str| {
             !s.is_empty()
                 && s.len() <= 63
@@ -188,7 +247,7 @@ impl InstallArgs {
     }
 
     /// vk's configuration file for these options.
-    pub(crate) fn config_toml(&self) -> String {
+    pub fn config_toml(&self) -> String {
         let mut text = String::from(
             "# vk's configuration file, written by `vk install` (docs/configuration.md lists every key).\n\
              # Credentials are not here: the Deployment takes them from a Secret as\n\
@@ -241,11 +300,13 @@ fn fnv1a(text: &str) -> String {
 }
 
 /// The objects `vk install` applies, in apply order (the namespace first).
-pub(crate) fn render(args: &InstallArgs) -> anyhow::Result<Vec<Value>> {
+pub fn render(args: &InstallArgs) -> Result<Vec<Value>, Error> {
     let mut objects = Vec::new();
     for (file, text) in BASE {
-        let docs: Vec<Value> = serde_saphyr::from_multiple(text)
-            .map_err(|e| anyhow::anyhow!("deploy/base/{file} (embedded) is not YAML: {e}"))?;
+        let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| Error::Manifest {
+            message: format!("deploy/base/{file} (embedded) is not YAML: {e}"),
+            source: None,
+        })?;
         objects.extend(docs.into_iter().filter(|d| !d.is_null()));
     }
     let config = args.config_toml();
@@ -316,18 +377,21 @@ pub(crate) fn render(args: &InstallArgs) -> anyhow::Result<Vec<Value>> {
 }
 
 /// The objects as a YAML stream.
-pub(crate) fn to_yaml(objects: &[Value]) -> anyhow::Result<String> {
+pub fn to_yaml(objects: &[Value]) -> Result<String, Error> {
     let mut out = String::new();
     for obj in objects {
         out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(obj).context("rendering YAML")?);
+        out.push_str(&serde_saphyr::to_string(obj).map_err(|e| Error::Manifest {
+            message: "rendering YAML".into(),
+            source: Some(Box::new(e)),
+        })?);
     }
     Ok(out)
 }
 
 /// The API resource of a rendered object and whether it is namespaced. On a server without
 /// `policy/v1` (Kubernetes < 1.21) the PodDisruptionBudget goes as `policy/v1beta1`.
-fn resource(obj: &Value, policy_v1: bool) -> anyhow::Result<(ApiResource, bool)> {
+fn resource(obj: &Value, policy_v1: bool) -> Result<(ApiResource, bool), Error> {
     let api_version = obj["apiVersion"].as_str().unwrap_or_default();
     let kind = obj["kind"].as_str().unwrap_or_default();
     let (plural, namespaced) = match kind {
@@ -340,7 +404,12 @@ fn resource(obj: &Value, policy_v1: bool) -> anyhow::Result<(ApiResource, bool)>
         "RoleBinding" => ("rolebindings", true),
         "Deployment" => ("deployments", true),
         "PodDisruptionBudget" => ("poddisruptionbudgets", true),
-        other => bail!("vk install does not know the kind {other:?}"),
+        other => {
+            return Err(Error::Manifest {
+                message: format!("vk install does not know the kind {other:?}"),
+                source: None,
+            });
+        }
     };
     let api_version = if kind == "PodDisruptionBudget" && !policy_v1 {
         "policy/v1beta1"
@@ -367,7 +436,7 @@ async fn has_policy_v1(client: &Client) -> bool {
 }
 
 /// `kind/namespace/name` of a rendered object.
-pub(crate) fn id(obj: &Value) -> String {
+pub fn id(obj: &Value) -> String {
     let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
     let kind = obj["kind"].as_str().unwrap_or("?");
     let name = obj["metadata"]["name"].as_str().unwrap_or("?");
@@ -390,7 +459,7 @@ fn ours(obj: &DynamicObject) -> Option<Value> {
 
 /// `vk install`: server-side apply of every object; prints one line per object saying whether
 /// it was created, changed or left as it was.
-pub(crate) async fn install(client: &Client, args: &InstallArgs) -> anyhow::Result<()> {
+pub async fn install(client: &Client, args: &InstallArgs) -> Result<(), Error> {
     let objects = render(args)?;
     let policy_v1 = has_policy_v1(client).await;
     let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -403,11 +472,11 @@ pub(crate) async fn install(client: &Client, args: &InstallArgs) -> anyhow::Resu
         let before = api
             .get_opt(name)
             .await
-            .with_context(|| format!("reading {}", id(obj)))?;
+            .map_err(kube_err(format!("reading {}", id(obj))))?;
         let applied = api
             .patch(name, &params, &Patch::Apply(&body))
             .await
-            .with_context(|| format!("applying {}", id(obj)))?;
+            .map_err(kube_err(format!("applying {}", id(obj))))?;
         // Our managed-fields entry changes (its time, its fields) exactly when the apply
         // changed something; controllers writing status meanwhile do not count.
         let what = match before {
@@ -445,7 +514,7 @@ fn foreign(secrets: &[String], configmaps: &[String]) -> Vec<String> {
 /// `vk uninstall`: deletes what `vk install` created (the objects it renders that carry its
 /// label), the namespace last and only when it holds no Secret or ConfigMap that install did
 /// not create (other kinds are not looked at).
-pub(crate) async fn uninstall(client: &Client, args: &InstallArgs) -> anyhow::Result<()> {
+pub async fn uninstall(client: &Client, args: &InstallArgs) -> Result<(), Error> {
     let objects = render(args)?;
     let policy_v1 = has_policy_v1(client).await;
     let mut namespace = None;
@@ -456,7 +525,7 @@ pub(crate) async fn uninstall(client: &Client, args: &InstallArgs) -> anyhow::Re
         let Some(found) = api
             .get_opt(name)
             .await
-            .with_context(|| format!("reading {}", id(obj)))?
+            .map_err(kube_err(format!("reading {}", id(obj))))?
         else {
             say!("{} not found", id(obj));
             continue;
@@ -482,7 +551,7 @@ pub(crate) async fn uninstall(client: &Client, args: &InstallArgs) -> anyhow::Re
         // Background: the Deployment's ReplicaSet and pods follow through the garbage collector.
         api.delete(name, &DeleteParams::background())
             .await
-            .with_context(|| format!("deleting {}", id(obj)))?;
+            .map_err(kube_err(format!("deleting {}", id(obj))))?;
         say!("{} deleted", id(obj));
     }
     if let Some((api, name, what)) = namespace {
@@ -497,7 +566,7 @@ pub(crate) async fn uninstall(client: &Client, args: &InstallArgs) -> anyhow::Re
         } else {
             api.delete(&name, &DeleteParams::default())
                 .await
-                .with_context(|| format!("deleting {what}"))?;
+                .map_err(kube_err(format!("deleting {what}")))?;
             say!("{what} deleted");
         }
     }
@@ -506,13 +575,13 @@ pub(crate) async fn uninstall(client: &Client, args: &InstallArgs) -> anyhow::Re
 
 /// Secrets and ConfigMaps in `ns` that neither Kubernetes (service-account tokens, the root
 /// CA) nor `vk install` put there.
-async fn namespace_leftovers(client: &Client, ns: &str) -> anyhow::Result<Vec<String>> {
+async fn namespace_leftovers(client: &Client, ns: &str) -> Result<Vec<String>, Error> {
     use k8s_openapi::api::core::v1::{ConfigMap, Secret};
     let lp = kube::api::ListParams::default();
     let secrets: Vec<String> = Api::<Secret>::namespaced(client.clone(), ns)
         .list(&lp)
         .await
-        .context("listing the namespace's Secrets")?
+        .map_err(kube_err("listing the namespace's Secrets"))?
         .items
         .into_iter()
         .filter(|s| s.type_.as_deref() != Some("kubernetes.io/service-account-token"))
@@ -521,7 +590,7 @@ async fn namespace_leftovers(client: &Client, ns: &str) -> anyhow::Result<Vec<St
     let configmaps: Vec<String> = Api::<ConfigMap>::namespaced(client.clone(), ns)
         .list(&lp)
         .await
-        .context("listing the namespace's ConfigMaps")?
+        .map_err(kube_err("listing the namespace's ConfigMaps"))?
         .items
         .into_iter()
         .filter(|c| {
@@ -568,27 +637,6 @@ mod tests {
         );
         assert_eq!(a.nodes()[1].2, 10251);
         assert_eq!(args(&[]).nodes()[0].0, "virtual-kubelet-aci-linux");
-    }
-
-    #[test]
-    fn the_config_loads_as_vk_configuration() {
-        let a = args(&[
-            "--connector-name",
-            "mycon",
-            "--os-type",
-            "both",
-            "--namespace",
-            "other",
-        ]);
-        let config: crate::config::Config = figment::Figment::from(
-            figment::providers::Serialized::defaults(crate::config::Config::default()),
-        )
-        .merge(<figment::providers::Toml as figment::providers::Format>::string(&a.config_toml()))
-        .extract()
-        .expect("the rendered config.toml is vk configuration");
-        assert_eq!(config.nodes.len(), 2);
-        assert_eq!(config.aci.resource_group.as_deref(), Some("rg"));
-        assert_eq!(config.ha.namespace, "other");
     }
 
     #[test]
