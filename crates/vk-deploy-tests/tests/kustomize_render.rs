@@ -19,7 +19,7 @@ type Permission = (String, String, String);
 const CLUSTER_RULES: &[(&str, &[&str], &[&str])] = &[
     ("", &["nodes"], &["get", "list", "watch", "create", "patch"]),
     ("", &["nodes/status"], &["patch"]),
-    ("", &["pods"], &["list", "watch", "delete", "patch"]),
+    ("", &["pods"], &["list", "watch", "delete"]),
     ("", &["pods/eviction"], &["create"]),
     ("", &["pods/status"], &["patch"]),
     ("events.k8s.io", &["events"], &["create", "patch"]),
