@@ -19,9 +19,9 @@
 //! the HA identity) and everything is validated ([`Config::validate`]), with one error per bad
 //! field, named by its path (`nodes[1].name: must be a DNS-1123 subdomain …`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -96,102 +96,7 @@ impl Default for Config {
 /// The operating system of a virtual node's pods (vk's one OS type).
 pub(crate) use vk_resources::OsType as Os;
 
-/// The default name of the first node.
-pub(crate) const DEFAULT_NODE_NAME: &str = "virtual-kubelet-aci-linux";
-/// The default kubelet API port.
-pub(crate) const DEFAULT_KUBELET_PORT: u16 = 10250;
-/// A node's internal IP when neither the config nor the pod's IP (`POD_IP`) gives one.
-pub(crate) const FALLBACK_INTERNAL_IP: &str = "127.0.0.1";
-
-/// One virtual node. In a file, only `name` is required:
-///
-/// ```toml
-/// [[nodes]]
-/// name = "virtual-kubelet-aci-windows"
-/// os = "windows"
-/// kubelet_port = 10251
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NodeSpec {
-    /// The Node's name (a DNS-1123 subdomain).
-    pub(crate) name: String,
-    /// The OS of its pods.
-    #[serde(default)]
-    pub(crate) os: Os,
-    /// Extra labels on the Node (vk's own labels are added by vk).
-    #[serde(default)]
-    pub(crate) labels: BTreeMap<String, String>,
-    /// The Node's InternalIP address; resolved to the pod's IP (`POD_IP`) or 127.0.0.1 when
-    /// unset.
-    #[serde(default)]
-    pub(crate) internal_ip: Option<String>,
-    /// The kubelet API port advertised in `daemonEndpoints`; distinct for each node.
-    #[serde(default = "default_kubelet_port")]
-    pub(crate) kubelet_port: u16,
-    /// vk's own taint, which keeps ordinary pods off the virtual node.
-    #[serde(default)]
-    pub(crate) taint: ProviderTaint,
-    /// More taints to put on the node.
-    #[serde(default)]
-    pub(crate) extra_taints: Vec<TaintSpec>,
-    /// Capacity and allocatable.
-    #[serde(default)]
-    pub(crate) capacity: CapacitySpec,
-}
-
-fn default_kubelet_port() -> u16 {
-    DEFAULT_KUBELET_PORT
-}
-
-impl Default for NodeSpec {
-    fn default() -> Self {
-        Self {
-            name: DEFAULT_NODE_NAME.into(),
-            os: Os::Linux,
-            labels: BTreeMap::new(),
-            internal_ip: None,
-            kubelet_port: DEFAULT_KUBELET_PORT,
-            taint: ProviderTaint::default(),
-            extra_taints: Vec::new(),
-            capacity: CapacitySpec::default(),
-        }
-    }
-}
-
-impl NodeSpec {
-    /// The internal IP after [`Config::resolve`] (falls back to 127.0.0.1 before it).
-    pub(crate) fn internal_ip(&self) -> &str {
-        self.internal_ip.as_deref().unwrap_or(FALLBACK_INTERNAL_IP)
-    }
-}
-
-pub(crate) use vk_taints::{ProviderTaint, TaintSpec};
-
-/// What a node reports as capacity (and allocatable).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct CapacitySpec {
-    /// CPU, a Kubernetes quantity (`"100"`, `"500m"`).
-    pub(crate) cpu: String,
-    /// Memory, a Kubernetes quantity (`"400Gi"`).
-    pub(crate) memory: String,
-    /// Maximum number of pods.
-    pub(crate) pods: u32,
-    /// `nvidia.com/gpu` capacity, when GPUs are offered.
-    pub(crate) gpu: Option<u32>,
-}
-
-impl Default for CapacitySpec {
-    fn default() -> Self {
-        Self {
-            cpu: "100".into(),
-            memory: "400Gi".into(),
-            pods: 1000,
-            gpu: None,
-        }
-    }
-}
+pub(crate) use vk_node::{DEFAULT_KUBELET_PORT, FALLBACK_INTERNAL_IP, NodeSpec};
 
 /// Azure Container Instances.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -426,11 +331,11 @@ impl Config {
             self.nodes = systems
                 .iter()
                 .zip(DEFAULT_KUBELET_PORT..)
-                .map(|(&os, kubelet_port)| NodeSpec {
-                    name: format!("virtual-kubelet-aci-{}", os.as_str()),
-                    os,
-                    kubelet_port,
-                    ..NodeSpec::default()
+                .map(|(&os, kubelet_port)| {
+                    let mut node =
+                        NodeSpec::new(format!("virtual-kubelet-aci-{}", os.as_str()), os);
+                    node.kubelet_port = kubelet_port;
+                    node
                 })
                 .collect();
         }
@@ -781,7 +686,16 @@ impl Config {
         let mut ports: BTreeMap<u16, usize> = BTreeMap::new();
         for (i, node) in self.nodes.iter().enumerate() {
             let at = format!("nodes[{i}]");
-            e.check(format!("{at}.name"), dns1123_subdomain(&node.name));
+            if let Err(problems) = node.validate() {
+                for problem in problems {
+                    match problem {
+                        vk_node::Error::InvalidConfig { field, reason } => {
+                            e.add(format!("{at}.{field}"), reason);
+                        }
+                        other => e.add(&at, other.to_string()),
+                    }
+                }
+            }
             if let Some(first) = names.insert(&node.name, i) {
                 names.insert(&node.name, first);
                 e.add(
@@ -789,9 +703,11 @@ impl Config {
                     format!("duplicate node name {:?} (also nodes[{first}])", node.name),
                 );
             }
+            // A port of 0 is named by the entry's own check.
             if node.kubelet_port == 0 {
-                e.add(format!("{at}.kubelet_port"), "must not be 0");
-            } else if let Some(first) = ports.insert(node.kubelet_port, i) {
+                continue;
+            }
+            if let Some(first) = ports.insert(node.kubelet_port, i) {
                 ports.insert(node.kubelet_port, first);
                 e.add(
                     format!("{at}.kubelet_port"),
@@ -808,51 +724,6 @@ impl Config {
                         node.kubelet_port
                     ),
                 );
-            }
-            if let Some(ip) = &node.internal_ip
-                && ip.parse::<IpAddr>().is_err()
-            {
-                e.add(
-                    format!("{at}.internal_ip"),
-                    format!("{ip:?} is not an IP address"),
-                );
-            }
-            for (key, value) in &node.labels {
-                let path = format!("{at}.labels.{key:?}");
-                if let Err(msg) = qualified_name(key) {
-                    e.add(&path, format!("invalid label key: {msg}"));
-                } else if RESERVED_LABELS.contains(&key.as_str()) {
-                    e.add(&path, "set by vk from the node's name and os; remove it");
-                }
-                e.check(&path, label_value(value));
-            }
-            let mut taints = BTreeSet::new();
-            if node.taint.enabled {
-                e.check(format!("{at}.taint.key"), qualified_name(&node.taint.key));
-                e.check(format!("{at}.taint.value"), label_value(&node.taint.value));
-                taints.insert((node.taint.key.as_str(), node.taint.effect));
-            }
-            for (j, taint) in node.extra_taints.iter().enumerate() {
-                let path = format!("{at}.extra_taints[{j}]");
-                e.check(format!("{path}.key"), qualified_name(&taint.key));
-                e.check(
-                    format!("{path}.value"),
-                    label_value(taint.value.as_deref().unwrap_or_default()),
-                );
-                if !taints.insert((taint.key.as_str(), taint.effect)) {
-                    e.add(
-                        path,
-                        format!("duplicate taint {}:{}", taint.key, taint.effect.as_str()),
-                    );
-                }
-            }
-            e.check(format!("{at}.capacity.cpu"), quantity(&node.capacity.cpu));
-            e.check(
-                format!("{at}.capacity.memory"),
-                quantity(&node.capacity.memory),
-            );
-            if node.capacity.pods == 0 {
-                e.add(format!("{at}.capacity.pods"), "must be at least 1");
             }
         }
 
@@ -1021,13 +892,6 @@ impl AciSpec {
     }
 }
 
-/// Labels vk sets itself from a node's name and OS.
-const RESERVED_LABELS: &[&str] = &[
-    "kubernetes.io/os",
-    "beta.kubernetes.io/os",
-    "kubernetes.io/hostname",
-];
-
 fn positive(e: &mut Errors, path: &str, value: u32) {
     if value == 0 {
         e.add(path, "must be at least 1");
@@ -1045,53 +909,6 @@ fn existing_file(path: &Path) -> Result<(), String> {
         Ok(md) if md.is_file() => Ok(()),
         Ok(_) => Err(format!("{} is not a file", path.display())),
         Err(err) => Err(format!("cannot read {}: {err}", path.display())),
-    }
-}
-
-/// A positive Kubernetes quantity: a decimal number with an optional SI or binary suffix or
-/// exponent (`100`, `500m`, `400Gi`, `1.5`, `2e3`).
-fn quantity(s: &str) -> Result<(), String> {
-    let err = || {
-        Err(format!(
-            "{s:?} is not a positive Kubernetes quantity (e.g. \"4\", \"500m\", \"16Gi\")"
-        ))
-    };
-    let digits_end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+'))
-        .unwrap_or(s.len());
-    let (number, suffix) = s.split_at(digits_end);
-    let number = number.strip_prefix('+').unwrap_or(number);
-    let Ok(value) = number.parse::<f64>() else {
-        return err();
-    };
-    if number.starts_with('.') && number.len() == 1 {
-        return err();
-    }
-    let suffix_ok = matches!(
-        suffix,
-        "" | "n"
-            | "u"
-            | "m"
-            | "k"
-            | "M"
-            | "G"
-            | "T"
-            | "P"
-            | "E"
-            | "Ki"
-            | "Mi"
-            | "Gi"
-            | "Ti"
-            | "Pi"
-            | "Ei"
-    ) || suffix.strip_prefix(['e', 'E']).is_some_and(|exp| {
-        let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
-        !exp.is_empty() && exp.bytes().all(|b| b.is_ascii_digit())
-    });
-    if suffix_ok && value > 0.0 {
-        Ok(())
-    } else {
-        err()
     }
 }
 

@@ -4,10 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use k8s_openapi::api::core::v1::Taint;
 use vk_aci::{AzureCloud, ContainerInstances};
-use vk_node::NodeConfig;
-use vk_taints::TaintConfig;
 
 use crate::config::{Config, NodeSpec};
 
@@ -68,45 +65,6 @@ pub(crate) fn aci_client(config: &Config) -> anyhow::Result<ContainerInstances> 
         .rate_limits(aci.rate_limit.limits())
         .build()
         .context("building the ACI client")
-}
-
-/// The taint configuration of one node.
-pub(crate) fn taint_config(node: &NodeSpec) -> TaintConfig {
-    TaintConfig::for_node(&node.taint, &node.extra_taints)
-}
-
-/// The vk-node configuration of one node.
-pub(crate) fn node_config(
-    config: &Config,
-    node: &NodeSpec,
-    initial_taints: Vec<Taint>,
-) -> anyhow::Result<NodeConfig> {
-    let mut nc = NodeConfig::new(node.name.clone(), node.os);
-    nc.labels = node.labels.clone();
-    nc.internal_ip = node.internal_ip().to_owned();
-    nc.kubelet_port = node.kubelet_port;
-    let capacity = vk_resources::NodeCapacity::compute(
-        &vk_resources::CapacityConfig {
-            cpu: Some(node.capacity.cpu.clone()),
-            memory: Some(node.capacity.memory.clone()),
-            pods: Some(node.capacity.pods.to_string()),
-            gpu: node.capacity.gpu.map(|g| g.to_string()),
-        },
-        None,
-        vk_resources::OwnUsage::default(),
-    )
-    .with_context(|| format!("nodes[{}].capacity", node.name))?;
-    nc.capacity = capacity.capacity;
-    nc.allocatable = capacity.allocatable;
-    // Pod counts read best as plain integers ("1000", not the canonical "1k").
-    let pods =
-        k8s_openapi::apimachinery::pkg::api::resource::Quantity(node.capacity.pods.to_string());
-    nc.capacity.insert("pods".into(), pods.clone());
-    nc.allocatable.insert("pods".into(), pods);
-    nc.initial_taints = initial_taints;
-    nc.lease = config.lease.clone();
-    nc.status = config.status.clone();
-    Ok(nc)
 }
 
 /// The ACI provider of one node: translation settings from the configuration.

@@ -59,7 +59,12 @@ impl LeaseConfig {
 
     /// Checks the timing, naming the first bad field by its configuration key.
     pub fn validate(&self) -> Result<(), Error> {
-        let invalid = |field, reason: String| Err(Error::InvalidConfig { field, reason });
+        let invalid = |field: &str, reason: String| {
+            Err(Error::InvalidConfig {
+                field: field.into(),
+                reason,
+            })
+        };
         if self.renew_interval.is_zero() {
             return invalid("lease.renew_interval_secs", "must be at least 1".into());
         }
@@ -120,7 +125,7 @@ impl StatusConfig {
         ] {
             if interval.is_zero() {
                 return Err(Error::InvalidConfig {
-                    field,
+                    field: field.into(),
                     reason: "must be at least 1".into(),
                 });
             }
@@ -129,7 +134,6 @@ impl StatusConfig {
     }
 }
 
-/// A duration as whole seconds.
 /// Everything that describes one virtual node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {
@@ -186,9 +190,9 @@ impl NodeConfig {
 
     /// Checks the configuration, naming the first bad field.
     pub fn validate(&self) -> Result<(), Error> {
-        let invalid = |field, reason: &str| {
+        let invalid = |field: &str, reason: &str| {
             Err(Error::InvalidConfig {
-                field,
+                field: field.into(),
                 reason: reason.into(),
             })
         };
@@ -208,7 +212,7 @@ impl NodeConfig {
                 .and_then(|()| vk_taints::names::label_value(value))
             {
                 return Err(Error::InvalidConfig {
-                    field: "labels",
+                    field: "labels".into(),
                     reason: format!("{key}={value}: {reason}"),
                 });
             }
@@ -216,7 +220,7 @@ impl NodeConfig {
         for key in crate::build::OWN_LABELS {
             if self.labels.contains_key(*key) {
                 return Err(Error::InvalidConfig {
-                    field: "labels",
+                    field: "labels".into(),
                     reason: format!("{key} is set by vk itself"),
                 });
             }

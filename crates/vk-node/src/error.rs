@@ -5,8 +5,8 @@ pub enum Error {
     /// The configuration is unusable.
     #[error("invalid node configuration: {field}: {reason}")]
     InvalidConfig {
-        /// The offending field.
-        field: &'static str,
+        /// The offending field, by its configuration key.
+        field: String,
         /// Why it is invalid.
         reason: String,
     },

@@ -39,6 +39,7 @@ mod health;
 mod lease;
 mod metrics;
 mod register;
+mod spec;
 mod status;
 mod time;
 
@@ -50,6 +51,9 @@ pub use error::Error;
 pub use health::{AlwaysHealthy, Health, HealthProbe, OwnTaints};
 pub use lease::LeaseKeeper;
 pub use metrics::{NodeMetrics, NodeMetricsSnapshot};
+pub use spec::{
+    CapacitySpec, DEFAULT_KUBELET_PORT, DEFAULT_NODE_NAME, FALLBACK_INTERNAL_IP, NodeSpec,
+};
 pub use status::Conditions;
 /// The OS of a node's pods (vk's one OS type, from vk-resources).
 pub use vk_resources::OsType;

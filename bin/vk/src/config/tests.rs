@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::*;
 use crate::cli::Cli;
 use vk_aci::Secret;
-use vk_taints::TaintEffect;
+use vk_node::DEFAULT_NODE_NAME;
+use vk_taints::{ProviderTaint, TaintEffect};
 
 const SUB: &str = "11111111-2222-3333-4444-555555555555";
 
@@ -662,12 +663,6 @@ fn ha_identity_comes_from_pod_name_then_hostname() {
 
 #[test]
 fn validators() {
-    for ok in ["100", "500m", "400Gi", "1.5", "2e3", "16G", "0.5", "+1"] {
-        assert!(quantity(ok).is_ok(), "{ok}");
-    }
-    for bad in ["", "0", "-1", "1Gb", "Gi", ".", "1..2", "lots", "1e"] {
-        assert!(quantity(bad).is_err(), "{bad}");
-    }
     assert!(guid(SUB).is_ok());
     assert!(guid("11111111222233334444555555555555").is_err());
     assert_eq!(render_path(&["nodes", "1", "name"]), "nodes[1].name");
