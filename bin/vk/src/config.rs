@@ -68,7 +68,7 @@ pub(crate) struct Config {
     /// The admin HTTP port (health, readiness, metrics).
     pub(crate) admin: AdminSpec,
     /// The kubelet API (logs, exec).
-    pub(crate) kubelet: KubeletSpec,
+    pub(crate) kubelet: vk_kubelet_api::KubeletConfig,
     /// Logging.
     pub(crate) log: LogSpec,
 }
@@ -87,7 +87,7 @@ impl Default for Config {
             kube: KubeSpec::default(),
             ha: HaSpec::default(),
             admin: AdminSpec::default(),
-            kubelet: KubeletSpec::default(),
+            kubelet: vk_kubelet_api::KubeletConfig::default(),
             log: LogSpec::default(),
         }
     }
@@ -221,20 +221,6 @@ impl Default for AdminSpec {
             listen: SocketAddr::from(([0, 0, 0, 0], 10255)),
         }
     }
-}
-
-/// The kubelet API's TLS and authentication.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct KubeletSpec {
-    /// Serving certificate (PEM); with `tls_key`.
-    pub(crate) tls_cert: Option<PathBuf>,
-    /// Serving key (PEM); with `tls_cert`.
-    pub(crate) tls_key: Option<PathBuf>,
-    /// CA bundle that client certificates must chain to.
-    pub(crate) client_ca: Option<PathBuf>,
-    /// Let unauthenticated requests through (never in production).
-    pub(crate) anonymous_auth: bool,
 }
 
 /// Log output format.
@@ -771,17 +757,13 @@ impl Config {
             }
         }
 
-        match (&self.kubelet.tls_cert, &self.kubelet.tls_key) {
-            (Some(cert), Some(key)) => {
-                e.check("kubelet.tls_cert", existing_file(cert));
-                e.check("kubelet.tls_key", existing_file(key));
+        for problem in self.kubelet.validate().err().unwrap_or_default() {
+            match problem {
+                vk_kubelet_api::Error::InvalidConfig { field, reason } => {
+                    e.add(format!("kubelet.{field}"), reason);
+                }
+                other => e.add("kubelet", other.to_string()),
             }
-            (Some(_), None) => e.add("kubelet.tls_key", "required with kubelet.tls_cert"),
-            (None, Some(_)) => e.add("kubelet.tls_cert", "required with kubelet.tls_key"),
-            (None, None) => {}
-        }
-        if let Some(ca) = &self.kubelet.client_ca {
-            e.check("kubelet.client_ca", existing_file(ca));
         }
 
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {

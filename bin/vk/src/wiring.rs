@@ -1,7 +1,6 @@
 //! Builds the clients from the configuration and composes the library crates.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use vk_aci::{AzureCloud, ContainerInstances};
@@ -131,39 +130,14 @@ pub(crate) fn kubelet_server(
     if let Some(cache) = usage {
         backend = backend.with_usage(cache);
     }
-    let tls = match (&config.kubelet.tls_cert, &config.kubelet.tls_key) {
-        (Some(cert), Some(key)) => vk_kubelet_api::TlsSource::Files {
-            cert: cert.clone(),
-            key: key.clone(),
-        },
-        // No certificate configured: self-signed for the node's address and
-        // name (the API server does not verify kubelet certificates unless
-        // told to).
-        _ => vk_kubelet_api::TlsSource::SelfSigned {
-            sans: vec![
-                node.internal_ip().to_owned(),
-                node.name.clone(),
-                "localhost".into(),
-            ],
-        },
-    };
-    let client_ca = config
-        .kubelet
-        .client_ca
-        .as_ref()
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .with_context(|| format!("kubelet.client_ca: cannot read {}", p.display()))
-        })
-        .transpose()?;
-    let auth = vk_kubelet_api::AuthConfig {
-        client_ca,
-        anonymous: config.kubelet.anonymous_auth,
-        kube: Some(kube.clone()),
-        cache_ttl: Duration::from_secs(60),
-    };
+    let sans = vec![
+        node.internal_ip().to_owned(),
+        node.name.clone(),
+        "localhost".into(),
+    ];
+    let auth = (config.kubelet.auth_config(Some(kube.clone()))).context("kubelet.client_ca")?;
     let kubelet = vk_kubelet_api::KubeletServer::builder(backend, node.name.clone())
-        .tls(tls)
+        .tls(config.kubelet.tls_source(sans))
         .auth(auth);
     let addr = (node.internal_ip().to_owned(), node.kubelet_port);
     Ok(async move {

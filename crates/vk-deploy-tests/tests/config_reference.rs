@@ -74,7 +74,9 @@ fn field(line: &str) -> Option<(String, String)> {
 const LIBRARY_CONFIGS: &[&str] = &[
     "crates/vk-aci/src/config.rs",
     "crates/vk-kubelet-aci/src/usage.rs",
+    "crates/vk-kubelet-api/src/config.rs",
     "crates/vk-node/src/config.rs",
+    "crates/vk-node/src/spec.rs",
     "crates/vk-pods/src/config.rs",
     "crates/vk-provider-aci/src/quota.rs",
     "crates/vk-taints/src/taint.rs",

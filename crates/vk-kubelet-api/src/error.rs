@@ -7,6 +7,14 @@ use http::StatusCode;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A configuration key is unusable (see [`crate::KubeletConfig::validate`]).
+    #[error("kubelet configuration: {field}: {reason}")]
+    InvalidConfig {
+        /// The key, relative to the `[kubelet]` table.
+        field: &'static str,
+        /// Why it is unusable.
+        reason: String,
+    },
     /// A certificate or key could not be read.
     #[error("reading {path}: {source}")]
     ReadFile {

@@ -12,6 +12,8 @@
 //!   `channel.k8s.io`, base64 variants) and SPDY/3.1 (`v4.channel.k8s.io`), `/attach/…` and
 //!   `/portForward/…` (501: not supported by ACI), `/stats/summary`, `/metrics/resource`,
 //!   `/pods`, `/runningpods/`, `/healthz`.
+//! - Configuration ([`KubeletConfig`], the `[kubelet]` table of vk's configuration file):
+//!   serving certificate files or a self-signed certificate, the client CA, anonymous access.
 //! - Auth ([`AuthConfig`]): client certificates (CN = user, O = groups) verified against the
 //!   client CA, bearer tokens via TokenReview, authorization via SubjectAccessReview on
 //!   `nodes/<node>` with the kubelet's subresource mapping, cached decisions, anonymous access
@@ -59,6 +61,7 @@
 
 mod auth;
 mod backend;
+mod config;
 mod error;
 mod exec;
 #[doc(hidden)]
@@ -74,6 +77,7 @@ pub use auth::{Attributes, AuthConfig, Identity, attributes};
 pub use backend::{
     ContainerRef, ExecIo, ExecRequest, ExitStatus, KubeletBackend, LogRequest, TerminalSize,
 };
+pub use config::KubeletConfig;
 pub use error::Error;
 pub use server::{KubeletServer, KubeletServerBuilder};
 pub use stats::{ContainerStats, PodStats};
