@@ -779,7 +779,7 @@ impl AciSpec {
     fn validate_into(&self, e: &mut Errors) {
         let from_file = matches!(self.credentials, CredentialConfig::AzureJson { .. });
         match &self.subscription_id {
-            Some(id) => e.check("aci.subscription_id", guid(id)),
+            Some(id) => e.check("aci.subscription_id", vk_aci::names::subscription_id(id)),
             None if !from_file => e.add(
                 "aci.subscription_id",
                 "required (or use credentials kind \"azure-json\", whose file gives it)",
@@ -787,27 +787,14 @@ impl AciSpec {
             None => {}
         }
         match &self.resource_group {
-            Some(rg) => e.check("aci.resource_group", resource_group(rg)),
+            Some(rg) => e.check("aci.resource_group", vk_aci::names::resource_group(rg)),
             None if !from_file => e.add(
                 "aci.resource_group",
                 "required (or use credentials kind \"azure-json\", whose file gives it)",
             ),
             None => {}
         }
-        if self.region.is_empty()
-            || !self
-                .region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
-            e.add(
-                "aci.region",
-                format!(
-                    "{:?} is not an Azure region name (lowercase letters and digits, e.g. \"westeurope\")",
-                    self.region
-                ),
-            );
-        }
+        e.check("aci.region", vk_aci::names::region(&self.region));
         e.check(
             "aci.arm_endpoint",
             vk_aci::check_http_url(&self.arm_endpoint),
@@ -834,13 +821,7 @@ impl AciSpec {
             }
         }
         if let Some(subnet) = &self.subnet_id {
-            let lower = subnet.to_ascii_lowercase();
-            if !(lower.starts_with("/subscriptions/") && lower.contains("/subnets/")) {
-                e.add(
-                    "aci.subnet_id",
-                    "must be a subnet resource ID (/subscriptions/…/subnets/<name>)",
-                );
-            }
+            e.check("aci.subnet_id", vk_aci::names::subnet_id(subnet));
         }
         if let Some(ip) = &self.cluster_dns_ip
             && ip.parse::<std::net::IpAddr>().is_err()
@@ -891,40 +872,6 @@ fn existing_file(path: &Path) -> Result<(), String> {
         Ok(md) if md.is_file() => Ok(()),
         Ok(_) => Err(format!("{} is not a file", path.display())),
         Err(err) => Err(format!("cannot read {}: {err}", path.display())),
-    }
-}
-
-/// A GUID such as a subscription ID.
-fn guid(s: &str) -> Result<(), String> {
-    let b = s.as_bytes();
-    let ok = b.len() == 36
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            8 | 13 | 18 | 23 => c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{s:?} is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
-        ))
-    }
-}
-
-/// An Azure resource group name: 1–90 letters, digits, '-', '_', '.', '(' and ')', not ending
-/// with '.'.
-fn resource_group(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.chars().count() <= 90
-        && s.chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
-        && !s.ends_with('.');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{s:?} is not a resource group name (1-90 letters, digits, '-', '_', '.', '(' and ')', not ending with '.')"
-        ))
     }
 }
 

@@ -82,6 +82,7 @@ mod lro;
 mod metrics;
 pub mod models;
 pub mod monitor;
+pub mod names;
 mod paging;
 mod rate_limit;
 mod retry;
