@@ -29,6 +29,7 @@
 //! ```
 
 mod admission;
+mod backoff;
 mod budget;
 mod config;
 mod context;

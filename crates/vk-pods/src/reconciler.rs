@@ -14,14 +14,14 @@ use tracing::Instrument as _;
 
 use kube::runtime::events::EventType;
 
+use crate::backoff::{backoff, config_backoff, image_backoff};
 use crate::context::{Budgets, Ctx};
 use crate::key::fingerprint;
 use crate::metrics::ReconcilerMetrics;
 use crate::status::{deadline_exceeded, differs, failed, is_terminal, pending, waiting};
 use crate::{
-    Budget, CONFIG_RETRY_MAX, Error, ErrorKind, Instance, InstanceState, PodKey, Provider,
-    ProviderError, ReconcilerConfig, ReconcilerMetricsSnapshot, admission, resources_hash,
-    spec_hash, sync,
+    Budget, Error, ErrorKind, Instance, InstanceState, PodKey, Provider, ProviderError,
+    ReconcilerConfig, ReconcilerMetricsSnapshot, admission, resources_hash, spec_hash, sync,
 };
 
 /// Reconciles the pods bound to one node with a [`Provider`].
@@ -171,42 +171,9 @@ impl PodReconciler {
     }
 }
 
-fn backoff(failures: u32) -> Duration {
-    let secs = 1u64 << failures.min(8); // 2 s … 256 s
-    let base = Duration::from_secs(secs.min(300));
-    base.mul_f64(0.8 + 0.4 * fastrand_f64())
-}
-
-/// Missing Secrets and ConfigMaps: 1 s, 2 s, 4 s, 8 s, then every 10 s.
-fn config_backoff(failures: u32) -> Duration {
-    let secs = 1u64 << failures.saturating_sub(1).min(4);
-    Duration::from_secs(secs)
-        .min(CONFIG_RETRY_MAX)
-        .mul_f64(0.9 + 0.2 * fastrand_f64())
-}
-
-/// The image pull back-off (the kubelet's: 10 s doubling to 5 minutes).
-fn image_backoff(config: &ReconcilerConfig, failures: u32) -> Duration {
-    let doubled = config
-        .image_pull_backoff
-        .saturating_mul(1 << failures.saturating_sub(1).min(16));
-    doubled
-        .min(config.image_pull_backoff_max)
-        .mul_f64(0.9 + 0.2 * fastrand_f64())
-}
-
 /// How soon after a failed pull the status moves from `ErrImagePull` to
 /// `ImagePullBackOff`, as a kubelet's next sync does.
 const BACK_OFF_STATUS_AFTER: Duration = Duration::from_secs(1);
-
-fn fastrand_f64() -> f64 {
-    // Sub-second clock noise is jitter enough to spread retries.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    f64::from(nanos % 1000) / 1000.0
-}
 
 fn error_policy(pod: Arc<Pod>, err: &Error, ctx: Arc<Ctx>) -> Action {
     ReconcilerMetrics::inc(&ctx.metrics.reconcile_errors);
