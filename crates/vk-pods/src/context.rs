@@ -147,6 +147,9 @@ pub(crate) struct Ctx {
     /// running, and it must not be deleted again as an orphan (that spends
     /// a slot of the delete quota on nothing).
     instances_deleted: Mutex<HashMap<String, Instant>>,
+    /// Adjustment events already published for a controller's pods, by
+    /// "owner UID/reason", and when (see [`Ctx::publish_adjustments`]).
+    adjustment_events: Mutex<HashMap<String, Instant>>,
 }
 
 /// How long a completed deletion is remembered.
@@ -196,6 +199,7 @@ impl Ctx {
             event_budget: Mutex::new((f64::from(event_burst), Instant::now())),
             deleted: Mutex::default(),
             instances_deleted: Mutex::default(),
+            adjustment_events: Mutex::default(),
         }
     }
 

@@ -680,6 +680,92 @@ async fn what_the_provider_changed_is_shown_once_on_the_pod() {
 }
 
 #[tokio::test]
+async fn pods_of_one_controller_share_one_adjustment_event_and_each_keep_the_annotation() {
+    let h = Harness::start("pods-adjust-owner", serde_json::json!([])).await;
+    h.provider.adjust_creates(vec![vk_pods::Adjustment::new(
+        "NoPodIP",
+        "the group gets no IP address",
+    )]);
+    // The controller: any object the garbage collector finds (a ConfigMap, so
+    // no controller of the control plane acts on its pods).
+    let owners: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(h.ns.client.clone(), &h.ns.name);
+    let owner = owners
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": "web"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let owned = |name: &str| {
+        serde_json::from_value::<Pod>(serde_json::json!({
+            "metadata": {"name": name, "ownerReferences": [{
+                "apiVersion": "v1", "kind": "ConfigMap", "name": "web",
+                "uid": owner.metadata.uid, "controller": true,
+            }]},
+            "spec": {
+                "nodeName": h.node, "restartPolicy": "Always",
+                "automountServiceAccountToken": false,
+                "containers": [{"name": "main", "image": "busybox"}],
+            }
+        }))
+        .unwrap()
+    };
+    for name in ["web-1", "web-2", "web-3"] {
+        h.pods()
+            .create(&PostParams::default(), &owned(name))
+            .await
+            .unwrap();
+    }
+    h.create("bare", serde_json::json!({"restartPolicy": "Always"}))
+        .await;
+    for name in ["web-1", "web-2", "web-3", "bare"] {
+        let p = h.phase(name, "Running").await;
+        let annotations = p.metadata.annotations.unwrap_or_default();
+        assert!(
+            annotations[vk_pods::ADJUSTMENTS_ANNOTATION].contains("NoPodIP"),
+            "{name}: {annotations:?}"
+        );
+    }
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(h.ns.client.clone(), &h.ns.name);
+    let no_ip: Vec<_> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("NoPodIP"))
+        .collect();
+    let about = |prefix: &str| {
+        no_ip
+            .iter()
+            .filter(|e| {
+                e.regarding
+                    .as_ref()
+                    .and_then(|r| r.name.as_deref())
+                    .is_some_and(|n| n.starts_with(prefix))
+            })
+            .collect::<Vec<_>>()
+    };
+    let web = about("web-");
+    assert_eq!(
+        web.len(),
+        1,
+        "one event for the controller's pods: {no_ip:#?}"
+    );
+    let note = web[0].note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("the other pods of ConfigMap web")
+            && note.contains(vk_pods::ADJUSTMENTS_ANNOTATION),
+        "{note}"
+    );
+    // A pod of its own still gets its own event.
+    assert_eq!(about("bare").len(), 1, "{no_ip:#?}");
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn an_in_place_resize_is_reported_infeasible_once() {
     let h = Harness::start("pods-resize", serde_json::json!([])).await;
     let pod = h

@@ -1,7 +1,10 @@
 //! What [`Ctx`] writes to the API server: pod status patches (with the
 //! adjustments annotation riding on them) and events within their budget.
 
+use std::time::Duration;
+
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::{Api, Resource as _};
@@ -11,6 +14,18 @@ use super::{Ctx, lock};
 use crate::metrics::ReconcilerMetrics;
 use crate::status::{differs, patch, qos_class};
 use crate::{ADJUSTMENTS_ANNOTATION, Adjustment, Error, PodKey, PodReport};
+
+/// How long one controller's pods share an adjustment event.
+pub(crate) const ADJUSTMENT_EVENT_MEMORY: Duration = Duration::from_secs(600);
+
+/// The pod's controller (its owner reference with `controller: true`).
+fn controller_of(pod: &Pod) -> Option<&OwnerReference> {
+    pod.metadata
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.controller == Some(true))
+}
 
 impl Ctx {
     /// Writes `report`'s status when it differs from the pod's, and publishes
@@ -163,9 +178,14 @@ impl Ctx {
         }
     }
 
-    /// Shows what the provider changed or could not honour: one Warning
-    /// event each, and the whole list in the pod's [`ADJUSTMENTS_ANNOTATION`]
-    /// (written only when it differs, so a re-created instance adds nothing new).
+    /// Shows what the provider changed or could not honour: the whole list in
+    /// the pod's [`ADJUSTMENTS_ANNOTATION`] (written only when it differs, so
+    /// a re-created instance adds nothing new), and one event per adjustment.
+    /// Pods of one controller (a ReplicaSet, a Job) share their template and so
+    /// their adjustments: one event per controller and reason every
+    /// [`ADJUSTMENT_EVENT_MEMORY`] says it for all of them, instead of one
+    /// identical Warning per pod — which at a burst of thousands of pods would
+    /// double the API server writes of reaching Running.
     pub(crate) async fn publish_adjustments(&self, pod: &Pod, adjustments: &[Adjustment]) {
         let key = PodKey::of(pod);
         let value = serde_json::to_string(adjustments).unwrap_or_default();
@@ -177,6 +197,7 @@ impl Ctx {
         if adjustments.is_empty() || current == Some(&value) {
             return;
         }
+        let owner = controller_of(pod);
         for a in adjustments {
             tracing::info!(pod = %key, reason = %a.reason, message = %a.message, "pod adjusted for the provider");
             let type_ = if a.warning {
@@ -184,12 +205,42 @@ impl Ctx {
             } else {
                 EventType::Normal
             };
-            self.event(pod, type_, &a.reason, &a.message).await;
+            let message = match &owner {
+                None => a.message.clone(),
+                Some(owner) => {
+                    if !self.first_adjustment_event(&format!("{}/{}", owner.uid, a.reason)) {
+                        continue;
+                    }
+                    format!(
+                        "{} (the same for the other pods of {} {}: each lists it in its {ADJUSTMENTS_ANNOTATION} annotation)",
+                        a.message, owner.kind, owner.name
+                    )
+                }
+            };
+            self.event(pod, type_, &a.reason, &message).await;
         }
         // The status subresource of a pod takes its metadata too (only the
         // spec and owner references are kept from the stored pod), so the
         // annotation goes with the status write that follows the creation.
         lock(&self.pods).entry(key.uid).or_default().adjustments = Some(value);
+    }
+
+    /// True (once per [`ADJUSTMENT_EVENT_MEMORY`]) for the first event of
+    /// `owner_reason`; checked and recorded under one lock, so concurrent
+    /// reconciles of one controller's pods publish it once.
+    fn first_adjustment_event(&self, owner_reason: &str) -> bool {
+        let mut seen = lock(&self.adjustment_events);
+        if seen
+            .get(owner_reason)
+            .is_some_and(|at| at.elapsed() < ADJUSTMENT_EVENT_MEMORY)
+        {
+            return false;
+        }
+        if seen.len() >= 1024 && seen.len().is_power_of_two() {
+            seen.retain(|_, at| at.elapsed() < ADJUSTMENT_EVENT_MEMORY);
+        }
+        seen.insert(owner_reason.to_owned(), Instant::now());
+        true
     }
 
     /// The adjustments annotation waiting for `uid`'s next status write.
