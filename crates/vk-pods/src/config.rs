@@ -70,12 +70,14 @@ pub struct ReconcilerConfig {
     /// Field manager and event reporter name.
     #[serde(skip)]
     pub field_manager: String,
-    /// Normal events published per second (Warning events are never limited);
-    /// like the kubelet's event QPS, so a burst of pods spends the API server's
-    /// budget on their status, not on Pulling/Started events.
+    /// Normal events and adjustment events published per second (Warning
+    /// events explaining a pod's state are never limited); like the kubelet's
+    /// event QPS, so a burst of pods spends the API server's budget on their
+    /// status, not on Pulling/Started events or one identical adjustment
+    /// warning per pod (each pod keeps the adjustments annotation).
     #[serde(skip)]
     pub event_qps: f64,
-    /// Burst of Normal events above `event_qps`.
+    /// Burst of budgeted events above `event_qps`.
     #[serde(skip)]
     pub event_burst: u32,
     /// The first wait after an image pull failure; it doubles per failure up

@@ -766,6 +766,49 @@ async fn pods_of_one_controller_share_one_adjustment_event_and_each_keep_the_ann
 }
 
 #[tokio::test]
+async fn adjustment_events_spend_the_event_budget_and_the_annotation_never_drops() {
+    let h = Harness::start_with(
+        "pods-adjust-budget",
+        serde_json::json!([]),
+        Arc::default(),
+        |cfg| {
+            cfg.sync_interval = Duration::from_millis(200);
+            cfg.event_burst = 1;
+            cfg.event_qps = 1e-6;
+        },
+    )
+    .await;
+    h.provider.adjust_creates(vec![vk_pods::Adjustment::new(
+        "NoPodIP",
+        "the group gets no IP address",
+    )]);
+    for name in ["one", "two", "three"] {
+        h.create(name, serde_json::json!({"restartPolicy": "Always"}))
+            .await;
+    }
+    for name in ["one", "two", "three"] {
+        let p = h.phase(name, "Running").await;
+        let annotations = p.metadata.annotations.unwrap_or_default();
+        assert!(
+            annotations[vk_pods::ADJUSTMENTS_ANNOTATION].contains("NoPodIP"),
+            "{name}: {annotations:?}"
+        );
+    }
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(h.ns.client.clone(), &h.ns.name);
+    let no_ip = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("NoPodIP"))
+        .count();
+    assert_eq!(no_ip, 1, "a budget of one event publishes one");
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn an_in_place_resize_is_reported_infeasible_once() {
     let h = Harness::start("pods-resize", serde_json::json!([])).await;
     let pod = h

@@ -185,7 +185,9 @@ impl Ctx {
     /// their adjustments: one event per controller and reason every
     /// [`ADJUSTMENT_EVENT_MEMORY`] says it for all of them, instead of one
     /// identical Warning per pod — which at a burst of thousands of pods would
-    /// double the API server writes of reaching Running.
+    /// double the API server writes of reaching Running. The events spend the
+    /// event budget (`event_qps`, `event_burst`); the annotation is never
+    /// dropped.
     pub(crate) async fn publish_adjustments(&self, pod: &Pod, adjustments: &[Adjustment]) {
         let key = PodKey::of(pod);
         let value = serde_json::to_string(adjustments).unwrap_or_default();
@@ -217,6 +219,12 @@ impl Ctx {
                     )
                 }
             };
+            // The annotation is the record every pod keeps; the events share
+            // the Normal-event budget, as a kubelet rate-limits all its events.
+            if !self.take_event_token() {
+                ReconcilerMetrics::inc(&self.metrics.events_dropped);
+                continue;
+            }
             self.event(pod, type_, &a.reason, &message).await;
         }
         // The status subresource of a pod takes its metadata too (only the
