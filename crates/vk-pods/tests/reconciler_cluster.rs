@@ -308,17 +308,34 @@ async fn until_waiting(h: &Harness, name: &str, reason: &str) -> Pod {
 }
 
 async fn event_reasons(h: &Harness, pod: &str) -> Vec<String> {
+    events_where(h, |e| {
+        e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(pod)
+    })
+    .await
+    .into_iter()
+    .filter_map(|e| e.reason)
+    .collect()
+}
+
+/// The events of the test's namespace that `keep` selects.
+async fn events_where(
+    h: &Harness,
+    keep: impl Fn(&k8s_openapi::api::events::v1::Event) -> bool,
+) -> Vec<k8s_openapi::api::events::v1::Event> {
     let events: Api<k8s_openapi::api::events::v1::Event> =
         Api::namespaced(h.ns.client.clone(), &h.ns.name);
-    events
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(pod))
-        .filter_map(|e| e.reason)
-        .collect()
+    let listed = events.list(&Default::default()).await.unwrap().items;
+    listed.into_iter().filter(|e| keep(e)).collect()
+}
+
+/// Waits for `name` to run and checks its adjustments annotation names `reason`.
+async fn running_and_annotated(h: &Harness, name: &str, reason: &str) {
+    let p = h.phase(name, "Running").await;
+    let annotations = p.metadata.annotations.unwrap_or_default();
+    assert!(
+        annotations[vk_pods::ADJUSTMENTS_ANNOTATION].contains(reason),
+        "{name}: {annotations:?}"
+    );
 }
 
 #[tokio::test]
@@ -720,23 +737,9 @@ async fn pods_of_one_controller_share_one_adjustment_event_and_each_keep_the_ann
     h.create("bare", serde_json::json!({"restartPolicy": "Always"}))
         .await;
     for name in ["web-1", "web-2", "web-3", "bare"] {
-        let p = h.phase(name, "Running").await;
-        let annotations = p.metadata.annotations.unwrap_or_default();
-        assert!(
-            annotations[vk_pods::ADJUSTMENTS_ANNOTATION].contains("NoPodIP"),
-            "{name}: {annotations:?}"
-        );
+        running_and_annotated(&h, name, "NoPodIP").await;
     }
-    let events: Api<k8s_openapi::api::events::v1::Event> =
-        Api::namespaced(h.ns.client.clone(), &h.ns.name);
-    let no_ip: Vec<_> = events
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some("NoPodIP"))
-        .collect();
+    let no_ip = events_where(&h, |e| e.reason.as_deref() == Some("NoPodIP")).await;
     let about = |prefix: &str| {
         no_ip
             .iter()
@@ -787,23 +790,11 @@ async fn adjustment_events_spend_the_event_budget_and_the_annotation_never_drops
             .await;
     }
     for name in ["one", "two", "three"] {
-        let p = h.phase(name, "Running").await;
-        let annotations = p.metadata.annotations.unwrap_or_default();
-        assert!(
-            annotations[vk_pods::ADJUSTMENTS_ANNOTATION].contains("NoPodIP"),
-            "{name}: {annotations:?}"
-        );
+        running_and_annotated(&h, name, "NoPodIP").await;
     }
-    let events: Api<k8s_openapi::api::events::v1::Event> =
-        Api::namespaced(h.ns.client.clone(), &h.ns.name);
-    let no_ip = events
-        .list(&Default::default())
+    let no_ip = events_where(&h, |e| e.reason.as_deref() == Some("NoPodIP"))
         .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some("NoPodIP"))
-        .count();
+        .len();
     assert_eq!(no_ip, 1, "a budget of one event publishes one");
     h.stop().await;
 }
