@@ -158,10 +158,17 @@ const DELETED_MEMORY: Duration = Duration::from_secs(300);
 /// Records `uid` now in a map of recent deletions, dropping old ones now and then.
 fn remember(map: &Mutex<HashMap<String, Instant>>, uid: &str) {
     let mut d = lock(map);
-    if d.len() >= 1024 && d.len().is_power_of_two() {
-        d.retain(|_, at| at.elapsed() < DELETED_MEMORY);
+    insert_now(&mut d, uid, DELETED_MEMORY);
+}
+
+/// Records `key` now in a map of recent keys; at each power of two from 1024
+/// entries, first drops those older than `memory` (so the map stays as large
+/// as what happened within `memory`, at an amortised cost).
+fn insert_now(map: &mut HashMap<String, Instant>, key: &str, memory: Duration) {
+    if map.len() >= 1024 && map.len().is_power_of_two() {
+        map.retain(|_, at| at.elapsed() < memory);
     }
-    d.insert(uid.to_owned(), Instant::now());
+    map.insert(key.to_owned(), Instant::now());
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -10,7 +10,7 @@ use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::{Api, Resource as _};
 use tokio::time::Instant;
 
-use super::{Ctx, lock};
+use super::{Ctx, insert_now, lock};
 use crate::metrics::ReconcilerMetrics;
 use crate::status::{differs, patch, qos_class};
 use crate::{ADJUSTMENTS_ANNOTATION, Adjustment, Error, PodKey, PodReport};
@@ -244,10 +244,7 @@ impl Ctx {
         {
             return false;
         }
-        if seen.len() >= 1024 && seen.len().is_power_of_two() {
-            seen.retain(|_, at| at.elapsed() < ADJUSTMENT_EVENT_MEMORY);
-        }
-        seen.insert(owner_reason.to_owned(), Instant::now());
+        insert_now(&mut seen, owner_reason, ADJUSTMENT_EVENT_MEMORY);
         true
     }
 
