@@ -468,6 +468,7 @@ fn put_group(
                     created_seq: generation,
                     principal_id: random_uuid(),
                     hidden_until,
+                    cores: new_cores,
                 };
                 let op = new_op(OpKind::Create, &key, &g);
                 shared
@@ -501,6 +502,7 @@ fn put_group(
                     ));
                 }
                 let g = st.groups.get_mut(&key).ok_or_else(|| not_found(name, rg))?;
+                g.cores = new_cores;
                 if same_spec && !g.stopped && g.provisioning_state == "Succeeded" {
                     g.resource = checked.resource;
                     let mut op = new_op(OpKind::Update, &key, g);

@@ -28,7 +28,14 @@ pub(crate) async fn load(path: &Path, state: &mut State) -> Result<(), EmulatorE
             source,
         })?;
     let now = now_unix();
-    state.groups = p.groups.into_iter().map(|g| (g.key.clone(), g)).collect();
+    state.groups = p
+        .groups
+        .into_iter()
+        .map(|mut g| {
+            g.count_cores();
+            (g.key.clone(), g)
+        })
+        .collect();
     state.tokens = p.tokens.into_iter().filter(|(_, exp)| *exp > now).collect();
     state.token_principals = p
         .token_principals

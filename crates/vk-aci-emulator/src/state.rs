@@ -293,6 +293,14 @@ pub(crate) struct Group {
     pub(crate) error: Option<ErrorInfo>,
     pub(crate) created_seq: u64,
     pub(crate) principal_id: String,
+    /// Cores counted against the quota, from the containers' CPU requests
+    /// (fixed for the group's life: ACI refuses a CPU change on update).
+    /// Kept beside `resource` because the quota check sums it over every
+    /// group on each create; reading it from the JSON each time made the
+    /// emulator's creates quadratic in the number of groups. Recomputed on
+    /// load, not persisted.
+    #[serde(skip)]
+    pub(crate) cores: u32,
     /// Reads of the group answer 404 until then (ARM's eventual consistency
     /// right after a create; not persisted).
     #[serde(skip)]
@@ -351,7 +359,12 @@ impl Group {
 
     /// Cores counted against quota: at least one per group, rounded up.
     pub(crate) fn quota_cores(&self) -> u32 {
-        quota_cores(self.requested_cpu())
+        self.cores
+    }
+
+    /// Computes [`Self::cores`] from the resource (after loading it).
+    pub(crate) fn count_cores(&mut self) {
+        self.cores = quota_cores(self.requested_cpu());
     }
 }
 

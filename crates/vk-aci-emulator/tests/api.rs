@@ -994,7 +994,9 @@ async fn state_survives_restart() {
             .persist_debounce(Duration::from_millis(10))
     };
     let env = start_with(builder()).await;
-    env.create_running("keep", &group_body(&[], "Always")).await;
+    let mut body = group_body(&[], "Always");
+    body["properties"]["containers"][0]["properties"]["resources"]["requests"]["cpu"] = json!(2.5);
+    env.create_running("keep", &body).await;
     let token = env.token.clone();
     env.emu.shutdown().await.expect("shutdown");
     assert!(path.exists());
@@ -1016,6 +1018,23 @@ async fn state_survives_restart() {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.expect("json");
     assert_eq!(state(&v), "Running");
+    // The reloaded group still counts its cores against the quota (2.5 CPU: 3 cores).
+    let usages = format!(
+        "{}/subscriptions/{SUB}/providers/Microsoft.ContainerInstance/locations/westus/usages?api-version={API}",
+        emu2.base_url()
+    );
+    let v: Value = http
+        .get(&usages)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["value"][0]["currentValue"], 1, "{v}");
+    assert_eq!(v["value"][1]["name"]["value"], "StandardCores", "{v}");
+    assert_eq!(v["value"][1]["currentValue"], 3, "{v}");
     emu2.shutdown().await.expect("shutdown");
     let _ = std::fs::remove_file(&path);
 }
