@@ -799,10 +799,13 @@ impl AciSpec {
             "aci.arm_endpoint",
             vk_aci::check_http_url(&self.arm_endpoint),
         );
-        if let Err(message) = self.usage.validate() {
-            // "field: problem" → "aci.usage.field", "problem".
-            let (field, problem) = message.split_once(": ").unwrap_or(("", &message));
-            e.add(format!("aci.usage.{field}"), problem.to_owned());
+        if let Err(err) = self.usage.validate() {
+            match err {
+                vk_aci::Error::InvalidConfig { field, reason } => {
+                    e.add(format!("aci.usage.{field}"), reason);
+                }
+                other => e.add("aci.usage", other.to_string()),
+            }
         }
         e.check(
             "aci.authority_host",

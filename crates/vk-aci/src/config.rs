@@ -1,5 +1,6 @@
 //! Serde-deserializable configuration of a client: how it authenticates
-//! ([`CredentialConfig`]) and its client-side ARM rate limits ([`RateLimitConfig`]).
+//! ([`CredentialConfig`]), its client-side ARM rate limits ([`RateLimitConfig`]) and how
+//! usage is sampled from Azure Monitor ([`UsageConfig`]).
 //!
 //! ```
 //! let credentials: vk_aci::CredentialConfig = serde_json::from_str(
@@ -14,6 +15,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -368,6 +370,86 @@ impl RateLimitConfig {
     }
 }
 
+/// How the pods' CPU and memory usage is sampled from Azure Monitor (the `[aci.usage]` table
+/// of vk's configuration; the sampler is `vk_kubelet_aci::UsageSampler`). It lives here, with
+/// the client's other settings, because both the provider's `[aci]` table and the kubelet
+/// backend read it.
+///
+/// ```
+/// let usage = vk_aci::UsageConfig::default();
+/// usage.validate().unwrap();
+/// assert_eq!(usage.endpoint_for("westeurope"), "https://westeurope.metrics.monitor.azure.com");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct UsageConfig {
+    /// Sample usage at all (default true; off: pods are listed without usage).
+    pub enabled: bool,
+    /// Seconds between two samples of every running pod (default 60: Azure
+    /// Monitor's grain is one minute, sampling faster reads the same points).
+    pub interval_secs: u64,
+    /// How far back a sample asks, in seconds (default 600: covers Azure
+    /// Monitor's delay with room to spare; the newest point with data is used).
+    pub window_secs: u64,
+    /// The metrics data-plane endpoint; `{region}` is replaced by the region
+    /// of the container groups (default
+    /// `https://{region}.metrics.monitor.azure.com`).
+    pub endpoint: String,
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_secs: 60,
+            window_secs: 600,
+            endpoint: "https://{region}.metrics.monitor.azure.com".to_owned(),
+        }
+    }
+}
+
+impl UsageConfig {
+    /// Checks the settings; the first problem is an [`Error::InvalidConfig`] naming the field
+    /// (relative to the table).
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.interval_secs == 0 {
+            return invalid("interval_secs", "must be at least 1");
+        }
+        if self.window_secs < 120 {
+            return invalid(
+                "window_secs",
+                "must be at least 120 (two one-minute points)",
+            );
+        }
+        let endpoint = self.endpoint.replace("{region}", "region");
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+            || crate::Url::parse(&endpoint).is_err()
+        {
+            return invalid(
+                "endpoint",
+                format!("{:?} is not an http(s) URL", self.endpoint),
+            );
+        }
+        Ok(())
+    }
+
+    /// The time between two samples.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_secs.max(1))
+    }
+
+    /// How far back a sample asks.
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(self.window_secs)
+    }
+
+    /// The endpoint for `region`.
+    pub fn endpoint_for(&self, region: &str) -> String {
+        self.endpoint.replace("{region}", region)
+    }
+}
+
 fn invalid(field: &'static str, reason: impl Into<String>) -> Result<(), Error> {
     Err(Error::InvalidConfig {
         field,
@@ -514,5 +596,45 @@ mod tests {
         };
         let resolved = token.build(&http, "https://login.example").unwrap();
         assert!(resolved.subscription_id.is_none() && resolved.resource_group.is_none());
+    }
+
+    #[test]
+    fn usage_config_is_checked() {
+        assert!(UsageConfig::default().validate().is_ok());
+        let bad = UsageConfig {
+            interval_secs: 0,
+            ..UsageConfig::default()
+        };
+        assert_eq!(
+            field_of(bad.validate().unwrap_err()),
+            ("interval_secs", "must be at least 1".into())
+        );
+        let bad = UsageConfig {
+            window_secs: 60,
+            ..UsageConfig::default()
+        };
+        assert_eq!(
+            field_of(bad.validate().unwrap_err()),
+            (
+                "window_secs",
+                "must be at least 120 (two one-minute points)".into()
+            )
+        );
+        let bad = UsageConfig {
+            endpoint: "metrics.example".into(),
+            ..UsageConfig::default()
+        };
+        assert_eq!(
+            field_of(bad.validate().unwrap_err()),
+            (
+                "endpoint",
+                "\"metrics.example\" is not an http(s) URL".into()
+            )
+        );
+        assert_eq!(
+            UsageConfig::default().endpoint_for("westeurope"),
+            "https://westeurope.metrics.monitor.azure.com"
+        );
+        assert_eq!(UsageConfig::default().interval(), Duration::from_secs(60));
     }
 }

@@ -93,7 +93,9 @@ mod url;
 pub use builder::ContainerInstancesBuilder;
 pub use client::{ContainerInstances, LogOptions};
 pub use cloud::AzureCloud;
-pub use config::{CredentialConfig, RateLimitConfig, ResolvedCredential, check_http_url};
+pub use config::{
+    CredentialConfig, RateLimitConfig, ResolvedCredential, UsageConfig, check_http_url,
+};
 pub use error::{Error, Failure, FailureDetail, FailureKind, Operation, Target};
 pub use http::{http_client, tls_config};
 pub use lro::LroOptions;

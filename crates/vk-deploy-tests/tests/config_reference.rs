@@ -73,7 +73,6 @@ fn field(line: &str) -> Option<(String, String)> {
 /// Library sources with configuration types `bin/vk/src/config.rs` embeds.
 const LIBRARY_CONFIGS: &[&str] = &[
     "crates/vk-aci/src/config.rs",
-    "crates/vk-kubelet-aci/src/usage.rs",
     "crates/vk-kubelet-api/src/config.rs",
     "crates/vk-node/src/config.rs",
     "crates/vk-node/src/spec.rs",

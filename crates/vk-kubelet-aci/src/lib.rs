@@ -32,4 +32,7 @@ mod usage;
 
 pub use backend::{AciBackend, GroupNamer, PodSource};
 pub use error::Error;
-pub use usage::{ContainerUsage, UsageCache, UsageConfig, UsageSampler};
+pub use usage::{ContainerUsage, UsageCache, UsageSampler};
+/// How usage is sampled (the `[aci.usage]` table); owned by `vk-aci`, which the provider's
+/// configuration shares.
+pub use vk_aci::UsageConfig;

@@ -12,82 +12,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::Pod;
-use vk_aci::ContainerInstances;
 use vk_aci::monitor::{CPU_USAGE, MAX_BATCH, MEMORY_USAGE, MetricsQuery, ResourceMetrics};
+use vk_aci::{ContainerInstances, UsageConfig};
 
 use crate::Error;
 use crate::backend::{GroupNamer, PodSource};
-
-/// How usage is sampled (the `[aci.usage]` table of vk's configuration).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
-pub struct UsageConfig {
-    /// Sample usage at all (default true; off: pods are listed without usage).
-    pub enabled: bool,
-    /// Seconds between two samples of every running pod (default 60: Azure
-    /// Monitor's grain is one minute, sampling faster reads the same points).
-    pub interval_secs: u64,
-    /// How far back a sample asks, in seconds (default 600: covers Azure
-    /// Monitor's delay with room to spare; the newest point with data is used).
-    pub window_secs: u64,
-    /// The metrics data-plane endpoint; `{region}` is replaced by the region
-    /// of the container groups (default
-    /// `https://{region}.metrics.monitor.azure.com`).
-    pub endpoint: String,
-}
-
-impl Default for UsageConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval_secs: 60,
-            window_secs: 600,
-            endpoint: "https://{region}.metrics.monitor.azure.com".to_owned(),
-        }
-    }
-}
-
-impl UsageConfig {
-    /// Checks the settings, naming the wrong one (relative to the table).
-    pub fn validate(&self) -> Result<(), String> {
-        if self.interval_secs == 0 {
-            return Err("interval_secs: must be at least 1".into());
-        }
-        if self.window_secs < 120 {
-            return Err("window_secs: must be at least 120 (two one-minute points)".into());
-        }
-        let endpoint = self.endpoint.replace("{region}", "region");
-        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
-            || vk_aci::Url::parse(&endpoint).is_err()
-        {
-            return Err(format!(
-                "endpoint: {:?} is not an http(s) URL",
-                self.endpoint
-            ));
-        }
-        Ok(())
-    }
-
-    /// The time between two samples.
-    pub fn interval(&self) -> Duration {
-        Duration::from_secs(self.interval_secs.max(1))
-    }
-
-    /// How far back a sample asks.
-    pub fn window(&self) -> Duration {
-        Duration::from_secs(self.window_secs)
-    }
-
-    /// The endpoint for `region`.
-    pub fn endpoint_for(&self, region: &str) -> String {
-        self.endpoint.replace("{region}", region)
-    }
-}
 
 /// The usage of one container, as last sampled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -431,24 +363,5 @@ mod tests {
             at("2026-01-01T00:04:00Z"),
         );
         assert!(cache.get("g", "web").is_none());
-    }
-
-    #[test]
-    fn config_is_checked() {
-        assert!(UsageConfig::default().validate().is_ok());
-        let bad = UsageConfig {
-            interval_secs: 0,
-            ..UsageConfig::default()
-        };
-        assert!(bad.validate().unwrap_err().starts_with("interval_secs"));
-        let bad = UsageConfig {
-            endpoint: "metrics.example".into(),
-            ..UsageConfig::default()
-        };
-        assert!(bad.validate().unwrap_err().starts_with("endpoint"));
-        assert_eq!(
-            UsageConfig::default().endpoint_for("westeurope"),
-            "https://westeurope.metrics.monitor.azure.com"
-        );
     }
 }
