@@ -52,8 +52,10 @@ pub struct ReconcilerConfig {
     #[serde(rename = "orphan_gc_grace_secs", with = "secs")]
     pub orphan_grace: Duration,
     /// How long after creating an instance that is still provisioning its
-    /// status is read once (a fast backend is Running by then, so the pod goes
-    /// straight to Running with one status write). Later reads follow the sync.
+    /// status is read (a fast backend is Running by then, so the pod goes
+    /// straight to Running with one status write). An instance still
+    /// provisioning is read again twice as late, up to
+    /// [`EARLY_LOOKS`](crate::EARLY_LOOKS) reads; later reads follow the sync.
     #[serde(rename = "first_look_delay_ms", with = "millis")]
     pub first_look_delay: Duration,
     /// While the listing still reports an instance as provisioning (the same

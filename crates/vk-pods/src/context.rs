@@ -30,9 +30,15 @@ pub(crate) struct Failure {
     pub(crate) instance_failed: bool,
 }
 
-/// Consecutive early reads finding provisioning instances after which new
-/// instances skip theirs (see [`Ctx::skip_early_look`]).
+/// Consecutive instances whose early reads all found them still provisioning
+/// after which new instances skip theirs (see [`Ctx::early_looks`]).
 const EARLY_LOOK_MISSES: u32 = 8;
+/// Early reads of one instance at most: the first
+/// [`first_look_delay`](crate::ReconcilerConfig::first_look_delay) after its
+/// creation, each next one twice as long after the previous (at 50, 150, 350
+/// and 750 ms with the default delay), so a fast backend that is late under
+/// load is still seen Running within about a second, without the listing.
+pub const EARLY_LOOKS: u8 = 4;
 /// While early reads are skipped, one creation in this many still takes one.
 const EARLY_LOOK_PROBE: u32 = 16;
 
@@ -133,7 +139,7 @@ pub(crate) struct Ctx {
     /// Why the last provider listing failed, while none succeeded yet.
     pub(crate) list_error: Mutex<Option<crate::ProviderError>>,
     /// Consecutive early reads that found the instance still provisioning
-    /// (see [`Ctx::skip_early_look`]).
+    /// (see [`Ctx::early_looks`]).
     look_misses: std::sync::atomic::AtomicU32,
     /// Creations that skipped or took the early read, for the probes.
     looks_planned: std::sync::atomic::AtomicU32,
@@ -433,23 +439,32 @@ impl Ctx {
         }
     }
 
-    /// True when a new instance should not get its early read: the last
-    /// [`EARLY_LOOK_MISSES`] early reads all found their instance still
-    /// provisioning (a backend that takes tens of seconds, like ACI pulling
-    /// an image), so another would spend a read on what the listing tells
-    /// anyway. One creation in [`EARLY_LOOK_PROBE`] still takes it, so a
-    /// backend that became fast is noticed.
-    pub(crate) fn skip_early_look(&self) -> bool {
+    /// How many early reads a new instance gets: none when the last
+    /// [`EARLY_LOOK_MISSES`] instances were still provisioning at all of
+    /// theirs (a backend that takes tens of seconds, like ACI pulling an
+    /// image), so another would spend reads on what the listing tells anyway;
+    /// then one creation in [`EARLY_LOOK_PROBE`] still takes one, so a
+    /// backend that became fast is noticed. Otherwise [`EARLY_LOOKS`].
+    pub(crate) fn early_looks(&self) -> u8 {
         use std::sync::atomic::Ordering::Relaxed;
         let n = self.looks_planned.fetch_add(1, Relaxed);
-        self.look_misses.load(Relaxed) >= EARLY_LOOK_MISSES && !n.is_multiple_of(EARLY_LOOK_PROBE)
+        if self.look_misses.load(Relaxed) < EARLY_LOOK_MISSES {
+            EARLY_LOOKS
+        } else if n.is_multiple_of(EARLY_LOOK_PROBE) {
+            1
+        } else {
+            0
+        }
     }
 
     /// Keeps `report` (an early read of a provisioning instance) for a later
-    /// sync round instead of writing it now.
+    /// sync round instead of writing it now. A report replacing a deferred one
+    /// keeps its age: the pod has been waiting since the first.
     pub(crate) fn defer_report(&self, uid: &str, report: PodReport) {
-        lock(&self.pods).entry(uid.to_owned()).or_default().deferred =
-            Some((Box::new(report), Instant::now()));
+        let mut pods = lock(&self.pods);
+        let deferred = &mut pods.entry(uid.to_owned()).or_default().deferred;
+        let since = deferred.as_ref().map_or_else(Instant::now, |(_, at)| *at);
+        *deferred = Some((Box::new(report), since));
     }
 
     /// `uid`'s deferred report once it is `older_than` old; a younger one is

@@ -45,6 +45,7 @@ mod sync;
 pub use admission::{Refusal, admit};
 pub use budget::{Budget, BudgetSnapshot, RateWindow, Spend, Wait};
 pub use config::ReconcilerConfig;
+pub use context::EARLY_LOOKS;
 pub use error::Error;
 pub use key::{PodKey, resources_hash, spec_hash};
 pub use memory::InMemoryProvider;

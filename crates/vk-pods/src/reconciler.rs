@@ -15,7 +15,7 @@ use tracing::Instrument as _;
 use kube::runtime::events::EventType;
 
 use crate::backoff::{backoff, config_backoff, image_backoff};
-use crate::context::{Budgets, Ctx};
+use crate::context::{Budgets, Ctx, EARLY_LOOKS};
 use crate::key::fingerprint;
 use crate::metrics::ReconcilerMetrics;
 use crate::status::{deadline_exceeded, differs, failed, is_terminal, pending, waiting};
@@ -273,7 +273,9 @@ pub(crate) const SECOND_LOOK_AFTER: Duration = Duration::from_secs(1);
 /// created, [`ReconcilerConfig::first_look_delay`] after the PUT: `Some(requeue)`
 /// while it is not due yet. A fast backend is running by then and the pod goes
 /// from the API server's Pending to Running in one write. A read that finds the
-/// instance still provisioning writes nothing: its report is deferred, and the
+/// instance still provisioning writes nothing and looks again twice as late, up
+/// to [`EARLY_LOOKS`] reads within about a second (a fast backend that is late
+/// under load); after the last its report is deferred, and the
 /// status sync (listing every [`ReconcilerConfig::provisioning_sync_interval`]
 /// while instances provision) publishes it [`SECOND_LOOK_AFTER`] later if the
 /// listing still shows the instance provisioning, or reads the instance again
@@ -292,14 +294,24 @@ async fn first_look(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Option<Action>
         Ok(Some(report))
             if report.state == Some(InstanceState::Creating) && report.retry.is_none() =>
         {
-            ctx.early_look_found(true);
             ctx.observe(&key.uid, report.state);
             ctx.defer_report(&key.uid, report);
+            if taken < EARLY_LOOKS {
+                // A fast backend late under load: look again, twice as late.
+                let after = ctx.config.first_look_delay.saturating_mul(1u32 << taken);
+                ctx.schedule_look(&key.uid, after, taken);
+                return Ok(Some(Action::requeue(after)));
+            }
+            // Still provisioning after every early read: a slow backend; the
+            // listing tells when it changes.
+            ctx.early_look_found(true);
             Ok(None)
         }
         Ok(Some(report)) => {
             ctx.early_look_found(report.state == Some(InstanceState::Creating));
             ctx.observe(&key.uid, report.state);
+            // What this read found supersedes an earlier deferred one.
+            ctx.drop_deferred(&key.uid);
             if let Err(e) = publish_report(pod, key, ctx, &report).await {
                 tracing::warn!(error = %e, "status not written; the status sync retries");
             }
@@ -364,11 +376,12 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
                 ip: None,
             });
             ctx.succeeded(&key.uid);
+            let looks = (state == InstanceState::Creating).then(|| ctx.early_looks());
             match report {
                 // Still provisioning: the pod already says Pending, so write
-                // nothing now and read the status once shortly (a fast backend
+                // nothing now and read the status shortly (a fast backend
                 // is Running by then: one status write per pod).
-                _ if state == InstanceState::Creating && ctx.skip_early_look() => {
+                _ if looks == Some(0) => {
                     // A slow backend: the early read would find it provisioning
                     // too. The pod shows what a kubelet shows meanwhile
                     // (ContainerCreating), published by the status sync a
@@ -384,9 +397,9 @@ async fn create(pod: &Pod, key: &PodKey, ctx: &Ctx) -> Result<Action, Error> {
                     ctx.defer_report(&key.uid, report);
                     Ok(deadline_requeue(pod).unwrap_or_else(Action::await_change))
                 }
-                _ if state == InstanceState::Creating => {
+                _ if let Some(looks) = looks => {
                     let after = ctx.config.first_look_delay;
-                    ctx.schedule_look(&key.uid, after, 0);
+                    ctx.schedule_look(&key.uid, after, EARLY_LOOKS.saturating_sub(looks));
                     Ok(Action::requeue(after))
                 }
                 Some(report) => {

@@ -1095,8 +1095,8 @@ async fn a_pod_provisioning_at_create_gets_one_status_write_when_its_first_look_
 #[tokio::test]
 async fn a_group_still_provisioning_at_the_first_look_is_read_again_without_an_extra_write() {
     // The first look finds the instance provisioning: nothing is written,
-    // and the listing at the provisioning pace (1 s, not the 300 s sync) shows
-    // it Running: one more read, one write.
+    // and a later early look or the listing at the provisioning pace (1 s, not
+    // the 300 s sync) shows it Running: one more read, one write.
     let provider = Arc::new(InMemoryProvider::default());
     provider.hold_provisioning(true);
     let h = Harness::start_with("pods-look2", serde_json::json!([]), provider, |c| {
@@ -1118,9 +1118,43 @@ async fn a_group_still_provisioning_at_the_first_look_is_read_again_without_an_e
 }
 
 #[tokio::test]
+async fn a_fast_backend_late_at_the_first_look_is_seen_running_by_a_later_early_look() {
+    // A fast backend late under load: the first look finds the instance
+    // still provisioning, and the next early look (twice as late) finds it
+    // Running. No listing can explain the Running here: the sync rounds are
+    // minutes apart.
+    let provider = Arc::new(InMemoryProvider::default());
+    provider.hold_provisioning(true);
+    let h = Harness::start_with("pods-look3", serde_json::json!([]), provider, |c| {
+        c.sync_interval = Duration::from_secs(300);
+        c.steady_sync_interval = Duration::from_secs(600);
+        c.provisioning_sync_interval = Duration::from_secs(300);
+        c.first_look_delay = Duration::from_millis(200);
+    })
+    .await;
+    wait::until("the start-up listing", 30, || async {
+        (h.provider.calls().3 >= 1).then_some(())
+    })
+    .await;
+    let lists = h.provider.calls().3;
+    h.create("late", serde_json::json!({})).await;
+    wait::until("the first look", 30, || async {
+        (h.provider.calls().2 >= 1).then_some(())
+    })
+    .await;
+    h.provider.hold_provisioning(false);
+    h.phase("late", "Running").await;
+    let m = h.metrics.snapshot();
+    assert_eq!(m.status_refreshes, 2, "two early looks: {m:?}");
+    assert_eq!(m.status_writes, 1, "one status write: {m:?}");
+    assert_eq!(h.provider.calls().3, lists, "no listing in between");
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn a_provisioning_instance_is_read_again_only_when_its_listed_state_changes() {
     // The listing says "still provisioning" round after round: the early
-    // look's report is published (Pending, its containers waiting) without
+    // looks' report is published (Pending, its containers waiting) without
     // another read, and nothing is read again until the listing says
     // something else.
     let provider = Arc::new(InMemoryProvider::default());
@@ -1138,7 +1172,12 @@ async fn a_provisioning_instance_is_read_again_only_when_its_listed_state_change
     })
     .await;
     assert_eq!(pending, "ContainerCreating");
-    assert_eq!(h.provider.calls().2, 1, "published without a second read");
+    let early = u64::from(vk_pods::EARLY_LOOKS);
+    assert_eq!(
+        h.provider.calls().2,
+        early,
+        "published without a read after the early looks"
+    );
     let lists = h.provider.calls().3;
     wait::until("five more sync rounds", 30, || async {
         (h.provider.calls().3 >= lists + 5).then_some(())
@@ -1146,14 +1185,18 @@ async fn a_provisioning_instance_is_read_again_only_when_its_listed_state_change
     .await;
     assert_eq!(
         h.provider.calls().2,
-        1,
+        early,
         "no status read while the listing shows nothing new"
     );
     let m = h.metrics.snapshot();
     assert_eq!(m.status_writes, 1, "one write while provisioning: {m:?}");
     h.provider.hold_provisioning(false);
     h.phase("slow", "Running").await;
-    assert_eq!(h.provider.calls().2, 2, "read once the listing changed");
+    assert_eq!(
+        h.provider.calls().2,
+        early + 1,
+        "read once the listing changed"
+    );
     h.stop().await;
 }
 
@@ -1227,10 +1270,10 @@ async fn active_deadline_fails_the_pod_and_events_are_published_once() {
 
 #[tokio::test]
 async fn a_slow_backend_is_not_read_early_and_its_pods_still_show_container_creating() {
-    // Every early read finds the instance provisioning: after eight such
-    // misses, new instances skip theirs (one in sixteen still probes), show
-    // ContainerCreating without a read, and are read once the listing shows
-    // them running.
+    // Every early read finds the instance provisioning: after eight
+    // instances missed at all their early reads, new instances skip theirs
+    // (one in sixteen still probes with one), show ContainerCreating without a read,
+    // and are read once the listing shows them running.
     let provider = Arc::new(InMemoryProvider::default());
     provider.hold_provisioning(true);
     let h = Harness::start_with("pods-slowlook", serde_json::json!([]), provider, |c| {
@@ -1238,17 +1281,18 @@ async fn a_slow_backend_is_not_read_early_and_its_pods_still_show_container_crea
         c.provisioning_refresh_interval = Duration::from_secs(3600);
     })
     .await;
+    let early = u64::from(vk_pods::EARLY_LOOKS);
     for i in 0..8 {
         let name = format!("first-{i}");
         h.create(&name, serde_json::json!({})).await;
-        let reads = u64::try_from(i).unwrap() + 1;
-        wait::until(&format!("{name}'s early read"), 30, || async {
+        let reads = (u64::try_from(i).unwrap() + 1) * early;
+        wait::until(&format!("{name}'s early reads"), 30, || async {
             (h.provider.calls().2 >= reads).then_some(())
         })
         .await;
     }
     let reads = h.provider.calls().2;
-    assert_eq!(reads, 8, "one early read each");
+    assert_eq!(reads, 8 * early, "the early reads of each");
     for i in 0..6 {
         h.create(&format!("later-{i}"), serde_json::json!({})).await;
     }
@@ -1261,7 +1305,7 @@ async fn a_slow_backend_is_not_read_early_and_its_pods_still_show_container_crea
         .await;
         assert_eq!(reason, "ContainerCreating");
     }
-    // At most one probe among the six.
+    // At most one probe among the six, with one early read.
     assert!(
         h.provider.calls().2 <= reads + 1,
         "no early reads: {:?}",
