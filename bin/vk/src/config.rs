@@ -28,13 +28,11 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
-use vk_taints::names::{dns1123_label, dns1123_subdomain, label_value, qualified_name};
+use vk_taints::names::{dns1123_label, dns1123_subdomain, label_value};
 
 use crate::cli::{ConfigArgs, NodeArgs};
 
 pub(crate) mod legacy;
-
-pub(crate) use vk_aci::CredentialConfig;
 
 // ---------------------------------------------------------------------------------------------
 // The model
@@ -54,7 +52,7 @@ pub(crate) struct Config {
     /// The virtual nodes this process serves (at least one).
     pub(crate) nodes: Vec<NodeSpec>,
     /// Azure Container Instances.
-    pub(crate) aci: AciSpec,
+    pub(crate) aci: vk_provider_aci::AciConfig,
     /// The node Lease in `kube-node-lease`.
     pub(crate) lease: vk_node::LeaseConfig,
     /// Node status writes and provider health checks.
@@ -80,7 +78,7 @@ impl Default for Config {
             kubeconfig: None,
             drain_on_shutdown: false,
             nodes: vec![NodeSpec::default()],
-            aci: AciSpec::default(),
+            aci: vk_provider_aci::AciConfig::default(),
             lease: vk_node::LeaseConfig::default(),
             status: vk_node::StatusConfig::default(),
             reconciler: vk_pods::ReconcilerConfig::default(),
@@ -97,68 +95,6 @@ impl Default for Config {
 pub(crate) use vk_resources::OsType as Os;
 
 pub(crate) use vk_node::{DEFAULT_KUBELET_PORT, FALLBACK_INTERNAL_IP, NodeSpec};
-
-/// Azure Container Instances.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct AciSpec {
-    /// Subscription (a GUID). Required unless the credentials are `azure-json`, whose file
-    /// gives it.
-    pub(crate) subscription_id: Option<String>,
-    /// Resource group of the container groups. Required unless the credentials are
-    /// `azure-json`.
-    pub(crate) resource_group: Option<String>,
-    /// Azure region of the container groups (`westeurope`).
-    pub(crate) region: String,
-    /// ARM endpoint (the emulator's URL in tests).
-    pub(crate) arm_endpoint: String,
-    /// Microsoft Entra ID authority host.
-    pub(crate) authority_host: String,
-    /// How vk authenticates to ARM.
-    pub(crate) credentials: vk_aci::CredentialConfig,
-    /// Subnet resource ID for VNet-injected groups (no public IP then).
-    pub(crate) subnet_id: Option<String>,
-    /// The cluster DNS service IP given to `dnsPolicy: ClusterFirst` pods of
-    /// VNet-injected groups (unset: ACI's default DNS).
-    pub(crate) cluster_dns_ip: Option<String>,
-    /// The cluster domain of the DNS search list (`cluster.local`).
-    pub(crate) cluster_domain: String,
-    /// Pod annotation whose value becomes the group's DNS name label.
-    pub(crate) dns_name_label_annotation: String,
-    /// Largest CPU request of one container group.
-    pub(crate) max_cpu_per_group: f64,
-    /// Largest memory request of one container group, in GB.
-    pub(crate) max_memory_gb_per_group: f64,
-    /// Client-side ARM rate limits.
-    pub(crate) rate_limit: vk_aci::RateLimitConfig,
-    /// ACI's container group create and delete quotas, which vk paces itself to.
-    pub(crate) quotas: vk_provider_aci::QuotaConfig,
-    /// CPU and memory usage of the pods from Azure Monitor (`kubectl top`,
-    /// `/stats/summary`, `/metrics/resource`).
-    pub(crate) usage: vk_kubelet_aci::UsageConfig,
-}
-
-impl Default for AciSpec {
-    fn default() -> Self {
-        Self {
-            subscription_id: None,
-            resource_group: None,
-            region: "westeurope".into(),
-            arm_endpoint: "https://management.azure.com".into(),
-            authority_host: "https://login.microsoftonline.com".into(),
-            credentials: vk_aci::CredentialConfig::default(),
-            subnet_id: None,
-            cluster_dns_ip: None,
-            cluster_domain: "cluster.local".into(),
-            dns_name_label_annotation: "virtualkubelet.io/dnsnamelabel".into(),
-            max_cpu_per_group: 4.0,
-            max_memory_gb_per_group: 16.0,
-            rate_limit: vk_aci::RateLimitConfig::default(),
-            quotas: vk_provider_aci::QuotaConfig::default(),
-            usage: vk_kubelet_aci::UsageConfig::default(),
-        }
-    }
-}
 
 /// The Kubernetes client's own rate limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -636,7 +572,42 @@ impl Errors {
             self.add(path, message);
         }
     }
+
+    /// A library's problems with its table at `table` (`aci`, `nodes[1]`): an invalid key
+    /// becomes `table.key`, any other error is the table's. vk-node's `[lease]` and `[status]`
+    /// name their whole path, so their table is `""`.
+    fn library<E: LibraryProblem>(&mut self, table: &str, problems: impl IntoIterator<Item = E>) {
+        for problem in problems {
+            match problem.invalid_key() {
+                Ok((key, reason)) if table.is_empty() => self.add(key, reason),
+                Ok((key, reason)) => self.add(format!("{table}.{key}"), reason),
+                Err(other) => self.add(table, other.to_string()),
+            }
+        }
+    }
 }
+
+/// A library error that may be its `InvalidConfig { field, reason }`.
+trait LibraryProblem: fmt::Display + Sized {
+    /// The invalid key (relative to the library's table) and why, or the error itself.
+    fn invalid_key(self) -> Result<(String, String), Self>;
+}
+
+/// [`LibraryProblem`] for the `Error` of each crate whose configuration [`Config`] embeds.
+macro_rules! library_problem {
+    ($($krate:ident),+) => {$(
+        impl LibraryProblem for $krate::Error {
+            fn invalid_key(self) -> Result<(String, String), Self> {
+                match self {
+                    $krate::Error::InvalidConfig { field, reason } => Ok((field.to_string(), reason)),
+                    other => Err(other),
+                }
+            }
+        }
+    )+};
+}
+
+library_problem!(vk_node, vk_pods, vk_kubelet_api, vk_provider_aci);
 
 impl Config {
     /// Checks every value, including that the files named exist. Returns all errors, each
@@ -672,16 +643,7 @@ impl Config {
         let mut ports: BTreeMap<u16, usize> = BTreeMap::new();
         for (i, node) in self.nodes.iter().enumerate() {
             let at = format!("nodes[{i}]");
-            if let Err(problems) = node.validate() {
-                for problem in problems {
-                    match problem {
-                        vk_node::Error::InvalidConfig { field, reason } => {
-                            e.add(format!("{at}.{field}"), reason);
-                        }
-                        other => e.add(&at, other.to_string()),
-                    }
-                }
-            }
+            e.library(&at, node.validate().err().unwrap_or_default());
             if let Some(first) = names.insert(&node.name, i) {
                 names.insert(&node.name, first);
                 e.add(
@@ -713,22 +675,10 @@ impl Config {
             }
         }
 
-        self.aci.validate_into(e);
-
-        for result in [self.lease.validate(), self.status.validate()] {
-            match result {
-                Ok(()) => {}
-                Err(vk_node::Error::InvalidConfig { field, reason }) => e.add(field, reason),
-                Err(other) => e.add("lease", other.to_string()),
-            }
-        }
-        match self.reconciler.validate() {
-            Ok(()) => {}
-            Err(vk_pods::Error::InvalidConfig { field, reason }) => {
-                e.add(format!("reconciler.{field}"), reason);
-            }
-            Err(other) => e.add("reconciler", other.to_string()),
-        }
+        e.library("aci", self.aci.validate().err().unwrap_or_default());
+        e.library("", self.lease.validate().err());
+        e.library("", self.status.validate().err());
+        e.library("reconciler", self.reconciler.validate().err());
         if !(self.kube.qps.is_finite() && self.kube.qps > 0.0) {
             e.add("kube.qps", "must be a positive number");
         }
@@ -757,14 +707,7 @@ impl Config {
             }
         }
 
-        for problem in self.kubelet.validate().err().unwrap_or_default() {
-            match problem {
-                vk_kubelet_api::Error::InvalidConfig { field, reason } => {
-                    e.add(format!("kubelet.{field}"), reason);
-                }
-                other => e.add("kubelet", other.to_string()),
-            }
-        }
+        e.library("kubelet", self.kubelet.validate().err().unwrap_or_default());
 
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             e.add(
@@ -775,98 +718,9 @@ impl Config {
     }
 }
 
-impl AciSpec {
-    fn validate_into(&self, e: &mut Errors) {
-        let from_file = matches!(self.credentials, CredentialConfig::AzureJson { .. });
-        match &self.subscription_id {
-            Some(id) => e.check("aci.subscription_id", vk_aci::names::subscription_id(id)),
-            None if !from_file => e.add(
-                "aci.subscription_id",
-                "required (or use credentials kind \"azure-json\", whose file gives it)",
-            ),
-            None => {}
-        }
-        match &self.resource_group {
-            Some(rg) => e.check("aci.resource_group", vk_aci::names::resource_group(rg)),
-            None if !from_file => e.add(
-                "aci.resource_group",
-                "required (or use credentials kind \"azure-json\", whose file gives it)",
-            ),
-            None => {}
-        }
-        e.check("aci.region", vk_aci::names::region(&self.region));
-        e.check(
-            "aci.arm_endpoint",
-            vk_aci::check_http_url(&self.arm_endpoint),
-        );
-        if let Err(err) = self.usage.validate() {
-            match err {
-                vk_aci::Error::InvalidConfig { field, reason } => {
-                    e.add(format!("aci.usage.{field}"), reason);
-                }
-                other => e.add("aci.usage", other.to_string()),
-            }
-        }
-        e.check(
-            "aci.authority_host",
-            vk_aci::check_http_url(&self.authority_host),
-        );
-        for (section, result) in [
-            ("aci.credentials", self.credentials.validate()),
-            ("aci.rate_limit", self.rate_limit.validate()),
-        ] {
-            match result {
-                Ok(()) => {}
-                Err(vk_aci::Error::InvalidConfig { field, reason }) => {
-                    e.add(format!("{section}.{field}"), reason);
-                }
-                Err(other) => e.add(section, other.to_string()),
-            }
-        }
-        if let Some(subnet) = &self.subnet_id {
-            e.check("aci.subnet_id", vk_aci::names::subnet_id(subnet));
-        }
-        if let Some(ip) = &self.cluster_dns_ip
-            && ip.parse::<std::net::IpAddr>().is_err()
-        {
-            e.add(
-                "aci.cluster_dns_ip",
-                "must be an IP address (e.g. 10.0.0.10)",
-            );
-        }
-        let domain = self.cluster_domain.trim_end_matches('.');
-        let valid_domain = !domain.is_empty()
-            && domain.split('.').all(|l| {
-                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            });
-        if !valid_domain {
-            e.add(
-                "aci.cluster_domain",
-                "must be a DNS domain (letters, digits, '-', '.'), e.g. cluster.local",
-            );
-        }
-        e.check(
-            "aci.dns_name_label_annotation",
-            qualified_name(&self.dns_name_label_annotation),
-        );
-        positive_f64(e, "aci.max_cpu_per_group", self.max_cpu_per_group);
-        positive_f64(
-            e,
-            "aci.max_memory_gb_per_group",
-            self.max_memory_gb_per_group,
-        );
-    }
-}
-
 fn positive(e: &mut Errors, path: &str, value: u32) {
     if value == 0 {
         e.add(path, "must be at least 1");
-    }
-}
-
-fn positive_f64(e: &mut Errors, path: &str, value: f64) {
-    if !(value.is_finite() && value > 0.0) {
-        e.add(path, "must be a positive number");
     }
 }
 

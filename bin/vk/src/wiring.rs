@@ -73,30 +73,9 @@ pub(crate) fn aci_provider(
     aci: &ContainerInstances,
     kube: &kube::Client,
 ) -> vk_provider_aci::AciProvider {
-    let mut tc = vk_provider_aci::TranslateConfig::new(
-        node.name.clone(),
-        config.cluster_id.clone(),
-        config.aci.region.clone(),
-    );
+    let mut tc = (config.aci).translate_config(node.name.clone(), config.cluster_id.clone());
     tc.node_ip = Some(node.internal_ip().to_owned());
     tc.os = node.os;
-    tc.subnet_ids = config.aci.subnet_id.iter().cloned().collect();
-    tc.cluster_dns =
-        config
-            .aci
-            .cluster_dns_ip
-            .clone()
-            .map(|nameserver| vk_provider_aci::ClusterDns {
-                nameserver,
-                cluster_domain: config.aci.cluster_domain.clone(),
-            });
-    tc.dns_name_label_annotation = config.aci.dns_name_label_annotation.clone();
-    // The configured per-group maxima cap ACI's documented ones.
-    let limits = vk_resources::GroupLimits::default().capped(
-        config.aci.max_cpu_per_group,
-        config.aci.max_memory_gb_per_group,
-    );
-    tc.sizer = vk_resources::Sizer::new(vk_resources::SizingConfig::default(), limits);
     vk_provider_aci::AciProvider::new(aci.clone(), kube.clone(), tc)
 }
 

@@ -77,6 +77,7 @@ const LIBRARY_CONFIGS: &[&str] = &[
     "crates/vk-node/src/config.rs",
     "crates/vk-node/src/spec.rs",
     "crates/vk-pods/src/config.rs",
+    "crates/vk-provider-aci/src/config.rs",
     "crates/vk-provider-aci/src/quota.rs",
     "crates/vk-taints/src/taint.rs",
 ];

@@ -3,11 +3,19 @@
 use vk_pods::{ErrorKind, ProviderError};
 
 /// Everything that can fail while resolving a pod's references or translating
-/// it to a container group. Every variant names the pod (`namespace/name`) and
-/// the object at fault.
+/// it to a container group, and an unusable [`AciConfig`](crate::AciConfig).
+/// Every pod variant names the pod (`namespace/name`) and the object at fault.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A key of the `[aci]` table is unusable (see [`AciConfig::validate`](crate::AciConfig::validate)).
+    #[error("ACI configuration: {field}: {reason}")]
+    InvalidConfig {
+        /// The key, relative to the `[aci]` table (`region`, `credentials.tenant_id`).
+        field: String,
+        /// Why it is unusable.
+        reason: String,
+    },
     /// The pod has no spec.
     #[error("pod {pod} has no spec")]
     NoSpec {
@@ -332,6 +340,7 @@ impl Error {
     /// (`MandatorySecretNotFound`, ...), which its users' tooling knows.
     pub fn reason(&self) -> &'static str {
         match self {
+            Self::InvalidConfig { .. } => "InvalidConfig",
             Self::NoSpec { .. } => "InvalidPodSpec",
             Self::MissingSecret { .. } => "MandatorySecretNotFound",
             Self::MissingConfigMap { .. } => "MandatoryConfigMapNotFound",

@@ -11,7 +11,9 @@
 //!   volumes, registry credentials, ports and IP, probes, DNS, sizes);
 //! - [`status`]: container group → [`vk_pods::PodReport`] (phase,
 //!   conditions, container statuses, events) and the cheap
-//!   [`vk_pods::Instance`] from a list result.
+//!   [`vk_pods::Instance`] from a list result;
+//! - [`AciConfig`]: the `[aci]` table of vk's configuration, with
+//!   `validate()` naming every bad key and the node's [`TranslateConfig`].
 //!
 //! Failures are one [`Error`] enum naming the pod and the object at fault,
 //! mapped to the reconciler's [`vk_pods::ProviderError`] by
@@ -48,6 +50,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod config;
 mod error;
 mod health;
 pub mod naming;
@@ -59,6 +62,7 @@ pub mod tags;
 pub mod translate;
 mod util;
 
+pub use config::AciConfig;
 pub use error::Error;
 pub use health::AciHealth;
 pub use naming::group_name;

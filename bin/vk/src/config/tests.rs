@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::cli::Cli;
-use vk_aci::Secret;
+use vk_aci::{CredentialConfig, Secret};
 use vk_node::DEFAULT_NODE_NAME;
 use vk_taints::{ProviderTaint, TaintEffect};
 
