@@ -1,4 +1,3 @@
-// Over 800 lines: the configuration model, its loading layers and its validation are one unit that the config reference test reads as text; the library-owned parts already live in their crates (issue #19).
 //! The configuration model and how it is loaded.
 //!
 //! Layers, lowest precedence first (each one only overrides what it sets):
