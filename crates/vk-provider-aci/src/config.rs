@@ -276,7 +276,9 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, "credentials.path");
         assert!(
-            found[0].1.starts_with("cannot read /nonexistent/azure.json"),
+            found[0]
+                .1
+                .starts_with("cannot read /nonexistent/azure.json"),
             "{found:?}"
         );
         let _ = std::fs::remove_dir_all(dir);
@@ -344,7 +346,10 @@ mod tests {
             "must be a DNS domain (letters, digits, '-', '.'), e.g. cluster.local"
         );
         assert_eq!(reason("max_cpu_per_group"), "must be a positive number");
-        assert_eq!(reason("rate_limit.writes_per_sec"), "must be a positive number");
+        assert_eq!(
+            reason("rate_limit.writes_per_sec"),
+            "must be a positive number"
+        );
         assert_eq!(reason("usage.interval_secs"), "must be at least 1");
     }
 
@@ -385,7 +390,11 @@ mod tests {
         };
         let tc = aci.translate_config("node-a", "c1");
         assert_eq!(
-            (tc.node_name.as_str(), tc.cluster_id.as_str(), tc.location.as_str()),
+            (
+                tc.node_name.as_str(),
+                tc.cluster_id.as_str(),
+                tc.location.as_str()
+            ),
             ("node-a", "c1", "eastus")
         );
         assert!(tc.vnet());
