@@ -275,7 +275,8 @@ pub(crate) const SECOND_LOOK_AFTER: Duration = Duration::from_secs(1);
 /// from the API server's Pending to Running in one write. A read that finds the
 /// instance still provisioning writes nothing and looks again twice as late, up
 /// to [`EARLY_LOOKS`] reads within about a second (a fast backend that is late
-/// under load); after the last its report is deferred, and the
+/// under load). Each such read's report is deferred (aged from the first), and
+/// after the last early read the
 /// status sync (listing every [`ReconcilerConfig::provisioning_sync_interval`]
 /// while instances provision) publishes it [`SECOND_LOOK_AFTER`] later if the
 /// listing still shows the instance provisioning, or reads the instance again
