@@ -262,14 +262,10 @@ mod tests {
         let (status, _, body) = server.get("/readyz").await;
         assert_eq!((status, body.as_str()), (200, "ok\n"));
 
-        metrics.kube_request("get");
         let (status, content_type, body) = server.get("/metrics").await;
         assert_eq!(status, 200);
         assert_eq!(content_type.as_deref(), Some(CONTENT_TYPE));
-        assert!(
-            body.contains("vk_kube_requests_total{verb=\"get\"} 1"),
-            "{body}"
-        );
+        assert!(body.contains("vk_build_info{version=\""), "{body}");
         assert!(body.ends_with("# EOF\n"), "{body}");
 
         let (status, _, _) = server.get("/nope").await;

@@ -27,7 +27,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
-use vk_taints::names::{dns1123_label, dns1123_subdomain, label_value};
+use vk_taints::names::label_value;
 
 use crate::cli::{ConfigArgs, NodeArgs};
 
@@ -59,9 +59,9 @@ pub(crate) struct Config {
     /// The pod reconciler.
     pub(crate) reconciler: vk_pods::ReconcilerConfig,
     /// The Kubernetes client.
-    pub(crate) kube: KubeSpec,
+    pub(crate) kube: vk_kube::ClientConfig,
     /// Leader election between replicas.
-    pub(crate) ha: HaSpec,
+    pub(crate) ha: vk_kube::LeaderConfig,
     /// The admin HTTP port (health, readiness, metrics).
     pub(crate) admin: AdminSpec,
     /// The kubelet API (logs, exec).
@@ -81,8 +81,8 @@ impl Default for Config {
             lease: vk_node::LeaseConfig::default(),
             status: vk_node::StatusConfig::default(),
             reconciler: vk_pods::ReconcilerConfig::default(),
-            kube: KubeSpec::default(),
-            ha: HaSpec::default(),
+            kube: vk_kube::ClientConfig::default(),
+            ha: vk_kube::LeaderConfig::default(),
             admin: AdminSpec::default(),
             kubelet: vk_kubelet_api::KubeletConfig::default(),
             log: LogSpec::default(),
@@ -94,53 +94,6 @@ impl Default for Config {
 pub(crate) use vk_resources::OsType as Os;
 
 pub(crate) use vk_node::{DEFAULT_KUBELET_PORT, FALLBACK_INTERNAL_IP, NodeSpec};
-
-/// The Kubernetes client's own rate limit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct KubeSpec {
-    /// Sustained requests per second to the API server.
-    pub(crate) qps: f64,
-    /// Burst above `qps`.
-    pub(crate) burst: u32,
-}
-
-impl Default for KubeSpec {
-    fn default() -> Self {
-        Self {
-            qps: 500.0,
-            burst: 1000,
-        }
-    }
-}
-
-/// Leader election between replicas serving the same nodes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct HaSpec {
-    /// Run as one of several replicas; only the leader serves the nodes.
-    pub(crate) enabled: bool,
-    /// Namespace of the leader Lease.
-    pub(crate) namespace: String,
-    /// Name of the leader Lease.
-    pub(crate) lease_name: String,
-    /// This replica's identity in the Lease; `POD_NAME`, else the hostname, when unset.
-    pub(crate) identity: Option<String>,
-    /// Leader Lease duration: a standby takes over this long after the leader stops renewing.
-    pub(crate) lease_duration_secs: u32,
-}
-
-impl Default for HaSpec {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            namespace: "vk-system".into(),
-            lease_name: "vk-leader".into(),
-            identity: None,
-            lease_duration_secs: 15,
-        }
-    }
-}
 
 /// The admin HTTP port.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -606,7 +559,7 @@ macro_rules! library_problem {
     )+};
 }
 
-library_problem!(vk_node, vk_pods, vk_kubelet_api, vk_provider_aci);
+library_problem!(vk_kube, vk_node, vk_pods, vk_kubelet_api, vk_provider_aci);
 
 impl Config {
     /// Checks every value, including that the files named exist. Returns all errors, each
@@ -678,19 +631,9 @@ impl Config {
         e.library("", self.lease.validate().err());
         e.library("", self.status.validate().err());
         e.library("reconciler", self.reconciler.validate().err());
-        if !(self.kube.qps.is_finite() && self.kube.qps > 0.0) {
-            e.add("kube.qps", "must be a positive number");
-        }
-        positive(e, "kube.burst", self.kube.burst);
-
+        e.library("kube", self.kube.validate().err().unwrap_or_default());
+        e.library("ha", self.ha.validate().err().unwrap_or_default());
         if self.ha.enabled {
-            e.check("ha.namespace", dns1123_label(&self.ha.namespace));
-            e.check("ha.lease_name", dns1123_subdomain(&self.ha.lease_name));
-            match &self.ha.identity {
-                Some(identity) if !identity.trim().is_empty() => {}
-                _ => e.add("ha.identity", "must not be empty"),
-            }
-            positive(e, "ha.lease_duration_secs", self.ha.lease_duration_secs);
             let budget = self
                 .lease
                 .duration
@@ -714,12 +657,6 @@ impl Config {
                 format!("invalid filter {:?}: {err}", self.log.filter),
             );
         }
-    }
-}
-
-fn positive(e: &mut Errors, path: &str, value: u32) {
-    if value == 0 {
-        e.add(path, "must be at least 1");
     }
 }
 

@@ -11,37 +11,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use futures::future::BoxFuture;
-use kube_lease_manager::{LeaseCreateMode, LeaseManagerBuilder};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-
-use crate::config::HaSpec;
-
-/// A leadership signal: `true` while this replica holds the leader Lease.
-pub(crate) struct Leadership {
-    rx: watch::Receiver<bool>,
-    identity: String,
-}
-
-/// Starts competing for the leader Lease.
-pub(crate) async fn elect(client: kube::Client, ha: &HaSpec) -> anyhow::Result<Leadership> {
-    let identity = ha.identity.clone().context("ha.identity is not set")?;
-    let duration = u64::from(ha.lease_duration_secs.max(2));
-    // Renew well before expiry: a third of the duration is the grace.
-    let grace = (duration / 3).max(1);
-    let manager = LeaseManagerBuilder::new(client, &ha.lease_name)
-        .with_namespace(&ha.namespace)
-        .with_identity(&identity)
-        .with_duration(duration)
-        .with_grace(grace)
-        .with_create_mode(LeaseCreateMode::AutoCreate)
-        .with_field_manager("vk-leader")
-        .build()
-        .await
-        .with_context(|| format!("ha: cannot use Lease {}/{}", ha.namespace, ha.lease_name))?;
-    let (rx, _task) = manager.watch().await;
-    Ok(Leadership { rx, identity })
-}
+use vk_kube::Leadership;
 
 /// Waits for leadership, then runs `controllers` until shutdown; losing
 /// leadership is an error that stops the process.
@@ -50,12 +21,13 @@ pub(crate) async fn run_when_leader(
     controllers: Vec<(String, BoxFuture<'static, anyhow::Result<()>>)>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    tracing::info!(identity = %leader.identity, "standing by for the leader lease");
+    let identity = leader.identity().to_owned();
+    tracing::info!(%identity, "standing by for the leader lease");
     tokio::select! {
         () = shutdown.cancelled() => return Ok(()),
-        ok = until(&mut leader.rx, true) => anyhow::ensure!(ok, "leader election stopped"),
+        r = leader.acquired() => r?,
     }
-    tracing::info!(identity = %leader.identity, "acquired the leader lease; starting the controllers");
+    tracing::info!(%identity, "acquired the leader lease; starting the controllers");
     let names: Vec<String> = controllers.iter().map(|(n, _)| n.clone()).collect();
     let all = futures::future::try_join_all(
         controllers
@@ -64,17 +36,12 @@ pub(crate) async fn run_when_leader(
     );
     tokio::select! {
         r = all => r.map(|_| ()),
-        ok = until(&mut leader.rx, false) => {
-            anyhow::ensure!(ok, "leader election stopped");
+        r = leader.lost() => {
+            r?;
             // Give up at once: the new leader's controllers now own the nodes.
             shutdown.cancel();
             tokio::time::sleep(Duration::from_millis(100)).await;
             anyhow::bail!("lost the leader lease; stopping {} so the new leader runs them alone", names.join(", "))
         }
     }
-}
-
-/// Waits until leadership equals `want`; false when the election task ended.
-async fn until(rx: &mut watch::Receiver<bool>, want: bool) -> bool {
-    rx.wait_for(|l| *l == want).await.is_ok()
 }

@@ -10,7 +10,6 @@
 mod admin;
 mod cli;
 mod config;
-mod kube_limit;
 mod leader;
 mod metrics;
 mod telemetry;
@@ -327,7 +326,11 @@ async fn wire_controllers(
     tasks: &mut Tasks,
 ) -> anyhow::Result<Option<BoxFuture<'static, ()>>> {
     let config = &services.config;
-    let kube = wiring::kube_client(config, Arc::clone(&services.metrics)).await?;
+    let requests = vk_kube::RequestMetrics::default();
+    services.metrics.register(|r| requests.register_metrics(r));
+    let kube = (config.kube)
+        .client(config.kubeconfig.as_deref(), &requests)
+        .await?;
     let aci = wiring::aci_client(config)?;
     services.metrics.register(|r| aci.register_metrics(r));
     // ACI's create/delete quotas are per subscription and region: every node
@@ -339,7 +342,7 @@ async fn wire_controllers(
         controllers.extend(wire_node(services, node, &kube, &aci, &budgets)?);
     }
     if config.ha.enabled {
-        let leader = leader::elect(kube.clone(), &config.ha).await?;
+        let leader = vk_kube::Leadership::elect(kube.clone(), &config.ha).await?;
         let stop = services.shutdown.clone();
         tasks.spawn("leader", leader::run_when_leader(leader, controllers, stop));
     } else {

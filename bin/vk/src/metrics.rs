@@ -1,33 +1,23 @@
 //! Prometheus metrics of the process, served on the admin port's `/metrics` (OpenMetrics text).
 //!
-//! [`Metrics`] owns the registry and the metric families vk updates directly, through typed
-//! methods (`metrics.kube_request(verb)`). The library crates register their own families
-//! (`vk_aci::ContainerInstances::register_metrics`, `vk_node::VirtualNode::register_metrics`,
+//! [`Metrics`] owns the registry and `vk_build_info`. The library crates register their own
+//! families (`vk_kube::RequestMetrics::register_metrics`,
+//! `vk_aci::ContainerInstances::register_metrics`, `vk_node::VirtualNode::register_metrics`,
 //! `vk_pods::PodReconciler::register_metrics`, `vk_pods::Budget::register_metrics`) through
 //! [`Metrics::register`], per node in a sub-registry labelled `node`.
 
 use std::fmt;
 use std::sync::RwLock;
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 /// The content type of [`Metrics::encode`]'s output.
 pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct VerbLabels {
-    verb: String,
-}
-
 /// The process's metrics. Share it as `Arc<Metrics>`; every method takes `&self`.
 pub(crate) struct Metrics {
     registry: RwLock<Registry>,
-    kube_requests: Family<VerbLabels, Counter>,
-    kube_throttled: Counter,
 }
 
 impl fmt::Debug for Metrics {
@@ -47,8 +37,6 @@ impl Metrics {
     pub(crate) fn new() -> Self {
         let metrics = Self {
             registry: RwLock::new(Registry::default()),
-            kube_requests: Family::default(),
-            kube_throttled: Counter::default(),
         };
         {
             let mut r = metrics.registry.write().unwrap_or_else(|e| e.into_inner());
@@ -57,32 +45,8 @@ impl Metrics {
                 "vk's version",
                 Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
             );
-            r.register(
-                "vk_kube_requests",
-                "Kubernetes API requests by verb",
-                metrics.kube_requests.clone(),
-            );
-            r.register(
-                "vk_kube_throttled",
-                "Kubernetes API requests throttled (429 or client-side limit)",
-                metrics.kube_throttled.clone(),
-            );
         }
         metrics
-    }
-
-    /// A Kubernetes API request was made (`vk_kube_requests_total{verb}`).
-    pub(crate) fn kube_request(&self, verb: &str) {
-        self.kube_requests
-            .get_or_create(&VerbLabels {
-                verb: verb.to_string(),
-            })
-            .inc();
-    }
-
-    /// A Kubernetes API request was throttled (`vk_kube_throttled_total`).
-    pub(crate) fn kube_throttled(&self) {
-        self.kube_throttled.inc();
     }
 
     /// Lets a component register its own families (`aci.register_metrics(registry)`),
@@ -108,14 +72,12 @@ mod tests {
     #[test]
     fn families_are_exported_with_labels() {
         let m = Metrics::new();
-        m.kube_request("patch");
-        m.kube_request("patch");
-        m.kube_throttled();
+        let requests = vk_kube::RequestMetrics::default();
+        m.register(|r| requests.register_metrics(r));
         let text = m.encode().expect("encodes");
         for line in [
             "vk_build_info{version=\"",
-            "vk_kube_requests_total{verb=\"patch\"} 2",
-            "vk_kube_throttled_total 1",
+            "vk_kube_throttled_total 0",
             "# EOF",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");

@@ -7,35 +7,6 @@ use vk_aci::{AzureCloud, ContainerInstances};
 
 use crate::config::{Config, NodeSpec};
 
-/// A Kubernetes client from `kubeconfig` (or the usual inference: in-cluster,
-/// `KUBECONFIG`, `~/.kube/config`), limited to `kube.qps`/`kube.burst` and
-/// counting requests by verb in `metrics`.
-pub(crate) async fn kube_client(
-    config: &Config,
-    metrics: Arc<crate::metrics::Metrics>,
-) -> anyhow::Result<kube::Client> {
-    let kc = match &config.kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("kubeconfig: cannot read {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(
-                kubeconfig,
-                &kube::config::KubeConfigOptions::default(),
-            )
-            .await
-            .with_context(|| format!("kubeconfig: {} is not usable", path.display()))?
-        }
-        None => kube::Config::infer().await.context(
-            "no Kubernetes configuration found (in-cluster, KUBECONFIG or ~/.kube/config)",
-        )?,
-    };
-    let layer = crate::kube_limit::KubeLimitLayer::new(config.kube.qps, config.kube.burst, metrics);
-    Ok(kube::client::ClientBuilder::try_from(kc)
-        .context("building the Kubernetes client")?
-        .with_layer(&layer)
-        .build())
-}
-
 /// The one ACI client all nodes share.
 pub(crate) fn aci_client(config: &Config) -> anyhow::Result<ContainerInstances> {
     let aci = &config.aci;

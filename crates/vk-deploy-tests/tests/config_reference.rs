@@ -73,6 +73,7 @@ fn field(line: &str) -> Option<(String, String)> {
 /// Library sources with configuration types `bin/vk/src/config.rs` embeds.
 const LIBRARY_CONFIGS: &[&str] = &[
     "crates/vk-aci/src/config.rs",
+    "crates/vk-kube/src/config.rs",
     "crates/vk-kubelet-api/src/config.rs",
     "crates/vk-node/src/config.rs",
     "crates/vk-node/src/spec.rs",

@@ -1,9 +1,6 @@
 //! A client-side limit on Kubernetes API requests (QPS with a burst), and
-//! per-verb request counts, as a tower layer on the kube client.
-//!
-//! The default is generous (200 QPS, burst 400): the Go virtual-kubelet's
-//! client-go default of 5 QPS is what makes it take minutes for a 1000-pod
-//! burst. Throttling is counted in `vk_kube_throttled_total`.
+//! per-verb request counts, as a tower layer on the kube client
+//! ([`LimitLayer`]). Throttling is counted in `vk_kube_throttled_total`.
 
 use std::future::Future as _;
 use std::pin::Pin;
@@ -15,7 +12,7 @@ use http::{Method, Request};
 use tokio::time::{Instant, Sleep};
 use tower::{Layer, Service};
 
-use crate::metrics::Metrics;
+use crate::RequestMetrics;
 
 /// A token bucket: `burst` tokens, refilled at `qps` per second.
 #[derive(Debug)]
@@ -42,15 +39,32 @@ impl Bucket {
     }
 }
 
-/// The layer: shares one bucket among all clones of the client.
-#[derive(Clone)]
-pub(crate) struct KubeLimitLayer {
+/// A tower layer that limits the requests of a kube client to `qps` per second with a burst,
+/// and counts them by verb in [`RequestMetrics`]. One bucket is shared by all clones of the
+/// layer and of the services it makes.
+///
+/// [`ClientConfig::client`](crate::ClientConfig::client) puts it on the clients it builds; on a
+/// client of your own:
+///
+/// ```
+/// # fn demo(config: kube::Config) -> Result<kube::Client, kube::Error> {
+/// let requests = vk_kube::RequestMetrics::default();
+/// let layer = vk_kube::LimitLayer::new(50.0, 100, requests.clone());
+/// let client = kube::client::ClientBuilder::try_from(config)?
+///     .with_layer(&layer)
+///     .build();
+/// # Ok(client)
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct LimitLayer {
     bucket: Arc<Mutex<Bucket>>,
-    metrics: Arc<Metrics>,
+    metrics: RequestMetrics,
 }
 
-impl KubeLimitLayer {
-    pub(crate) fn new(qps: f64, burst: u32, metrics: Arc<Metrics>) -> Self {
+impl LimitLayer {
+    /// `burst` requests at once (at least 1), refilled at `qps` per second (at least 0.001).
+    pub fn new(qps: f64, burst: u32, metrics: RequestMetrics) -> Self {
         let burst = f64::from(burst.max(1));
         Self {
             bucket: Arc::new(Mutex::new(Bucket {
@@ -64,25 +78,27 @@ impl KubeLimitLayer {
     }
 }
 
-impl<S> Layer<S> for KubeLimitLayer {
-    type Service = KubeLimit<S>;
+impl<S> Layer<S> for LimitLayer {
+    type Service = LimitService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        KubeLimit {
+        LimitService {
             inner,
             bucket: Arc::clone(&self.bucket),
-            metrics: Arc::clone(&self.metrics),
+            metrics: self.metrics.clone(),
             sleep: None,
             has_token: false,
         }
     }
 }
 
-/// The service: waits for a token in `poll_ready`, counts the verb in `call`.
-pub(crate) struct KubeLimit<S> {
+/// The service of a [`LimitLayer`]: waits for a token in `poll_ready`, counts the verb in
+/// `call`.
+#[derive(Debug)]
+pub struct LimitService<S> {
     inner: S,
     bucket: Arc<Mutex<Bucket>>,
-    metrics: Arc<Metrics>,
+    metrics: RequestMetrics,
     sleep: Option<Pin<Box<Sleep>>>,
     has_token: bool,
 }
@@ -101,7 +117,7 @@ fn verb<B>(req: &Request<B>) -> &'static str {
     }
 }
 
-impl<S, B> Service<Request<B>> for KubeLimit<S>
+impl<S, B> Service<Request<B>> for LimitService<S>
 where
     S: Service<Request<B>>,
 {
@@ -125,7 +141,7 @@ where
             match taken {
                 Ok(()) => self.has_token = true,
                 Err(wait) => {
-                    self.metrics.kube_throttled();
+                    self.metrics.throttle();
                     self.sleep = Some(Box::pin(tokio::time::sleep(wait)));
                 }
             }
@@ -135,7 +151,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         self.has_token = false;
-        self.metrics.kube_request(verb(&req));
+        self.metrics.request(verb(&req));
         self.inner.call(req)
     }
 }
@@ -179,5 +195,45 @@ mod tests {
         assert_eq!(verb(&r(Method::GET, "")), "get");
         assert_eq!(verb(&r(Method::PATCH, "")), "patch");
         assert_eq!(verb(&r(Method::DELETE, "")), "delete");
+    }
+
+    /// A service that is always ready and answers at once.
+    struct Ready;
+
+    impl Service<Request<()>> for Ready {
+        type Response = ();
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<(), Self::Error>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            std::future::ready(Ok(()))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn clones_share_the_bucket_and_count_waits_and_verbs() {
+        let metrics = RequestMetrics::default();
+        let layer = LimitLayer::new(10.0, 2, metrics.clone());
+        let mut a = layer.layer(Ready);
+        let mut b = layer.layer(Ready);
+        let get = || Request::get("/api/v1/pods").body(()).unwrap();
+        let start = Instant::now();
+        for first in [true, false, true] {
+            let svc = if first { &mut a } else { &mut b };
+            std::future::poll_fn(|cx| svc.poll_ready(cx)).await.unwrap();
+            svc.call(get()).await.unwrap();
+        }
+        // The burst of 2 is spent by a and b together; the third waits for a token.
+        assert!(
+            start.elapsed() >= Duration::from_millis(90),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(metrics.requests("get"), 3);
+        assert_eq!(metrics.throttled(), 1);
     }
 }
