@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use futures::TryStreamExt as _;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
 use vk_aci::ContainerInstances;
@@ -10,7 +11,7 @@ use vk_pods::{Created, ErrorKind, Instance, PodKey, PodReport, Provider, Provide
 
 use crate::naming::{group_name, hashed_group_name};
 use crate::refs::Resolver;
-use crate::status::{group_to_instance, group_to_report};
+use crate::status::{group_to_report, owned_instance};
 use crate::tags::parse_tags;
 use crate::translate::{TranslateConfig, pod_to_group, strip_service_account_token};
 
@@ -355,29 +356,29 @@ impl Provider for AciProvider {
     fn list_instances(&self) -> BoxFuture<'_, Result<Vec<Instance>, ProviderError>> {
         Box::pin(async move {
             let epoch = self.owners().begin_listing();
-            let groups = self
-                .aci
-                .list()
+            // Page by page: only what each group stands for is kept, never the
+            // listed groups themselves (10,000 of them would be ~100 MB).
+            let mut instances = Vec::new();
+            let mut taken = Vec::new();
+            let mut groups = std::pin::pin!(self.aci.list_stream());
+            while let Some(group) = groups
+                .try_next()
                 .await
-                .map_err(|e| provider_error("listing container groups", &e))?;
-            let instances: Vec<Instance> = groups
-                .iter()
-                .filter(|g| {
-                    g.tags.as_ref().and_then(parse_tags).is_some_and(|o| {
-                        o.is_owned_by(&self.config.node_name, &self.config.cluster_id)
-                    })
-                })
-                .filter_map(group_to_instance)
-                .collect();
-            // Every vk group of the resource group, whichever node runs it:
-            // their names are taken.
-            self.owners().listed(
-                epoch,
-                groups.iter().filter_map(|g| {
-                    let owner = g.tags.as_ref().and_then(parse_tags)?;
-                    Some((g.name.clone()?, owner.key.uid))
-                }),
-            );
+                .map_err(|e| provider_error("listing container groups", &e))?
+            {
+                let Some(owner) = group.tags.as_ref().and_then(parse_tags) else {
+                    continue;
+                };
+                // Every vk group of the resource group, whichever node runs
+                // it: its name is taken.
+                if let Some(name) = &group.name {
+                    taken.push((name.clone(), owner.key.uid.clone()));
+                }
+                if owner.is_owned_by(&self.config.node_name, &self.config.cluster_id) {
+                    instances.push(owned_instance(&group, owner));
+                }
+            }
+            self.owners().listed(epoch, taken.into_iter());
             Ok(instances)
         })
     }

@@ -22,7 +22,7 @@ use vk_aci::models::{
 };
 use vk_pods::{ErrorKind, Instance, InstanceState, PodReport, ProviderError, ProviderEvent};
 
-use crate::tags::parse_tags;
+use crate::tags::{GroupOwner, parse_tags};
 use container::container_status;
 
 /// The pod reason when ACI failed to provision the group.
@@ -43,8 +43,12 @@ pub fn instance_state(state: Option<&ProvisioningState>) -> InstanceState {
 /// The [`Instance`] a listed group stands for, from its tags; `None` for groups
 /// not created by vk.
 pub fn group_to_instance(group: &ContainerGroup) -> Option<Instance> {
-    let owner = parse_tags(group.tags.as_ref()?)?;
-    Some(Instance {
+    Some(owned_instance(group, parse_tags(group.tags.as_ref()?)?))
+}
+
+/// The [`Instance`] of a listed group whose tags were already parsed.
+pub(crate) fn owned_instance(group: &ContainerGroup, owner: GroupOwner) -> Instance {
+    Instance {
         key: owner.key,
         state: instance_state(group.provisioning_state()),
         spec_hash: owner.spec_hash,
@@ -55,7 +59,7 @@ pub fn group_to_instance(group: &ContainerGroup) -> Option<Instance> {
             .as_ref()
             .and_then(|ip| ip.ip.clone())
             .filter(|ip| !ip.is_empty()),
-    })
+    }
 }
 
 fn is_sidecar(c: &K8sContainer) -> bool {
