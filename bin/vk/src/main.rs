@@ -342,7 +342,7 @@ async fn wire_controllers(
         controllers.extend(wire_node(services, node, &kube, &aci, &budgets)?);
     }
     if config.ha.enabled {
-        let leader = vk_kube::Leadership::elect(kube.clone(), &config.ha).await?;
+        let leader = (vk_kube::Leadership::elect(kube.clone(), &config.ha).await).context("ha")?;
         let stop = services.shutdown.clone();
         tasks.spawn("leader", leader::run_when_leader(leader, controllers, stop));
     } else {
