@@ -262,10 +262,24 @@ mod tests {
         let (status, _, body) = server.get("/readyz").await;
         assert_eq!((status, body.as_str()), (200, "ok\n"));
 
+        // A request of a limited client shows in /metrics (nothing listens on port 1: the
+        // request fails, but it went through the limit and was counted).
+        let requests = vk_kube::RequestMetrics::default();
+        metrics.register(|r| requests.register_metrics(r));
+        let layer = vk_kube::LimitLayer::new(10.0, 10, requests.clone());
+        let config = kube::Config::new("https://127.0.0.1:1".parse().expect("uri"));
+        let client = kube::client::ClientBuilder::try_from(config)
+            .expect("a client")
+            .with_layer(&layer)
+            .build();
+        let _ = client.apiserver_version().await;
         let (status, content_type, body) = server.get("/metrics").await;
         assert_eq!(status, 200);
         assert_eq!(content_type.as_deref(), Some(CONTENT_TYPE));
-        assert!(body.contains("vk_build_info{version=\""), "{body}");
+        assert!(
+            body.contains("vk_kube_requests_total{verb=\"get\"} 1"),
+            "{body}"
+        );
         assert!(body.ends_with("# EOF\n"), "{body}");
 
         let (status, _, _) = server.get("/nope").await;
