@@ -159,8 +159,22 @@ fn unreachable_kubeconfig() -> std::path::PathBuf {
 fn run_until_serving(signal: rustix::process::Signal) {
     let kubeconfig = unreachable_kubeconfig();
     let kubeconfig = kubeconfig.to_str().expect("utf-8 path");
+    // The signal tests run in parallel (nextest runs each in its own
+    // process), so each takes a port of its own rather than the default 10250.
+    let kubelet_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+        .to_string();
     let mut child = vk(
-        &["--admin-listen", "127.0.0.1:0", "--kubeconfig", kubeconfig],
+        &[
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--kubelet-port",
+            &kubelet_port,
+            "--kubeconfig",
+            kubeconfig,
+        ],
         VALID,
     )
     .env("RUST_LOG", "info")
