@@ -331,7 +331,8 @@ async fn wire_controllers(
     let kube = (config.kube)
         .client(config.kubeconfig.as_deref(), &requests)
         .await?;
-    let aci = wiring::aci_client(config)?;
+    // The one ACI client all nodes share.
+    let aci = config.aci.client()?;
     services.metrics.register(|r| aci.register_metrics(r));
     // ACI's create/delete quotas are per subscription and region: every node
     // of this process spends the same two budgets.

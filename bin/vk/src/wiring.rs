@@ -1,41 +1,12 @@
-//! Builds the clients from the configuration and composes the library crates.
+//! Composes the library crates for one node from the configuration: its ACI provider, its
+//! reconciler settings and its kubelet API server.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use vk_aci::{AzureCloud, ContainerInstances};
+use vk_aci::ContainerInstances;
 
 use crate::config::{Config, NodeSpec};
-
-/// The one ACI client all nodes share.
-pub(crate) fn aci_client(config: &Config) -> anyhow::Result<ContainerInstances> {
-    let aci = &config.aci;
-    let http = vk_aci::http_client().context("building the HTTP client for ARM")?;
-    let resolved = aci
-        .credentials
-        .build(&http, &aci.authority_host)
-        .map_err(|err| match err {
-            // The library names the setting as embedded under `credentials`.
-            vk_aci::Error::Credential { context, source } => {
-                anyhow::Error::from_boxed(source).context(format!("aci.{context}"))
-            }
-            other => anyhow::Error::from(other).context("aci.credentials"),
-        })?;
-    // An azure.json fills in what `aci` leaves unset.
-    let subscription = (aci.subscription_id.clone())
-        .or(resolved.subscription_id)
-        .context("aci.subscription_id is required")?;
-    let resource_group = (aci.resource_group.clone())
-        .or(resolved.resource_group)
-        .context("aci.resource_group is required")?;
-    let credential = resolved.credential;
-    ContainerInstances::builder(subscription, resource_group, credential)
-        .cloud(AzureCloud::custom(&aci.authority_host, &aci.arm_endpoint))
-        .http_client(http)
-        .rate_limits(aci.rate_limit.limits())
-        .build()
-        .context("building the ACI client")
-}
 
 /// The ACI provider of one node: translation settings from the configuration.
 pub(crate) fn aci_provider(

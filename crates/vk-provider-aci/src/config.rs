@@ -18,7 +18,7 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use vk_aci::{CredentialConfig, RateLimitConfig, UsageConfig};
+use vk_aci::{AzureCloud, ContainerInstances, CredentialConfig, RateLimitConfig, UsageConfig};
 
 use crate::translate::DNS_NAME_LABEL_ANNOTATION;
 use crate::{ClusterDns, Error, QuotaConfig, TranslateConfig};
@@ -191,6 +191,61 @@ impl AciConfig {
         if p.0.is_empty() { Ok(()) } else { Err(p.0) }
     }
 
+    /// The one ACI client of this table, which all nodes of a process share: an HTTP client
+    /// for ARM, the credentials (an `azure-json` file is read now and fills in
+    /// `subscription_id` and `resource_group` where they are unset), the `arm_endpoint` and
+    /// `authority_host`, and the `rate_limit`. Failures are [`Error::Client`]s naming the
+    /// setting by its path in vk's configuration (`aci.subscription_id is required`,
+    /// `aci.credentials (client-secret)`), with the cause as their source.
+    ///
+    /// Call [`validate`](Self::validate) first: this checks only what it needs.
+    ///
+    /// ```
+    /// let mut aci = vk_provider_aci::AciConfig::default(); // managed identity
+    /// aci.subscription_id = Some("11111111-2222-3333-4444-555555555555".into());
+    /// aci.resource_group = Some("vk-rg".into());
+    /// let client = aci.client()?;
+    /// assert_eq!(client.resource_group(), "vk-rg");
+    /// # Ok::<(), vk_provider_aci::Error>(())
+    /// ```
+    pub fn client(&self) -> Result<ContainerInstances, Error> {
+        let fail = |context: &str| {
+            let context = context.to_owned();
+            move |source: vk_aci::Error| Error::Client {
+                context,
+                source: Some(Box::new(source)),
+            }
+        };
+        let http = vk_aci::http_client().map_err(fail("building the HTTP client for ARM"))?;
+        let resolved = (self.credentials)
+            .build(&http, &self.authority_host)
+            .map_err(|err| match err {
+                // The library names the setting as embedded under `credentials`.
+                vk_aci::Error::Credential { context, source } => Error::Client {
+                    context: format!("aci.{context}"),
+                    source: Some(source),
+                },
+                other => fail("aci.credentials")(other),
+            })?;
+        let required = |field: &str| Error::Client {
+            context: format!("aci.{field} is required"),
+            source: None,
+        };
+        // An azure.json fills in what the table leaves unset.
+        let subscription = (self.subscription_id.clone())
+            .or(resolved.subscription_id)
+            .ok_or_else(|| required("subscription_id"))?;
+        let resource_group = (self.resource_group.clone())
+            .or(resolved.resource_group)
+            .ok_or_else(|| required("resource_group"))?;
+        ContainerInstances::builder(subscription, resource_group, resolved.credential)
+            .cloud(AzureCloud::custom(&self.authority_host, &self.arm_endpoint))
+            .http_client(http)
+            .rate_limits(self.rate_limit.limits())
+            .build()
+            .map_err(fail("building the ACI client"))
+    }
+
     /// The translation settings of the node `node_name` (Linux, no node IP: set
     /// [`TranslateConfig::os`] and [`TranslateConfig::node_ip`] for the node): the region, the
     /// subnet, the cluster DNS, the DNS name label annotation, and sizing whose per-group
@@ -351,6 +406,67 @@ mod tests {
             "must be a positive number"
         );
         assert_eq!(reason("usage.interval_secs"), "must be at least 1");
+    }
+
+    /// The message of an error and of each of its sources, as `anyhow`'s `{:#}` shows them.
+    fn chain(err: &Error) -> String {
+        let mut out = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            out.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        out
+    }
+
+    #[test]
+    fn client_uses_the_table_and_names_what_is_missing() {
+        let aci = valid().client().expect("a client");
+        assert_eq!(
+            (aci.subscription_id(), aci.resource_group()),
+            (SUB, "vk-rg")
+        );
+        let err = AciConfig::default().client().expect_err("no subscription");
+        assert!(matches!(err, Error::Client { source: None, .. }), "{err:?}");
+        assert_eq!(chain(&err), "aci.subscription_id is required");
+        let no_group = AciConfig {
+            resource_group: None,
+            ..valid()
+        };
+        let err = no_group.client().expect_err("no resource group");
+        assert_eq!(chain(&err), "aci.resource_group is required");
+    }
+
+    #[test]
+    fn client_takes_what_the_table_leaves_unset_from_azure_json() {
+        let dir = std::env::temp_dir().join(format!("vk-aci-client-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("azure.json");
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"subscriptionId": "{SUB}", "resourceGroup": "file-rg", "useManagedIdentityExtension": true}}"#
+            ),
+        )
+        .unwrap();
+        let aci = AciConfig {
+            resource_group: Some("table-rg".into()),
+            credentials: CredentialConfig::AzureJson { path: path.clone() },
+            ..AciConfig::default()
+        };
+        let client = aci.client().expect("a client");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(client.subscription_id(), SUB);
+        assert_eq!(client.resource_group(), "table-rg");
+
+        let missing = AciConfig {
+            credentials: CredentialConfig::AzureJson { path: path.clone() },
+            ..AciConfig::default()
+        };
+        let err = missing.client().expect_err("no file");
+        let message = chain(&err);
+        let prefix = format!("aci.credentials.path: cannot read {}: ", path.display());
+        assert!(message.starts_with(&prefix), "{message}");
     }
 
     #[test]

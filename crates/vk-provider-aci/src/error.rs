@@ -3,7 +3,7 @@
 use vk_pods::{ErrorKind, ProviderError};
 
 /// Everything that can fail while resolving a pod's references or translating
-/// it to a container group, and an unusable [`AciConfig`](crate::AciConfig).
+/// it to a container group, and an unusable [`AciConfig`](crate::AciConfig) (or its client).
 /// Every pod variant names the pod (`namespace/name`) and the object at fault.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -15,6 +15,18 @@ pub enum Error {
         field: String,
         /// Why it is unusable.
         reason: String,
+    },
+    /// The ACI client of an [`AciConfig`](crate::AciConfig) could not be built (see
+    /// [`AciConfig::client`](crate::AciConfig::client)).
+    #[error("{context}")]
+    Client {
+        /// The setting at fault by its path in vk's configuration (`aci.subscription_id is
+        /// required`, `aci.credentials (client-secret)`), or the step that failed (`building the
+        /// ACI client`).
+        context: String,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// The pod has no spec.
     #[error("pod {pod} has no spec")]
@@ -340,7 +352,7 @@ impl Error {
     /// (`MandatorySecretNotFound`, ...), which its users' tooling knows.
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::InvalidConfig { .. } => "InvalidConfig",
+            Self::InvalidConfig { .. } | Self::Client { .. } => "InvalidConfig",
             Self::NoSpec { .. } => "InvalidPodSpec",
             Self::MissingSecret { .. } => "MandatorySecretNotFound",
             Self::MissingConfigMap { .. } => "MandatoryConfigMapNotFound",
