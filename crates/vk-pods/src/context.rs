@@ -183,6 +183,63 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Merges a fresh listing into the pod entries: listed instances replace
+/// what was known; one no longer listed is kept, marked unconfirmed (until a
+/// status read confirms it or finds it gone), unless vk created it moments
+/// ago (the listing could not know it yet).
+fn merge_listing(pods: &mut HashMap<String, PodEntry>, listed: Vec<Instance>) {
+    let before: Vec<(String, (Instance, Option<Instant>))> = pods
+        .iter_mut()
+        .filter_map(|(uid, p)| Some((uid.clone(), p.instance.take()?)))
+        .collect();
+    for i in listed {
+        let uid = i.key.uid.clone();
+        pods.entry(uid).or_default().instance = Some((i, None));
+    }
+    for (uid, entry) in before {
+        let pod = pods.entry(uid).or_default();
+        if pod.instance.is_some() {
+            pod.unconfirmed = false;
+            continue;
+        }
+        let fresh = entry.1.is_some_and(|t| t.elapsed() < FRESH_CREATE);
+        if !fresh {
+            // Not listed this time: kept until a read confirms it is gone.
+            pod.unconfirmed = true;
+        }
+        pod.instance = Some(entry);
+    }
+}
+
+/// What the orphan collection may delete: instances the latest listing
+/// showed (or a status read confirmed since), not created by this process in
+/// the last moments. One the latest listing left out is gone, or the next
+/// listing shows it again: deleting it on an older listing's word would spend
+/// a slot of the delete quota on nothing.
+fn orphan_candidates(pods: &HashMap<String, PodEntry>) -> Vec<Instance> {
+    pods.values()
+        .filter(|p| !p.unconfirmed)
+        .filter_map(|p| p.instance.as_ref())
+        .filter(|(_, created)| created.is_none_or(|t| t.elapsed() >= FRESH_CREATE))
+        .map(|(i, _)| i.clone())
+        .collect()
+}
+
+/// The entries whose instance the latest listing left out and whose pod is
+/// not `live`: nothing reads or reconciles them any more, and one kept would
+/// be taken for an orphan once the memory of its deletion fades. (A listing
+/// that began before a pod's deletion puts its instance back after the
+/// deletion forgot it; the listings after it no longer show it.)
+fn unlisted_without_pod(
+    pods: &HashMap<String, PodEntry>,
+    live: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    pods.iter()
+        .filter(|(uid, p)| p.unconfirmed && p.instance.is_some() && !live(uid))
+        .map(|(uid, _)| uid.clone())
+        .collect()
+}
+
 impl Ctx {
     pub(crate) fn new(
         client: Client,
@@ -544,28 +601,7 @@ impl Ctx {
     pub(crate) fn replace_instances(&self, listed: Vec<Instance>) {
         self.listed
             .store(true, std::sync::atomic::Ordering::Release);
-        let mut pods = lock(&self.pods);
-        let before: Vec<(String, (Instance, Option<Instant>))> = pods
-            .iter_mut()
-            .filter_map(|(uid, p)| Some((uid.clone(), p.instance.take()?)))
-            .collect();
-        for i in listed {
-            let uid = i.key.uid.clone();
-            pods.entry(uid).or_default().instance = Some((i, None));
-        }
-        for (uid, entry) in before {
-            let pod = pods.entry(uid).or_default();
-            if pod.instance.is_some() {
-                pod.unconfirmed = false;
-                continue;
-            }
-            let fresh = entry.1.is_some_and(|t| t.elapsed() < FRESH_CREATE);
-            if !fresh {
-                // Not listed this time: kept until a read confirms it is gone.
-                pod.unconfirmed = true;
-            }
-            pod.instance = Some(entry);
-        }
+        merge_listing(&mut lock(&self.pods), listed);
     }
 
     /// True when `uid`'s instance was listed before but not by the last
@@ -579,14 +615,18 @@ impl Ctx {
         self.with_pod(uid, |p| p.unconfirmed = false);
     }
 
-    /// Instances not created by this process in the last moments.
-    pub(crate) fn settled_instances(&self) -> Vec<Instance> {
-        lock(&self.pods)
-            .values()
-            .filter_map(|p| p.instance.as_ref())
-            .filter(|(_, created)| created.is_none_or(|t| t.elapsed() >= FRESH_CREATE))
-            .map(|(i, _)| i.clone())
-            .collect()
+    /// What the orphan collection may delete: see [`orphan_candidates`].
+    pub(crate) fn orphan_candidates(&self) -> Vec<Instance> {
+        orphan_candidates(&lock(&self.pods))
+    }
+
+    /// Forgets every instance the latest listing left out whose pod is not
+    /// `live` (see [`unlisted_without_pod`]).
+    pub(crate) fn forget_unlisted(&self, live: impl Fn(&str) -> bool) {
+        let gone = unlisted_without_pod(&lock(&self.pods), live);
+        for uid in gone {
+            self.forget_all(&uid);
+        }
     }
 
     /// Records a failure; `backoff` maps the failure count to the wait before
@@ -692,3 +732,50 @@ impl Ctx {
 }
 
 mod writes;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::{PodEntry, merge_listing, orphan_candidates, unlisted_without_pod};
+    use crate::{Instance, InstanceState, PodKey};
+
+    fn instance(uid: &str) -> Instance {
+        Instance {
+            key: PodKey {
+                namespace: "ns".into(),
+                name: uid.into(),
+                uid: uid.into(),
+            },
+            state: InstanceState::Running,
+            spec_hash: None,
+            resources_hash: None,
+            ip: None,
+        }
+    }
+
+    fn uids(instances: &[Instance]) -> Vec<&str> {
+        let mut uids: Vec<&str> = instances.iter().map(|i| i.key.uid.as_str()).collect();
+        uids.sort_unstable();
+        uids
+    }
+
+    #[test]
+    fn only_the_latest_listing_makes_orphan_candidates() {
+        let mut pods: HashMap<String, PodEntry> = HashMap::new();
+        merge_listing(&mut pods, vec![instance("a"), instance("b")]);
+        assert_eq!(uids(&orphan_candidates(&pods)), ["a", "b"]);
+        // The next listing leaves `b` out: it is gone, or listed again later.
+        merge_listing(&mut pods, vec![instance("a")]);
+        assert_eq!(uids(&orphan_candidates(&pods)), ["a"]);
+        assert!(pods["b"].unconfirmed && pods["b"].instance.is_some());
+        // Without its pod nothing will read it: it is forgotten. `a` is listed.
+        assert_eq!(unlisted_without_pod(&pods, |_| false), ["b"]);
+        // With its pod, a status read decides: kept.
+        assert!(unlisted_without_pod(&pods, |uid| uid == "b").is_empty());
+        // Listed again, it is a candidate again.
+        merge_listing(&mut pods, vec![instance("a"), instance("b")]);
+        assert_eq!(uids(&orphan_candidates(&pods)), ["a", "b"]);
+        assert!(unlisted_without_pod(&pods, |_| false).is_empty());
+    }
+}

@@ -311,12 +311,13 @@ async fn collect_orphans(ctx: &Arc<Ctx>, store: &Store<Pod>) {
     // Read the instances first, the pods second: an instance created after the
     // pod snapshot would otherwise look orphaned (its pod is newer than the
     // snapshot). Instances vk created moments ago are never orphans either.
-    let candidates = ctx.settled_instances();
+    let candidates = ctx.orphan_candidates();
     let live: HashSet<String> = store
         .state()
         .iter()
         .filter_map(|p| p.metadata.uid.clone())
         .collect();
+    ctx.forget_unlisted(|uid| live.contains(uid));
     // One already `Deleting` was deleted (by us, or is being): ACI finishes it.
     // So was one whose pod's deletion vk did after the listing began.
     let orphans: Vec<_> = candidates
