@@ -371,16 +371,10 @@ fn wire_node(
     budgets: &vk_provider_aci::OperationBudgets,
 ) -> anyhow::Result<Vec<Controller>> {
     let config = &services.config;
-    let taints = node.taint_config();
-    taints
-        .validate()
-        .with_context(|| format!("nodes[{}]: taints", node.name))?;
-    let initial_taints = taints.desired(&vk_node::Health::Healthy);
-    let node_config =
-        (node.node_config(config.lease.clone(), config.status.clone(), initial_taints))
-            .with_context(|| format!("nodes[{}]", node.name))?;
+    let node_config = (node.node_config(config.lease.clone(), config.status.clone()))
+        .with_context(|| format!("nodes[{}]", node.name))?;
     let probe = vk_provider_aci::AciHealth::new(aci.clone(), config.aci.region.clone());
-    let hook = vk_node::OwnTaints::new(kube.clone(), node.name.clone(), taints);
+    let hook = vk_node::OwnTaints::new(kube.clone(), node.name.clone(), node.taint_config());
     let virtual_node = vk_node::VirtualNode::new(kube.clone(), node_config, Arc::new(probe))
         .with_taint_hook(Arc::new(hook));
     let provider = Arc::new(wiring::aci_provider(config, node, aci, kube));

@@ -16,16 +16,16 @@
 //! .unwrap();
 //! spec.validate().unwrap();
 //! let node = spec
-//!     .node_config(LeaseConfig::default(), StatusConfig::default(), Vec::new())
+//!     .node_config(LeaseConfig::default(), StatusConfig::default())
 //!     .unwrap();
 //! assert_eq!(node.kubelet_port, 10251);
+//! assert_eq!(node.initial_taints[0].key, "virtual-kubelet.io/provider");
 //! assert_eq!(node.capacity["pods"].0, "1000");
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::Taint;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::{Deserialize, Serialize};
 use vk_resources::{ExactQuantity, OsType};
@@ -207,13 +207,20 @@ impl NodeSpec {
 
     /// What [`crate::VirtualNode`] runs with: this entry's name, OS, labels,
     /// address, port and capacity (pod counts as plain integers), with `lease`
-    /// and `status` timing, created with `initial_taints`.
+    /// and `status` timing. The Node is created with the taints of a healthy
+    /// provider ([`Self::taint_config`]); an invalid taint is an
+    /// [`Error::InvalidConfig`] naming `taints`.
     pub fn node_config(
         &self,
         lease: LeaseConfig,
         status: StatusConfig,
-        initial_taints: Vec<Taint>,
     ) -> Result<NodeConfig, Error> {
+        let taints = self.taint_config();
+        taints.validate().map_err(|e| Error::InvalidConfig {
+            field: "taints".into(),
+            reason: e.to_string(),
+        })?;
+        let initial_taints = taints.desired(&crate::Health::Healthy);
         let mut nc = NodeConfig::new(self.name.clone(), self.os);
         nc.labels = self.labels.clone();
         nc.internal_ip = self.internal_ip().to_owned();
@@ -332,7 +339,7 @@ mod tests {
         spec.capacity.gpu = Some(2);
         let lease = LeaseConfig::default();
         let nc = spec
-            .node_config(lease.clone(), StatusConfig::default(), Vec::new())
+            .node_config(lease.clone(), StatusConfig::default())
             .unwrap();
         assert_eq!(nc.name, "n");
         assert_eq!(nc.os, OsType::Windows);
@@ -341,5 +348,22 @@ mod tests {
         assert_eq!(nc.allocatable["pods"].0, "1000");
         assert_eq!(nc.capacity["nvidia.com/gpu"].0, "2");
         assert_eq!(nc.lease, lease);
+        let keys: Vec<_> = nc.initial_taints.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, ["virtual-kubelet.io/provider"]);
+    }
+
+    #[test]
+    fn a_node_config_with_an_invalid_taint_names_the_taints() {
+        let mut spec = NodeSpec::new("n", OsType::Linux);
+        spec.taint.key = "bad key!".into();
+        let err = spec
+            .node_config(LeaseConfig::default(), StatusConfig::default())
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("invalid node configuration: taints: "),
+            "{message}"
+        );
+        assert!(message.contains("bad key!"), "{message}");
     }
 }
